@@ -1,26 +1,32 @@
 #!/usr/bin/env bash
 # Build the test VM's initramfs (an uncompressed newc cpio):
-#   mkinitramfs.sh --kver KVER --build-dir BUILD --out FILE
-# It carries busybox, the guest init and scenario scripts, the stock modules the
-# rig needs (decompressed, with their own modules.dep), our out-of-tree modules
-# from BUILD/kmod/modules, and every executable in BUILD/vm-guest/bin with the
-# shared libraries it links.
+#   mkinitramfs.sh --kver KVER --build-dir BUILD --out FILE [--modroot DIR] [--kmod DIR]
+# It carries busybox, the guest init and scenario scripts, the kernel's own
+# modules the rig needs (from DIR/lib/modules/KVER, default /lib/modules/KVER;
+# decompressed, with their own modules.dep), our out-of-tree modules (--kmod,
+# default BUILD/kmod/modules), and every executable in BUILD/vm-guest/bin with
+# the shared libraries it links.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 kver=
 build=
 out=
+modroot=
+kmod=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--kver) kver=$2; shift 2 ;;
 	--build-dir) build=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
+	--modroot) modroot=$2; shift 2 ;;
+	--kmod) kmod=$2; shift 2 ;;
 	*) echo "mkinitramfs: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done
 fail() { echo "mkinitramfs: $*" >&2; exit 1; }
 [ -n "$kver" ] && [ -n "$build" ] && [ -n "$out" ] || fail "usage: --kver KVER --build-dir BUILD --out FILE"
+[ -n "$kmod" ] || kmod=$build/kmod/modules
 [ -x /bin/busybox ] || fail "/bin/busybox missing (apt-get install busybox-static)"
 ldd /bin/busybox >/dev/null 2>&1 && fail "/bin/busybox is not static (install busybox-static)"
 
@@ -39,13 +45,14 @@ echo "root:x:0:" > "$root/etc/group"
 
 # Stock modules and everything they depend on.
 stock=(usbcore udc-core dummy_hcd libcomposite usb_f_fs configfs industrialio usbmon)
-mdir=/lib/modules/$kver
+mdir=$modroot/lib/modules/$kver
 [ -d "$mdir/kernel" ] || fail "$mdir: modules of kernel $kver not installed"
 mapfile -t kos < <(for m in "${stock[@]}"; do
-	modprobe -S "$kver" --show-depends "$m" | awk '$1 == "insmod" { print $2 }'
+	modprobe -d "${modroot:-/}" -S "$kver" --show-depends "$m" | awk '$1 == "insmod" { print $2 }'
 done | sort -u)
 for ko in "${kos[@]}"; do
-	rel=${ko#/}
+	rel=${ko#"$modroot"}
+	rel=${rel#/}
 	mkdir -p "$root/$(dirname "$rel")"
 	case $ko in
 	*.xz) xz -dc "$ko" > "$root/${rel%.xz}" ;;
@@ -53,13 +60,13 @@ for ko in "${kos[@]}"; do
 	*) cp "$ko" "$root/$rel" ;;
 	esac
 done
-cp "$mdir"/modules.{order,builtin,builtin.modinfo} "$root/$mdir/" 2>/dev/null || true
+cp "$mdir"/modules.{order,builtin,builtin.modinfo} "$root/lib/modules/$kver/" 2>/dev/null || true
 depmod -b "$root" "$kver"
 
 # Our modules.
-if [ -d "$build/kmod/modules" ]; then
+if [ -d "$kmod" ]; then
 	mkdir -p "$root/lib/modules/iiousb"
-	cp "$build"/kmod/modules/*.ko "$root/lib/modules/iiousb/"
+	cp "$kmod"/*.ko "$root/lib/modules/iiousb/"
 fi
 
 # Guest programs and the shared libraries they need.

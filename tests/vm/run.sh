@@ -5,6 +5,11 @@
 #
 #   --speed hs|ss        dummy_hcd at high speed or SuperSpeed (default hs)
 #   --udc patched|stock  our patched dummy_hcd or Debian's module (default patched)
+#   --kernel stock|debug Debian's kernel, or the rig's debug kernel (lockdep, KASAN,
+#                        DMA-API debugging; BUILD/debug-kernel, see kernel-patches/debug-kernel)
+#   --expect-report RE   the scenario reproduces a kernel bug: pass only if a console
+#                        line matches the extended regex RE (the oops/lockdep report);
+#                        other kernel reports and a missing result are then accepted
 #   --mem MIB            guest RAM (default 1024)
 #   --smp N              guest CPUs (default 2)
 #   --timeout SEC        hard limit for the whole VM run (default 300)
@@ -26,9 +31,11 @@ timeout_s=300
 build=${IIOUSB_BUILD_DIR:-$PWD/build}
 do_build=1
 log=
+kernel=stock
+expect=
 
 usage() {
-	sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
 	exit "${1:-0}"
 }
 
@@ -37,6 +44,8 @@ while [ $# -gt 0 ]; do
 	--speed) speed=$2; shift 2 ;;
 	--udc) udc=$2; shift 2 ;;
 	--mem) mem=$2; shift 2 ;;
+	--kernel) kernel=$2; shift 2 ;;
+	--expect-report) expect=$2; shift 2 ;;
 	--smp) smp=$2; shift 2 ;;
 	--timeout) timeout_s=$2; shift 2 ;;
 	--build-dir) build=$2; shift 2 ;;
@@ -58,27 +67,44 @@ case $udc in patched|stock) ;; *) fail "--udc must be patched or stock, not '$ud
 [ -f "$here/scenarios/$scenario.sh" ] || fail "no scenario '$scenario' (tests/vm/scenarios/$scenario.sh)"
 command -v qemu-system-x86_64 >/dev/null || fail "qemu-system-x86_64 missing (run tests/install-deps.sh)"
 
-kver=$("$here/kver.sh")
 [ -d "$build" ] || fail "$build: no build directory (configure with cmake -B build first)"
 build=$(cd "$build" && pwd)
+case $kernel in
+stock)
+	kver=$("$here/kver.sh")
+	image=/boot/vmlinuz-$kver
+	modroot=
+	kmod=$build/kmod/modules
+	;;
+debug)
+	dk=$build/debug-kernel
+	[ -f "$dk/release" ] || fail "$dk: no debug kernel (cmake -DIIOUSB_DEBUG_KERNEL=ON, then build)"
+	kver=$(cat "$dk/release")
+	image=$dk/bzImage
+	modroot=$dk/modroot
+	kmod=$build/kmod-debug/modules
+	;;
+*) fail "--kernel must be stock or debug, not '$kernel'" ;;
+esac
 if [ "$do_build" = 1 ]; then
-	cmake --build "$build" --target vm-deps >/dev/null ||
-		fail "building the VM's modules and programs failed (cmake --build $build --target vm-deps)"
+	cmake --build "$build" --target vm-deps > "$build/vm-deps.log" 2>&1 ||
+		fail "building the VM's modules and programs failed (cmake --build $build --target vm-deps; log in $build/vm-deps.log)"
 fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-"$here/mkinitramfs.sh" --kver "$kver" --build-dir "$build" --out "$work/initramfs.cpio"
+"$here/mkinitramfs.sh" --kver "$kver" --build-dir "$build" --out "$work/initramfs.cpio" \
+	--kmod "$kmod" ${modroot:+--modroot "$modroot"}
 [ -n "$log" ] || log=$work/console.log
 
 append="console=ttyS0 panic=-1 loglevel=4 iiousb.scenario=$scenario iiousb.speed=$speed iiousb.udc=$udc"
 [ -n "$scen_args" ] && append="$append iiousb.args=$scen_args"
 
-echo "run.sh: $scenario (speed=$speed udc=$udc mem=${mem}M smp=$smp kernel=$kver timeout=${timeout_s}s)"
+echo "run.sh: $scenario (kernel=$kernel speed=$speed udc=$udc mem=${mem}M smp=$smp release=$kver timeout=${timeout_s}s)"
 start=$(date +%s.%N)
 set +e
 timeout -k 10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -smp "$smp" -m "$mem" \
-	-kernel "/boot/vmlinuz-$kver" -initrd "$work/initramfs.cpio" -append "$append" \
+	-kernel "$image" -initrd "$work/initramfs.cpio" -append "$append" \
 	-nographic -no-reboot -nodefaults -serial stdio -monitor none \
 	</dev/null 2>&1 | tee "$log"
 qrc=${PIPESTATUS[0]}
@@ -86,6 +112,18 @@ set -e
 elapsed=$(echo "$(date +%s.%N) - $start" | bc)
 
 result=$(tr -d '\r' < "$log" | sed -n 's/^IIOUSB-VM-RESULT=\([0-9]*\)$/\1/p' | tail -n 1)
+# Kernel reports anywhere on the console (they are printed as they happen, and
+# once more in the dmesg dump at the end).
+report_re='WARNING:|BUG:|Oops|KASAN|refcount_t|possible circular locking|lock order detected|inconsistent lock state|DMA-API:|general protection fault|Kernel panic'
+bad=$(tr -d '\r' < "$log" | grep -E "$report_re" | grep -v '^run.sh:' | sort -u || true)
+if [ -n "$expect" ]; then
+	if tr -d '\r' < "$log" | grep -qE "$expect"; then
+		echo "run.sh: $scenario reproduced the expected kernel report /$expect/ (scenario status ${result:-none})"
+		exit 0
+	fi
+	echo "run.sh: FAIL $scenario: expected a kernel report matching /$expect/, none seen" >&2
+	exit 1
+fi
 if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
 	echo "run.sh: FAIL $scenario: VM timed out after ${timeout_s}s" >&2
 	exit 124
@@ -94,10 +132,6 @@ if [ -z "$result" ]; then
 	echo "run.sh: FAIL $scenario: the guest did not report a result (qemu exit $qrc; crash or panic?)" >&2
 	exit 1
 fi
-# Kernel reports anywhere on the console (they are printed as they happen, and
-# once more in the dmesg dump at the end).
-bad=$(tr -d '\r' < "$log" | grep -E 'WARNING:|BUG:|Oops|KASAN|refcount_t|possible circular locking|inconsistent lock state|DMA-API:|general protection fault' |
-	grep -v '^run.sh:' | sort -u || true)
 if [ -n "$bad" ]; then
 	echo "run.sh: FAIL $scenario: kernel reported problems:" >&2
 	echo "$bad" >&2

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Build the rig's debug kernel (lockdep, KASAN, DMA-API debugging) from the
+# linux-source tarball: allnoconfig + config.fragment, bzImage and modules.
+#
+#   kernel-patches/debug-kernel/build.sh [--source TARBALL] [--cache DIR] [--link DIR]
+#
+# The result is cached in CACHE/<source version>-<fragment hash>/ (default cache
+# ${XDG_CACHE_HOME:-~/.cache}/iiousb/debug-kernel) and holds: build/ (the kernel
+# build dir, usable as KDIR for out-of-tree modules), bzImage, modroot/ (modules
+# installed under lib/modules/RELEASE) and release (the kernel release string).
+# --link DIR makes DIR a symlink to that cache entry.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+tarball=/usr/src/linux-source-6.12.tar.xz
+cache=${XDG_CACHE_HOME:-$HOME/.cache}/iiousb/debug-kernel
+link=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--source) tarball=$2; shift 2 ;;
+	--cache) cache=$2; shift 2 ;;
+	--link) link=$2; shift 2 ;;
+	-h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "debug-kernel: unknown argument '$1'" >&2; exit 2 ;;
+	esac
+done
+fail() { echo "debug-kernel: $*" >&2; exit 1; }
+[ -f "$tarball" ] || fail "$tarball not found (apt-get install linux-source-6.12)"
+
+# Bump when a change to this script changes what it builds.
+format=1
+srcver=$(dpkg-query -W -f '${Version}' linux-source-6.12 2>/dev/null || stat -c %Y "$tarball")
+key="$srcver-$( (cat "$here/config.fragment"; echo "format $format") | sha256sum | cut -c1-12)"
+entry=$cache/$key
+# One builder at a time per cache (parallel CMake build dirs share it).
+mkdir -p "$cache"
+exec 9> "$cache/.lock"
+flock 9
+if [ ! -f "$entry/release" ]; then
+	start=$(date +%s)
+	rm -rf "$entry"
+	mkdir -p "$entry/src"
+	echo "debug-kernel: extracting $tarball"
+	tar xJf "$tarball" -C "$entry/src" --strip-components=1
+	make -C "$entry/src" O="$entry/build" ARCH=x86_64 -s \
+		KCONFIG_ALLCONFIG="$here/config.fragment" allnoconfig
+	# Every fragment line must have survived Kconfig's dependency resolution.
+	missing=$(grep -E '^CONFIG_' "$here/config.fragment" | while read -r line; do
+		grep -qxF "$line" "$entry/build/.config" || echo "$line"
+	done)
+	[ -z "$missing" ] || fail "options not taken by Kconfig: $missing"
+	echo "debug-kernel: building (log: $entry/build.log)"
+	if ! make -C "$entry/build" ARCH=x86_64 -j"$(nproc)" bzImage modules > "$entry/build.log" 2>&1; then
+		tail -n 40 "$entry/build.log" >&2
+		fail "kernel build failed"
+	fi
+	make -C "$entry/build" -s INSTALL_MOD_PATH="$entry/modroot" modules_install
+	cp "$entry/build/arch/x86/boot/bzImage" "$entry/bzImage"
+	rm -rf "$entry/src/Documentation"
+	make -C "$entry/build" -s kernelrelease > "$entry/release"
+	echo "debug-kernel: built $(cat "$entry/release") in $(( $(date +%s) - start ))s"
+fi
+echo "debug-kernel: $entry ($(cat "$entry/release"))"
+if [ -n "$link" ]; then
+	ln -sfn "$entry" "$link"
+fi
