@@ -1,2 +1,5 @@
 # VM scenarios run by CTest: iiousb_vm_test(test-name scenario [run.sh options...])
 iiousb_vm_test(smoke smoke)
+iiousb_vm_test(iio_dmabuf iio_dmabuf)
+iiousb_vm_test(iio_fileio iio_fileio)
+iiousb_vm_test(iio_hazards iio_hazards)
