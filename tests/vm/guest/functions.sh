@@ -29,8 +29,13 @@ load_udc() {
 		load_own dummy_hcd is_super_speed=$ss
 	fi
 	modprobe libcomposite || die "modprobe libcomposite"
-	modprobe usb_f_fs || die "modprobe usb_f_fs"
-	mountpoint -q /sys/kernel/config || mount -t configfs none /sys/kernel/config ||
+	# Our usb_f_fs.ko (built when kernel-patches/ patches f_fs.c) replaces Debian's.
+	if [ "${IIOUSB_UDC:-patched}" != stock ] && [ -f "$IIOUSB_MODDIR/usb_f_fs.ko" ]; then
+		load_own usb_f_fs
+	else
+		modprobe usb_f_fs || die "modprobe usb_f_fs"
+	fi
+	grep -qs ' /sys/kernel/config ' /proc/mounts || mount -t configfs none /sys/kernel/config ||
 		die "mount configfs"
 	# usbfs limits a process to 16 MiB of URB buffers by default.
 	echo 0 > /sys/module/usbcore/parameters/usbfs_memory_mb
