@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build iiousb's kernel modules out of tree against a kernel build directory.
 #
-#   kernel-patches/build.sh --kdir KDIR --out OUTDIR [--source TARBALL] [--series DIR]
+#   kernel-patches/build.sh --kdir KDIR --out OUTDIR [--source TARBALL] [--series DIR] [--rig-only]
 #
 # The files we rebuild (dummy_hcd, industrialio-buffer-dma, and whatever the
 # patches touch) are extracted from the linux-source tarball of the same
@@ -9,7 +9,9 @@
 # patch -p1, our own modules (kernel-patches/<module>/<module>.c) are added,
 # and Kbuild runs with M= pointing at that tree. ARCH and CROSS_COMPILE are
 # taken from the environment and passed to make for board kernels. The .ko
-# files are collected in OUTDIR/modules.
+# files are collected in OUTDIR/modules. --rig-only applies only the test rig's
+# patches (0001-0009, dummy_hcd), not the fixes (0010 and up): the modules then
+# carry the kernel's bugs, for the regression scenarios that reproduce them.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -18,9 +20,10 @@ out=
 tarball=/usr/src/linux-source-6.12.tar.xz
 series=$here/linux-6.12
 jobs=$(nproc)
+rig_only=
 
 usage() {
-	sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
 	exit "${1:-0}"
 }
 
@@ -31,6 +34,7 @@ while [ $# -gt 0 ]; do
 	--source) tarball=$2; shift 2 ;;
 	--series) series=$2; shift 2 ;;
 	-j) jobs=$2; shift 2 ;;
+	--rig-only) rig_only=1; shift ;;
 	-h|--help) usage 0 ;;
 	*) echo "build.sh: unknown argument '$1'" >&2; usage 2 >&2 ;;
 	esac
@@ -52,13 +56,24 @@ stock_files=(
 	drivers/usb/gadget/udc/dummy_hcd.c
 	drivers/iio/buffer/industrialio-buffer-dma.c
 )
-mapfile -t patches < <(find "$series" -maxdepth 1 -name '*.patch' | sort)
+pattern='*.patch'
+[ -n "$rig_only" ] && pattern='000[1-9]-*.patch'
+mapfile -t patches < <(find "$series" -maxdepth 1 -name "$pattern" | sort)
 patched_files=()
 for p in "${patches[@]}"; do
 	while read -r f; do
 		patched_files+=("$f")
 	done < <(sed -n 's|^+++ b/\([^[:space:]]*\).*|\1|p' "$p")
 done
+# A patched FunctionFS is built as a replacement usb_f_fs.ko, with the local
+# headers f_fs.c includes.
+ffs=drivers/usb/gadget/function/f_fs.c
+ffs_patched=
+if printf '%s\n' "${patched_files[@]}" | grep -qx "$ffs"; then
+	ffs_patched=1
+	stock_files+=(drivers/usb/gadget/function/u_fs.h
+		drivers/usb/gadget/u_os_desc.h drivers/usb/gadget/configfs.h)
+fi
 mapfile -t want < <(printf '%s\n' "${stock_files[@]}" "${patched_files[@]}" | sort -u)
 
 # Extract once per tarball and file list (xz has to decompress the whole stream).
@@ -101,6 +116,11 @@ done
 	for o in "${objs[@]}"; do
 		echo "obj-m += $o"
 	done
+	if [ -n "$ffs_patched" ]; then
+		echo "usb_f_fs-y := ${ffs%.c}.o"
+		echo "CFLAGS_${ffs%.c}.o += -I\$(src)/drivers/usb/gadget"
+		echo "obj-m += usb_f_fs.o"
+	fi
 } > "$tree/Kbuild"
 
 make_args=(-C "$kdir" M="$tree" -j"$jobs")

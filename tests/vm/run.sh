@@ -7,6 +7,8 @@
 #   --udc patched|stock  our patched dummy_hcd or Debian's module (default patched)
 #   --kernel stock|debug Debian's kernel, or the rig's debug kernel (lockdep, KASAN,
 #                        DMA-API debugging; BUILD/debug-kernel, see kernel-patches/debug-kernel)
+#   --modules fixed|unfixed  our modules with the kernel fixes (default) or with the
+#                        rig's patches only (build.sh --rig-only), to reproduce the bugs
 #   --expect-report RE   the scenario reproduces a kernel bug: pass only if a console
 #                        line matches the extended regex RE (the oops/lockdep report);
 #                        other kernel reports and a missing result are then accepted
@@ -33,9 +35,10 @@ do_build=1
 log=
 kernel=stock
 expect=
+modules=fixed
 
 usage() {
-	sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'
 	exit "${1:-0}"
 }
 
@@ -45,6 +48,7 @@ while [ $# -gt 0 ]; do
 	--udc) udc=$2; shift 2 ;;
 	--mem) mem=$2; shift 2 ;;
 	--kernel) kernel=$2; shift 2 ;;
+	--modules) modules=$2; shift 2 ;;
 	--expect-report) expect=$2; shift 2 ;;
 	--smp) smp=$2; shift 2 ;;
 	--timeout) timeout_s=$2; shift 2 ;;
@@ -86,6 +90,12 @@ debug)
 	;;
 *) fail "--kernel must be stock or debug, not '$kernel'" ;;
 esac
+case $modules in
+fixed) ;;
+unfixed) kmod=${kmod%/modules}-unfixed/modules ;;
+*) fail "--modules must be fixed or unfixed, not '$modules'" ;;
+esac
+[ -d "$kmod" ] || fail "$kmod: modules not built (cmake --build $build)"
 if [ "$do_build" = 1 ]; then
 	cmake --build "$build" --target vm-deps > "$build/vm-deps.log" 2>&1 ||
 		fail "building the VM's modules and programs failed (cmake --build $build --target vm-deps; log in $build/vm-deps.log)"
@@ -100,7 +110,7 @@ trap 'rm -rf "$work"' EXIT
 append="console=ttyS0 panic=-1 loglevel=4 iiousb.scenario=$scenario iiousb.speed=$speed iiousb.udc=$udc"
 [ -n "$scen_args" ] && append="$append iiousb.args=$scen_args"
 
-echo "run.sh: $scenario (kernel=$kernel speed=$speed udc=$udc mem=${mem}M smp=$smp release=$kver timeout=${timeout_s}s)"
+echo "run.sh: $scenario (kernel=$kernel modules=$modules speed=$speed udc=$udc mem=${mem}M smp=$smp release=$kver timeout=${timeout_s}s)"
 start=$(date +%s.%N)
 set +e
 timeout -k 10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -smp "$smp" -m "$mem" \
@@ -114,7 +124,7 @@ elapsed=$(echo "$(date +%s.%N) - $start" | bc)
 result=$(tr -d '\r' < "$log" | sed -n 's/^IIOUSB-VM-RESULT=\([0-9]*\)$/\1/p' | tail -n 1)
 # Kernel reports anywhere on the console (they are printed as they happen, and
 # once more in the dmesg dump at the end).
-report_re='WARNING:|BUG:|Oops|KASAN|refcount_t|possible circular locking|lock order detected|inconsistent lock state|DMA-API:|general protection fault|Kernel panic'
+report_re='WARNING:|BUG:|Oops|KASAN|refcount_t|possible circular locking|lock order detected|inconsistent lock state|DMA-API: [^ ]+ [^ ]+: |general protection fault|Kernel panic'
 bad=$(tr -d '\r' < "$log" | grep -E "$report_re" | grep -v '^run.sh:' | sort -u || true)
 if [ -n "$expect" ]; then
 	if tr -d '\r' < "$log" | grep -qE "$expect"; then

@@ -1,5 +1,41 @@
-# VM scenarios run by CTest: iiousb_vm_test(test-name scenario [run.sh options...])
-iiousb_vm_test(smoke smoke)
+# VM scenarios run by CTest.
+#   iiousb_vm_test(test-name scenario [STOCK_KERNEL_ONLY] [run.sh options...])
+#     -> vm.NAME on Debian's kernel and vm.debug.NAME on the debug kernel
+#   iiousb_vm_regression(test-name scenario stock|debug REGEX [run.sh options...])
+#     -> vm.regress.NAME: the modules without our fixes must reproduce the bug
+
+iiousb_vm_test(smoke smoke STOCK_KERNEL_ONLY)
+
+# Kernel test rig (issue 2): iio-sim over industrialio-buffer-dma
 iiousb_vm_test(iio_dmabuf iio_dmabuf)
 iiousb_vm_test(iio_fileio iio_fileio)
 iiousb_vm_test(iio_hazards iio_hazards)
+
+# dummy_hcd patches 0001/0002 and FunctionFS DMABUF (kernel-patches/README.md, "dummy_hcd patches")
+iiousb_vm_test(ffs_dmabuf_hs ffs_dmabuf --speed hs)
+iiousb_vm_test(ffs_dmabuf_ss ffs_dmabuf --speed ss)
+iiousb_vm_test(ffs_dmabuf_stock ffs_dmabuf_stock --udc stock)
+iiousb_vm_test(ffs_hazards ffs_hazards)
+iiousb_vm_test(udc_fifo_flush udc_fifo_flush)
+iiousb_vm_test(udc_fifo_flush_stock udc_fifo_flush --udc stock)
+
+# Kernel fixes (issue 6): each bug's reproducer passes with the fixed modules ...
+iiousb_vm_test(kbug_iio_dmabuf_read kbug_iio_dmabuf_read)
+iiousb_vm_test(kbug_iio_reorder kbug_iio_reorder)
+iiousb_vm_test(kbug_iio_lockorder kbug_iio_lockorder)
+iiousb_vm_test(kbug_ffs_abort kbug_ffs_abort)
+iiousb_vm_test(kbug_ffs_fence kbug_ffs_fence)
+iiousb_vm_test(kbug_ffs_unbind kbug_ffs_unbind)
+iiousb_vm_test(kbug_ffs_double kbug_ffs_double)
+iiousb_vm_test(kbug_ffs_double_in kbug_ffs_double_in)
+# ... and reproduces it without them (bugs 1, 2, 6 on Debian's kernel; 3, 4, 5 need
+# lockdep or KASAN, so the debug kernel).
+iiousb_vm_regression(bug1_iio_dmabuf_read kbug_iio_dmabuf_read stock
+                     "BUG: kernel NULL pointer dereference|general protection fault")
+iiousb_vm_regression(bug2_iio_reorder kbug_iio_reorder stock "session 2 out of order")
+iiousb_vm_regression(bug6_ffs_unbind kbug_ffs_unbind stock
+                     "BUG: kernel NULL pointer dereference|general protection fault")
+iiousb_vm_regression(bug3_iio_lockorder kbug_iio_lockorder debug
+                     "possible circular locking dependency detected")
+iiousb_vm_regression(bug4_ffs_abort kbug_ffs_abort debug "SOFTIRQ-safe -> SOFTIRQ-unsafe")
+iiousb_vm_regression(bug5_ffs_fence kbug_ffs_fence debug "KASAN: slab-use-after-free")

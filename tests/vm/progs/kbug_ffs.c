@@ -1,0 +1,430 @@
+/*
+ * kbug_ffs: reproducers for the FunctionFS DMABUF bugs of Linux 6.12 that
+ * kernel-patches/linux-6.12/002*.patch fix.
+ *
+ *   kbug_ffs unbind   FUNCTIONFS_DMABUF_DETACH and _TRANSFER after the UDC was
+ *                     unbound: ffs->gadget is NULL by then (oops without 0022).
+ *   kbug_ffs fence    SYNC_IOC_FILE_INFO on a sync_file of an FFS transfer after
+ *                     DETACH and after closing the endpoint: the fence's lock
+ *                     was the freed attachment's (use-after-free without 0021,
+ *                     seen by KASAN on the debug kernel).
+ *   kbug_ffs abort [N] N rounds (default 500) of attach/transfer/abort (DETACH
+ *                     or close) on two endpoints at once with the same DMABUF:
+ *                     the reservation lock is contended while
+ *                     ffs_dmabuf_transfer() releases it (lockdep "SOFTIRQ-safe
+ *                     -> SOFTIRQ-unsafe" on the debug kernel without 0020).
+ *   kbug_ffs double   two transfers of one DMABUF in flight on one endpoint,
+ *                     completed by unbinding the UDC: the first fence was
+ *                     freed when the second replaced it in the reservation
+ *                     object ("refcount_t: addition on 0" without 0023).
+ *
+ * The program sets up a configfs gadget with one FunctionFS function (two bulk
+ * IN endpoints), binds it to the first UDC and waits for the host side of
+ * dummy_hcd to configure it. Nobody reads the endpoints on the host, so
+ * transfers stay pending until they are aborted. Exit status 0 when the kernel
+ * behaved as fixed, 1 otherwise.
+ */
+#include <dirent.h>
+#include <asm/byteorder.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+#include <linux/usb/ch9.h>
+#include <linux/usb/functionfs.h>
+
+#include "kbug_common.h"
+
+#define GADGET "/sys/kernel/config/usb_gadget/kbug"
+#define FFS_MOUNT "/tmp/kbug-ffs"
+#define DMABUF_SIZE (64 * 1024)
+
+static char udc_name[256];
+static int ep0 = -1;
+
+struct ep_descs {
+	struct usb_endpoint_descriptor_no_audio ep;
+	struct usb_ss_ep_comp_descriptor comp;
+} __attribute__((packed));
+
+static const struct {
+	struct usb_functionfs_descs_head_v2 header;
+	__le32 fs_count, hs_count, ss_count;
+	struct {
+		struct usb_interface_descriptor intf;
+		struct usb_endpoint_descriptor_no_audio ep1, ep2;
+	} __attribute__((packed)) fs, hs;
+	struct {
+		struct usb_interface_descriptor intf;
+		struct ep_descs ep1, ep2;
+	} __attribute__((packed)) ss;
+} __attribute__((packed)) descriptors = {
+	.header = {
+		.magic = __cpu_to_le32(FUNCTIONFS_DESCRIPTORS_MAGIC_V2),
+		.flags = __cpu_to_le32(FUNCTIONFS_HAS_FS_DESC | FUNCTIONFS_HAS_HS_DESC |
+				 FUNCTIONFS_HAS_SS_DESC),
+		.length = __cpu_to_le32(sizeof(descriptors)),
+	},
+	.fs_count = __cpu_to_le32(3),
+	.hs_count = __cpu_to_le32(3),
+	.ss_count = __cpu_to_le32(5),
+#define INTF { .bLength = sizeof(struct usb_interface_descriptor), \
+	       .bDescriptorType = USB_DT_INTERFACE, .bNumEndpoints = 2, \
+	       .bInterfaceClass = USB_CLASS_VENDOR_SPEC, .iInterface = 1 }
+#define EP(addr, size) { .bLength = sizeof(struct usb_endpoint_descriptor_no_audio), \
+			 .bDescriptorType = USB_DT_ENDPOINT, .bEndpointAddress = (addr), \
+			 .bmAttributes = USB_ENDPOINT_XFER_BULK, .wMaxPacketSize = __cpu_to_le16(size) }
+#define COMP { .bLength = sizeof(struct usb_ss_ep_comp_descriptor), \
+	       .bDescriptorType = USB_DT_SS_ENDPOINT_COMP }
+	.fs = { INTF, EP(1 | USB_DIR_IN, 64), EP(2 | USB_DIR_IN, 64) },
+	.hs = { INTF, EP(1 | USB_DIR_IN, 512), EP(2 | USB_DIR_IN, 512) },
+	.ss = { INTF, { EP(1 | USB_DIR_IN, 1024), COMP }, { EP(2 | USB_DIR_IN, 1024), COMP } },
+};
+
+#define STR "kbug"
+static const struct {
+	struct usb_functionfs_strings_head header;
+	struct {
+		__le16 code;
+		const char str1[sizeof(STR)];
+	} __attribute__((packed)) lang0;
+} __attribute__((packed)) strings = {
+	.header = {
+		.magic = __cpu_to_le32(FUNCTIONFS_STRINGS_MAGIC),
+		.length = __cpu_to_le32(sizeof(strings)),
+		.str_count = __cpu_to_le32(1),
+		.lang_count = __cpu_to_le32(1),
+	},
+	.lang0 = { __cpu_to_le16(0x0409), STR },
+};
+
+static void mkdir_p(const char *path)
+{
+	if (mkdir(path, 0755) && errno != EEXIST)
+		kbug_die("mkdir %s: %s", path, strerror(errno));
+}
+
+static void first_udc(void)
+{
+	DIR *d = opendir("/sys/class/udc");
+	struct dirent *e;
+
+	if (!d)
+		kbug_die("no /sys/class/udc: %s", strerror(errno));
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.') {
+			snprintf(udc_name, sizeof(udc_name), "%s", e->d_name);
+			break;
+		}
+	closedir(d);
+	if (!udc_name[0])
+		kbug_die("no UDC in /sys/class/udc");
+}
+
+static void gadget_create(void)
+{
+	mkdir_p(GADGET);
+	kbug_must_write(GADGET "/idVendor", "0x1d6b");
+	kbug_must_write(GADGET "/idProduct", "0x0104");
+	mkdir_p(GADGET "/strings/0x409");
+	kbug_must_write(GADGET "/strings/0x409/product", "kbug FunctionFS DMABUF");
+	mkdir_p(GADGET "/configs/c.1");
+	mkdir_p(GADGET "/functions/ffs.kbug");
+	if (symlink(GADGET "/functions/ffs.kbug", GADGET "/configs/c.1/ffs.kbug") && errno != EEXIST)
+		kbug_die("symlink ffs.kbug: %s", strerror(errno));
+	mkdir_p(FFS_MOUNT);
+	if (mount("kbug", FFS_MOUNT, "functionfs", 0, NULL))
+		kbug_die("mount functionfs: %s", strerror(errno));
+
+	ep0 = open(FFS_MOUNT "/ep0", O_RDWR | O_CLOEXEC);
+	if (ep0 < 0)
+		kbug_die("open ep0: %s", strerror(errno));
+	if (write(ep0, &descriptors, sizeof(descriptors)) != sizeof(descriptors))
+		kbug_die("write descriptors: %s", strerror(errno));
+	if (write(ep0, &strings, sizeof(strings)) != sizeof(strings))
+		kbug_die("write strings: %s", strerror(errno));
+}
+
+/* Waits until ep0 reports the event type (ENABLE once the host configured us). */
+static void wait_event(int type)
+{
+	struct usb_functionfs_event ev;
+	struct pollfd pfd = { .fd = ep0, .events = POLLIN };
+	int waited = 0;
+
+	for (;;) {
+		int r = poll(&pfd, 1, 1000);
+
+		if (r < 0)
+			kbug_die("poll ep0: %s", strerror(errno));
+		if (!r) {
+			if (++waited == 20)
+				kbug_die("no FunctionFS event %d within 20 s", type);
+			continue;
+		}
+		if (read(ep0, &ev, sizeof(ev)) != sizeof(ev))
+			kbug_die("read ep0: %s", strerror(errno));
+		kbug_log("ep0 event %d", ev.type);
+		if (ev.type == type)
+			return;
+	}
+}
+
+static void udc_bind(void)
+{
+	kbug_must_write(GADGET "/UDC", udc_name);
+	wait_event(FUNCTIONFS_ENABLE);
+	kbug_log("gadget bound to %s and configured", udc_name);
+}
+
+static void udc_unbind(void)
+{
+	kbug_must_write(GADGET "/UDC", "\n");
+	kbug_log("gadget unbound from %s", udc_name);
+}
+
+static int ep_open(int n)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), FFS_MOUNT "/ep%d", n);
+	/*
+	 * Not O_NONBLOCK here: open() then fails with EAGAIN while ffs->mutex
+	 * is taken (6.12.117 takes it in ffs_epfile_open()).
+	 */
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		kbug_die("open %s: %s", path, strerror(errno));
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK))
+		kbug_die("O_NONBLOCK on %s: %s", path, strerror(errno));
+	return fd;
+}
+
+static int ffs_ioctl(int ep, unsigned long req, void *arg)
+{
+	return ioctl(ep, req, arg) ? -errno : 0;
+}
+
+static void attach(int ep, int dmabuf)
+{
+	int err, tries = 0;
+
+	/* EBUSY: the reservation lock is taken (trylock on O_NONBLOCK files). */
+	while ((err = ffs_ioctl(ep, KBUG_FUNCTIONFS_DMABUF_ATTACH, &dmabuf)) == -EBUSY &&
+	       ++tries < 1000)
+		kbug_sleep_ms(1);
+
+	if (err)
+		kbug_die("FUNCTIONFS_DMABUF_ATTACH: %s (dummy_hcd without SG support?)",
+			 strerror(-err));
+}
+
+static int transfer(int ep, int dmabuf)
+{
+	struct kbug_ffs_dmabuf_transfer_req req = { .fd = dmabuf, .length = DMABUF_SIZE };
+
+	return ffs_ioctl(ep, KBUG_FUNCTIONFS_DMABUF_TRANSFER, &req);
+}
+
+static int detach(int ep, int dmabuf)
+{
+	return ffs_ioctl(ep, KBUG_FUNCTIONFS_DMABUF_DETACH, &dmabuf);
+}
+
+/* Bug 6: DETACH and TRANSFER after the UDC was unbound. */
+static int test_unbind(void)
+{
+	int dmabuf = kbug_dmabuf_alloc(DMABUF_SIZE);
+	int ep1 = ep_open(1);
+	int err;
+
+	attach(ep1, dmabuf);
+	udc_unbind();
+
+	err = detach(ep1, dmabuf);
+	kbug_log("DETACH after unbind: %s", err ? strerror(-err) : "ok");
+	if (err)
+		kbug_die("DETACH after unbind: expected success");
+	err = detach(ep1, dmabuf);
+	if (err != -EPERM)
+		kbug_die("second DETACH: expected EPERM, got %s", strerror(-err));
+
+	err = transfer(ep1, dmabuf);
+	kbug_log("TRANSFER after unbind: %s", err ? strerror(-err) : "ok");
+	if (err != -ENODEV)
+		kbug_die("TRANSFER after unbind: expected ENODEV");
+
+	close(ep1);
+	close(dmabuf);
+	return 0;
+}
+
+/* Queues a transfer that stays pending and exports its fence as a sync_file. */
+static int pending_transfer_fence(int ep, int dmabuf)
+{
+	char driver[32];
+	int err, sf;
+
+	err = transfer(ep, dmabuf);
+	if (err)
+		kbug_die("TRANSFER: %s", strerror(-err));
+	sf = kbug_export_sync_file(dmabuf);
+	err = kbug_sync_file_status(sf, driver, sizeof(driver));
+	if (err != 0 || strcmp(driver, "functionfs"))
+		kbug_die("fresh FFS fence: status %d driver '%s', expected 0 'functionfs'", err,
+			 driver);
+	return sf;
+}
+
+static void check_aborted(int sf, const char *how)
+{
+	int status;
+
+	/* Let the completion work drop the attachment (and, unfixed, its lock). */
+	kbug_sleep_ms(200);
+	status = kbug_sync_file_status(sf, NULL, 0);
+	kbug_log("fence of a transfer aborted by %s: status %d", how, status);
+	if (status != -ECONNRESET)
+		kbug_die("fence after %s: expected %d (-ECONNRESET)", how, -ECONNRESET);
+	close(sf);
+}
+
+/* Bug 5: fence ops on a sync_file that outlives DETACH or closing the endpoint. */
+static int test_fence(void)
+{
+	int dmabuf1 = kbug_dmabuf_alloc(DMABUF_SIZE);
+	int dmabuf2 = kbug_dmabuf_alloc(DMABUF_SIZE);
+	int ep1 = ep_open(1);
+	int ep2 = ep_open(2);
+	int sf, err;
+
+	attach(ep1, dmabuf1);
+	sf = pending_transfer_fence(ep1, dmabuf1);
+	err = detach(ep1, dmabuf1);
+	if (err)
+		kbug_die("DETACH: %s", strerror(-err));
+	check_aborted(sf, "DETACH");
+
+	attach(ep2, dmabuf2);
+	sf = pending_transfer_fence(ep2, dmabuf2);
+	close(ep2);
+	check_aborted(sf, "closing the endpoint");
+
+	close(ep1);
+	close(dmabuf1);
+	close(dmabuf2);
+	return 0;
+}
+
+struct abort_ctx {
+	int epnum;
+	int dmabuf;
+	int rounds;
+};
+
+/*
+ * Attach, queue a transfer that stays pending, abort it with DETACH or (every
+ * fourth round) by closing the endpoint. Two of these run on two endpoints
+ * with the same DMABUF: the cleanup of one locks the DMABUF's reservation
+ * object while the other queues a transfer under it.
+ */
+static void *abort_loop(void *arg)
+{
+	struct abort_ctx *ctx = arg;
+	int ep = ep_open(ctx->epnum);
+	int i, err;
+
+	for (i = 0; i < ctx->rounds; i++) {
+		attach(ep, ctx->dmabuf);
+		err = transfer(ep, ctx->dmabuf);
+		if (err && err != -EBUSY)
+			kbug_die("TRANSFER on ep%d: %s", ctx->epnum, strerror(-err));
+		if (i % 4 == 3) {
+			close(ep);
+			ep = ep_open(ctx->epnum);
+			continue;
+		}
+		err = detach(ep, ctx->dmabuf);
+		if (err)
+			kbug_die("DETACH on ep%d: %s", ctx->epnum, strerror(-err));
+	}
+	close(ep);
+	return NULL;
+}
+
+/* Bug 4: the abort path while the reservation lock is contended. */
+static int test_abort(int rounds)
+{
+	struct abort_ctx ctx1 = { .epnum = 1, .rounds = rounds };
+	struct abort_ctx ctx2 = { .epnum = 2, .rounds = rounds };
+	pthread_t thread;
+
+	ctx1.dmabuf = ctx2.dmabuf = kbug_dmabuf_alloc(DMABUF_SIZE);
+	if (pthread_create(&thread, NULL, abort_loop, &ctx2))
+		kbug_die("pthread_create");
+	abort_loop(&ctx1);
+	pthread_join(thread, NULL);
+	kbug_log("%d attach/transfer/abort rounds on ep1 and ep2 each", rounds);
+	kbug_sleep_ms(200);
+	close(ctx1.dmabuf);
+	return 0;
+}
+
+/*
+ * Two transfers of one DMABUF in flight on one endpoint: the second fence
+ * replaces the first in the reservation object. Unbinding the UDC completes
+ * both requests (unfixed: the first one's fence is already freed).
+ */
+static int test_double(void)
+{
+	int dmabuf = kbug_dmabuf_alloc(DMABUF_SIZE);
+	int ep1 = ep_open(1);
+	int err, sf, status;
+
+	attach(ep1, dmabuf);
+	/* No sync_file for the first one: it would keep the fence alive. */
+	err = transfer(ep1, dmabuf);
+	if (err)
+		kbug_die("first TRANSFER: %s", strerror(-err));
+	sf = pending_transfer_fence(ep1, dmabuf);
+	udc_unbind();
+	kbug_sleep_ms(200);
+	status = kbug_sync_file_status(sf, NULL, 0);
+	kbug_log("fence of the second transfer of one DMABUF after unbind: %d", status);
+	if (status != -ESHUTDOWN)
+		kbug_die("expected %d (-ESHUTDOWN)", -ESHUTDOWN);
+	close(sf);
+	close(ep1);
+	close(dmabuf);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode = argc > 1 ? argv[1] : "";
+	int rc;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (strcmp(mode, "unbind") && strcmp(mode, "fence") && strcmp(mode, "abort") &&
+	    strcmp(mode, "double")) {
+		fprintf(stderr, "usage: kbug_ffs unbind|fence|abort [ROUNDS]|double\n");
+		return 2;
+	}
+	first_udc();
+	gadget_create();
+	udc_bind();
+
+	if (!strcmp(mode, "unbind"))
+		rc = test_unbind();
+	else if (!strcmp(mode, "fence"))
+		rc = test_fence();
+	else if (!strcmp(mode, "double"))
+		rc = test_double();
+	else
+		rc = test_abort(argc > 2 ? atoi(argv[2]) : 500);
+
+	kbug_log("%s: %s", mode, rc ? "FAIL" : "PASS");
+	return rc;
+}

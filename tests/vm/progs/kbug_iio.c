@@ -1,0 +1,255 @@
+/*
+ * kbug_iio: reproducers for the industrialio-buffer-dma bugs of Linux 6.12 that
+ * kernel-patches/linux-6.12/001*.patch fix, on iio-sim's input device.
+ *
+ *   kbug_iio dmabuf-read  read() on the buffer fd (O_NONBLOCK) while DMABUF
+ *                         mode is on: NULL fileio block dereferenced in
+ *                         iio_dma_buffer_dequeue() without 0010; then DETACH and
+ *                         enable again at once: fileio must work (0013).
+ *   kbug_iio reorder      two fileio sessions, the first consuming one block:
+ *                         the second must start with block 0 (0011); iio-sim's
+ *                         pattern catches block 1 coming first.
+ *   kbug_iio lockorder    fileio read, then DMABUF attach: queue->lock -> mmap
+ *                         lock and resv -> queue->lock (lockdep on the debug
+ *                         kernel without 0012).
+ *
+ * Exit status 0 when the kernel behaved as fixed, 1 otherwise.
+ */
+#include <dirent.h>
+#include <poll.h>
+#include <sys/mman.h>
+
+#include "iiosim_pattern.h"
+#include "kbug_common.h"
+
+#define CHANNELS 4
+#define SET_BYTES (2 * CHANNELS)
+#define LENGTH 1024 /* sample sets: two fileio blocks of LENGTH / 2 sets */
+#define BLOCK_BYTES (SET_BYTES * LENGTH / 2)
+
+static char sysdir[300];
+static int devfd = -1;
+
+static void find_device(const char *name)
+{
+	DIR *d = opendir("/sys/bus/iio/devices");
+	struct dirent *e;
+	char path[320], buf[64];
+
+	if (!d)
+		kbug_die("no /sys/bus/iio/devices: %s", strerror(errno));
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, "iio:device", 10))
+			continue;
+		snprintf(path, sizeof(path), "/sys/bus/iio/devices/%s/name", e->d_name);
+		if (!kbug_read_file(path, buf, sizeof(buf)) && !strcmp(buf, name)) {
+			snprintf(sysdir, sizeof(sysdir), "/sys/bus/iio/devices/%s", e->d_name);
+			snprintf(path, sizeof(path), "/dev/%s", e->d_name);
+			devfd = open(path, O_RDWR | O_CLOEXEC);
+			if (devfd < 0)
+				kbug_die("open %s: %s", path, strerror(errno));
+			break;
+		}
+	}
+	closedir(d);
+	if (devfd < 0)
+		kbug_die("no IIO device named %s (is iio-sim loaded?)", name);
+}
+
+static void attr_write(const char *attr, const char *val)
+{
+	char path[400];
+
+	snprintf(path, sizeof(path), "%s/buffer0/%s", sysdir, attr);
+	kbug_must_write(path, val);
+}
+
+static void buffer_enable(int on)
+{
+	attr_write("enable", on ? "1" : "0");
+}
+
+static void setup_channels(void)
+{
+	char attr[64], len[16];
+	int i;
+
+	buffer_enable(0);
+	for (i = 0; i < CHANNELS; i++) {
+		snprintf(attr, sizeof(attr), "in_voltage%d_en", i);
+		attr_write(attr, "1");
+	}
+	snprintf(len, sizeof(len), "%d", LENGTH);
+	attr_write("length", len);
+}
+
+/* The buffer fd (IIO_BUFFER_GET_FD_IOCTL), non-blocking. */
+static int buffer_fd(void)
+{
+	int fd = 0;
+
+	if (ioctl(devfd, KBUG_IIO_BUFFER_GET_FD_IOCTL, &fd))
+		kbug_die("IIO_BUFFER_GET_FD_IOCTL: %s", strerror(errno));
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK))
+		kbug_die("O_NONBLOCK: %s", strerror(errno));
+	return fd;
+}
+
+/* Reads exactly len bytes with poll() and non-blocking read(). */
+static void read_exact(int fd, void *buf, size_t len)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = read(fd, (char *)buf + got, len - got);
+
+		if (n > 0) {
+			got += (size_t)n;
+			continue;
+		}
+		if (n == 0 || errno != EAGAIN)
+			kbug_die("read buffer after %zu of %zu bytes: %s", got, len,
+				 n ? strerror(errno) : "end of file");
+		if (poll(&pfd, 1, 5000) != 1)
+			kbug_die("no data on the buffer within 5 s (%zu of %zu bytes)", got, len);
+	}
+}
+
+/* Checks that buf holds the first len bytes of the pattern after enable. */
+static int check_from_start(const void *buf, size_t len, const char *what)
+{
+	struct iiosim_stream st;
+	int64_t first = -1;
+	uint64_t bad;
+
+	iiosim_stream_init(&st, (1u << CHANNELS) - 1);
+	bad = iiosim_check(&st, buf, len, &first);
+	if (!bad) {
+		kbug_log("%s: %zu bytes match iio-sim's pattern from sample 0", what, len);
+		return 0;
+	}
+	kbug_log("%s: %llu of %zu bytes do not match iio-sim's pattern, the first at offset %lld"
+		 " (block %lld of %d bytes)",
+		 what, (unsigned long long)bad, len, (long long)first,
+		 (long long)(first / BLOCK_BYTES), BLOCK_BYTES);
+	return 1;
+}
+
+static int iio_ioctl(int fd, unsigned long req, void *arg)
+{
+	return ioctl(fd, req, arg) ? -errno : 0;
+}
+
+/* Bug 1 (and the deferred release after DETACH). */
+static int test_dmabuf_read(void)
+{
+	static char buf[BLOCK_BYTES];
+	int bfd = buffer_fd();
+	int dmabuf = kbug_dmabuf_alloc(BLOCK_BYTES);
+	ssize_t n;
+	int err;
+
+	err = iio_ioctl(bfd, KBUG_IIO_BUFFER_DMABUF_ATTACH_IOCTL, &dmabuf);
+	if (err)
+		kbug_die("IIO_BUFFER_DMABUF_ATTACH: %s", strerror(-err));
+	buffer_enable(1);
+
+	kbug_log("read() on the buffer fd in DMABUF mode");
+	n = read(bfd, buf, sizeof(buf));
+	err = n < 0 ? errno : 0;
+	kbug_log("read() in DMABUF mode: %zd (%s)", n, n < 0 ? strerror(err) : "data");
+	if (n >= 0 || err != EBUSY)
+		kbug_die("read() in DMABUF mode: expected EBUSY");
+	n = write(bfd, buf, sizeof(buf));
+	kbug_log("write() on the input buffer: %zd (%s)", n, n < 0 ? strerror(errno) : "?");
+
+	/* Without a queued block the DETACH releases the DMABUF block at once. */
+	buffer_enable(0);
+	err = iio_ioctl(bfd, KBUG_IIO_BUFFER_DMABUF_DETACH_IOCTL, &dmabuf);
+	if (err)
+		kbug_die("IIO_BUFFER_DMABUF_DETACH: %s", strerror(-err));
+	buffer_enable(1);
+	kbug_log("enabled right after DETACH: expecting fileio mode");
+	read_exact(bfd, buf, sizeof(buf));
+	buffer_enable(0);
+
+	close(dmabuf);
+	close(bfd);
+	return check_from_start(buf, sizeof(buf), "fileio after DETACH");
+}
+
+/* Bug 2: the second fileio session must start with block 0. */
+static int test_reorder(void)
+{
+	static char buf[2 * BLOCK_BYTES];
+	int bfd = buffer_fd();
+
+	buffer_enable(1);
+	read_exact(bfd, buf, BLOCK_BYTES);
+	buffer_enable(0);
+	if (check_from_start(buf, BLOCK_BYTES, "session 1 (one block)"))
+		kbug_die("session 1 already out of order");
+
+	buffer_enable(1);
+	read_exact(bfd, buf, sizeof(buf));
+	buffer_enable(0);
+	close(bfd);
+	if (check_from_start(buf, sizeof(buf), "session 2 (two blocks)"))
+		kbug_die("session 2 out of order: block 1 handed out before block 0");
+	return 0;
+}
+
+/* Bug 3: fileio (copy_to_user under queue->lock) followed by a DMABUF attach. */
+static int test_lockorder(void)
+{
+	char *buf;
+	int bfd = buffer_fd();
+	int dmabuf, err;
+
+	/* Fresh anonymous memory: the copy faults it in. */
+	buf = mmap(NULL, BLOCK_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf == MAP_FAILED)
+		kbug_die("mmap: %s", strerror(errno));
+	buffer_enable(1);
+	read_exact(bfd, buf, BLOCK_BYTES);
+	buffer_enable(0);
+	if (check_from_start(buf, BLOCK_BYTES, "fileio"))
+		return 1;
+
+	dmabuf = kbug_dmabuf_alloc(BLOCK_BYTES);
+	err = iio_ioctl(bfd, KBUG_IIO_BUFFER_DMABUF_ATTACH_IOCTL, &dmabuf);
+	if (err)
+		kbug_die("IIO_BUFFER_DMABUF_ATTACH after fileio: %s", strerror(-err));
+	err = iio_ioctl(bfd, KBUG_IIO_BUFFER_DMABUF_DETACH_IOCTL, &dmabuf);
+	if (err)
+		kbug_die("IIO_BUFFER_DMABUF_DETACH: %s", strerror(-err));
+	kbug_log("fileio, then DMABUF attach/detach done");
+	close(dmabuf);
+	close(bfd);
+	munmap(buf, BLOCK_BYTES);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode = argc > 1 ? argv[1] : "";
+	int rc;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	find_device("iio-sim-adc");
+	setup_channels();
+
+	if (!strcmp(mode, "dmabuf-read"))
+		rc = test_dmabuf_read();
+	else if (!strcmp(mode, "reorder"))
+		rc = test_reorder();
+	else if (!strcmp(mode, "lockorder"))
+		rc = test_lockorder();
+	else {
+		fprintf(stderr, "usage: kbug_iio dmabuf-read|reorder|lockorder\n");
+		return 2;
+	}
+	kbug_log("%s: %s", mode, rc ? "FAIL" : "PASS");
+	return rc;
+}
