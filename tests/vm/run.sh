@@ -116,8 +116,23 @@ set +e
 timeout -k 10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -smp "$smp" -m "$mem" \
 	-kernel "$image" -initrd "$work/initramfs.cpio" -append "$append" \
 	-nographic -no-reboot -nodefaults -serial stdio -monitor none \
-	</dev/null 2>&1 | tee "$log"
-qrc=${PIPESTATUS[0]}
+	</dev/null > >(tee "$log") 2>&1 &
+qpid=$!
+if [ -n "$expect" ]; then
+	# A reproduced bug often leaves the guest hung: once the expected report is
+	# on the console, give it a few seconds to print the trace and stop the VM.
+	while kill -0 "$qpid" 2>/dev/null; do
+		if tr -d '\r' < "$log" | grep -qE "$expect"; then
+			sleep 5
+			kill "$qpid" 2>/dev/null
+			break
+		fi
+		sleep 1
+	done
+fi
+wait "$qpid"
+qrc=$?
+sleep 1	# let tee write out the console's last lines
 set -e
 elapsed=$(echo "$(date +%s.%N) - $start" | bc)
 
