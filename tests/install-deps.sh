@@ -32,7 +32,7 @@ pkgs=(
 	libusb-1.0-0-dev libiio-dev libusbgx-dev libconfig-dev libsystemd-dev
 	libyaml-cpp-dev libgtest-dev
 	iiod libiio-utils usbutils
-	clang-format
+	clang-format clang-tidy
 )
 # Installing a kernel image runs initramfs-tools hooks we do not need.
 INITRD=No apt-get install -y -q --no-install-recommends "${pkgs[@]}"

@@ -40,6 +40,9 @@ done
 install -m 755 "$here/guest/init" "$root/init"
 install -m 644 "$here/guest/functions.sh" "$root/lib/iiousb/functions.sh"
 cp "$here"/scenarios/*.sh "$root/scenarios/" 2>/dev/null || true
+# iiousbd's example configurations (iiousbd.yaml is the simulated device's).
+mkdir -p "$root/etc/iiousbd"
+cp "$here"/../../config/*.yaml "$root/etc/iiousbd/" 2>/dev/null || true
 echo "root:x:0:0:root:/root:/bin/sh" > "$root/etc/passwd"
 echo "root:x:0:" > "$root/etc/group"
 

@@ -39,3 +39,9 @@ iiousb_vm_regression(bug3_iio_lockorder kbug_iio_lockorder debug
                      "possible circular locking dependency detected")
 iiousb_vm_regression(bug4_ffs_abort kbug_ffs_abort debug "SOFTIRQ-safe -> SOFTIRQ-unsafe")
 iiousb_vm_regression(bug5_ffs_fence kbug_ffs_fence debug "KASAN: slab-use-after-free")
+
+# iiousbd foundation (issue 3)
+iiousb_vm_test(daemon_bringup daemon_bringup)
+iiousb_vm_test(daemon_restart daemon_restart)
+iiousb_vm_test(daemon_bringup_ss daemon_bringup --speed ss)
+iiousb_vm_test(daemon_failures daemon_failures)

@@ -1,0 +1,418 @@
+#include "config/Config.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+namespace iiousb {
+
+namespace {
+
+// Thrown inside this file only; parseConfig() turns it into an Error.
+struct ConfigError {
+    std::string message;
+};
+
+bool isNameChar(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.';
+}
+
+class Parser {
+public:
+    explicit Parser(const std::string &path) : path_(path) {}
+
+    Config parse(const YAML::Node &root);
+
+private:
+    [[noreturn]] void fail(const YAML::Mark &mark, const std::string &key,
+                           const std::string &what) const
+    {
+        std::ostringstream s;
+        s << path_;
+        if (!mark.is_null())
+            s << ':' << mark.line + 1 << ':' << mark.column + 1;
+        s << ": ";
+        if (!key.empty())
+            s << key << ": ";
+        s << what;
+        throw ConfigError{s.str()};
+    }
+
+    static std::string describe(const YAML::Node &node)
+    {
+        switch (node.Type()) {
+        case YAML::NodeType::Null:
+            return "nothing";
+        case YAML::NodeType::Map:
+            return "a mapping";
+        case YAML::NodeType::Sequence:
+            return "a list";
+        case YAML::NodeType::Scalar:
+            return "'" + node.Scalar() + "'";
+        default:
+            return "nothing";
+        }
+    }
+
+    // Checks that `node` is a mapping whose keys are all in `allowed` and unique.
+    void checkMap(const YAML::Node &node, const std::string &key,
+                  const std::vector<std::string> &allowed) const
+    {
+        if (!node.IsMap())
+            fail(where(node, key), key, "expected a mapping, got " + describe(node));
+        std::set<std::string> seen;
+        for (const auto &item : node) {
+            const YAML::Node &k = item.first;
+            if (!k.IsScalar())
+                fail(k.Mark(), key, "expected a plain key, got " + describe(k));
+            const std::string name = k.Scalar();
+            const std::string full = key.empty() ? name : key + "." + name;
+            if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
+                std::string list;
+                for (const auto &a : allowed)
+                    list += (list.empty() ? "" : ", ") + a;
+                fail(k.Mark(), full, "unknown key (expected one of: " + list + ")");
+            }
+            if (!seen.insert(name).second)
+                fail(k.Mark(), full, "duplicate key");
+            keyMarks_[full] = k.Mark();
+        }
+    }
+
+    // Where to point for a value: an empty (null) value has no useful mark of its own
+    // (yaml-cpp puts it at the next token), so point at its key.
+    YAML::Mark where(const YAML::Node &node, const std::string &key) const
+    {
+        if (node.IsNull()) {
+            if (auto it = keyMarks_.find(key); it != keyMarks_.end())
+                return it->second;
+        }
+        return node.Mark();
+    }
+
+    void require(const YAML::Node &map, const std::string &mapKey, const char *name,
+                 const std::string &expected) const
+    {
+        if (!map[name])
+            fail(map.Mark(), mapKey.empty() ? std::string(name) : mapKey + "." + name,
+                 "missing (expected " + expected + ")");
+    }
+
+    std::string scalar(const YAML::Node &node, const std::string &key,
+                       const std::string &expected) const
+    {
+        if (!node.IsScalar())
+            fail(where(node, key), key, "expected " + expected + ", got " + describe(node));
+        return node.Scalar();
+    }
+
+    std::string string(const YAML::Node &node, const std::string &key, std::size_t maxLen,
+                       bool allowEmpty = false) const
+    {
+        const std::string expected = "a string of at most " + std::to_string(maxLen) + " bytes";
+        std::string s = scalar(node, key, expected);
+        if ((!allowEmpty && s.empty()) || s.size() > maxLen)
+            fail(where(node, key), key, "expected " + expected + ", got '" + s + "'");
+        return s;
+    }
+
+    std::string name(const YAML::Node &node, const std::string &key, std::size_t maxLen) const
+    {
+        const std::string expected =
+                "a name of 1.." + std::to_string(maxLen) + " characters from A-Z a-z 0-9 _ - .";
+        std::string s = scalar(node, key, expected);
+        if (s.empty() || s.size() > maxLen || !std::all_of(s.begin(), s.end(), isNameChar) ||
+            s == "." || s == "..")
+            fail(where(node, key), key, "expected " + expected + ", got '" + s + "'");
+        return s;
+    }
+
+    std::string absolutePath(const YAML::Node &node, const std::string &key) const
+    {
+        const std::string expected = "an absolute path";
+        std::string s = scalar(node, key, expected);
+        if (s.size() < 2 || s[0] != '/' || s.find("/../") != std::string::npos ||
+            s.ends_with("/..") || s.find('\0') != std::string::npos)
+            fail(where(node, key), key, "expected " + expected + " (not '/'), got '" + s + "'");
+        return s;
+    }
+
+    static bool parseInteger(std::string_view text, std::uint64_t &out)
+    {
+        int base = 10;
+        if (text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
+            base = 16;
+            text.remove_prefix(2);
+        }
+        if (text.empty())
+            return false;
+        auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out, base);
+        return ec == std::errc() && ptr == text.data() + text.size();
+    }
+
+    std::uint64_t integer(const YAML::Node &node, const std::string &key, std::uint64_t min,
+                          std::uint64_t max, bool hex = false) const
+    {
+        std::ostringstream e;
+        e << "an integer " << min << ".." << max;
+        if (hex)
+            e << " (0x" << std::hex << max << ")";
+        const std::string expected = e.str();
+        if (!node.IsScalar() || node.Tag() == "!")
+            fail(where(node, key), key,
+                 "expected " + expected + ", got " + (node.IsScalar() ? "the quoted string " : "") +
+                         describe(node));
+        std::uint64_t v = 0;
+        if (!parseInteger(node.Scalar(), v) || v < min || v > max)
+            fail(where(node, key), key, "expected " + expected + ", got " + describe(node));
+        return v;
+    }
+
+    // An integer with an optional binary suffix: 4096, 64K, 64KiB, 1M, 1MiB.
+    std::uint64_t size(const YAML::Node &node, const std::string &key, std::uint64_t min,
+                       std::uint64_t max) const
+    {
+        const std::string expected = "a size in bytes " + std::to_string(min) + ".." +
+                                     std::to_string(max) + " (suffixes K, KiB, M, MiB allowed)";
+        std::string s = scalar(node, key, expected);
+        std::uint64_t mult = 1;
+        std::string_view num = s;
+        for (auto [suffix, m] : {std::pair<std::string_view, std::uint64_t>{"KiB", 1024},
+                                 {"MiB", 1 << 20},
+                                 {"K", 1024},
+                                 {"M", 1 << 20}}) {
+            if (num.ends_with(suffix)) {
+                num.remove_suffix(suffix.size());
+                mult = m;
+                break;
+            }
+        }
+        std::uint64_t v = 0;
+        if (!parseInteger(num, v) || v > max / mult || v * mult < min)
+            fail(where(node, key), key, "expected " + expected + ", got " + describe(node));
+        return v * mult;
+    }
+
+    GadgetConfig parseGadget(const YAML::Node &node);
+    FunctionFsConfig parseFunctionFs(const YAML::Node &node);
+    StreamConfig parseStream(const YAML::Node &node, const std::string &key);
+
+    const std::string &path_;
+    mutable std::map<std::string, YAML::Mark> keyMarks_; // full key -> mark of the key
+};
+
+GadgetConfig Parser::parseGadget(const YAML::Node &node)
+{
+    const std::string k = "gadget";
+    checkMap(node, k,
+             {"name", "vid", "pid", "bcd-device", "manufacturer", "product", "serial", "max-power",
+              "udc"});
+    require(node, k, "vid", "the USB vendor ID, an integer 0..65535 (0xffff)");
+    require(node, k, "pid", "the USB product ID, an integer 0..65535 (0xffff)");
+    GadgetConfig g;
+    if (node["name"])
+        g.name = name(node["name"], k + ".name", 64);
+    g.vendorId = static_cast<std::uint16_t>(integer(node["vid"], k + ".vid", 0, 0xffff, true));
+    g.productId = static_cast<std::uint16_t>(integer(node["pid"], k + ".pid", 0, 0xffff, true));
+    if (node["bcd-device"])
+        g.bcdDevice = static_cast<std::uint16_t>(
+                integer(node["bcd-device"], k + ".bcd-device", 0, 0xffff, true));
+    // String descriptors hold at most 126 UTF-16 code units.
+    if (node["manufacturer"])
+        g.manufacturer = string(node["manufacturer"], k + ".manufacturer", 126);
+    if (node["product"])
+        g.product = string(node["product"], k + ".product", 126);
+    if (node["serial"])
+        g.serial = string(node["serial"], k + ".serial", 126);
+    if (node["max-power"])
+        g.maxPowerMa = static_cast<unsigned>(integer(node["max-power"], k + ".max-power", 0, 900));
+    if (node["udc"]) {
+        g.udc = name(node["udc"], k + ".udc", 64);
+        if (g.udc == "auto")
+            g.udc.clear();
+    }
+    return g;
+}
+
+FunctionFsConfig Parser::parseFunctionFs(const YAML::Node &node)
+{
+    const std::string k = "functionfs";
+    checkMap(node, k, {"instance", "mount"});
+    FunctionFsConfig f;
+    // usb_f_fs limits instance names to 39 characters (MAX_INST_NAME_LEN - 1).
+    if (node["instance"])
+        f.instance = name(node["instance"], k + ".instance", 39);
+    if (node["mount"])
+        f.mountPoint = absolutePath(node["mount"], k + ".mount");
+    return f;
+}
+
+StreamConfig Parser::parseStream(const YAML::Node &node, const std::string &k)
+{
+    checkMap(node, k,
+             {"name", "direction", "device", "channels", "attributes", "block-size", "block-count",
+              "dmabuf-heap", "zero-copy"});
+    require(node, k, "name", "the stream's name");
+    require(node, k, "direction", "rx or tx");
+    require(node, k, "device", "an IIO device id (iio:deviceN), name or label");
+    StreamConfig s;
+    s.name = name(node["name"], k + ".name", 32);
+
+    const YAML::Node &dir = node["direction"];
+    std::string d = scalar(dir, k + ".direction", "rx or tx");
+    auto parsed = proto::parseDirection(d);
+    if (!parsed)
+        fail(dir.Mark(), k + ".direction", "expected rx or tx, got '" + d + "'");
+    s.direction = *parsed;
+
+    s.device = string(node["device"], k + ".device", 64);
+
+    if (const YAML::Node &ch = node["channels"]) {
+        const std::string ck = k + ".channels";
+        const std::string expected = "'all' or a list of IIO channel ids (voltage0, ...)";
+        if (ch.IsScalar()) {
+            if (ch.Scalar() != "all")
+                fail(where(ch, ck), ck, "expected " + expected + ", got " + describe(ch));
+        } else if (ch.IsSequence()) {
+            if (ch.size() == 0)
+                fail(where(ch, ck), ck, "expected " + expected + ", got an empty list");
+            std::vector<std::string> ids;
+            for (std::size_t i = 0; i < ch.size(); i++) {
+                const std::string ik = ck + "[" + std::to_string(i) + "]";
+                std::string id = name(ch[i], ik, 64);
+                if (std::find(ids.begin(), ids.end(), id) != ids.end())
+                    fail(ch[i].Mark(), ik, "channel '" + id + "' listed twice");
+                ids.push_back(std::move(id));
+            }
+            s.channels = std::move(ids);
+        } else {
+            fail(where(ch, ck), ck, "expected " + expected + ", got " + describe(ch));
+        }
+    }
+
+    if (const YAML::Node &attrs = node["attributes"]) {
+        const std::string ak = k + ".attributes";
+        if (!attrs.IsMap())
+            fail(where(attrs, ak), ak,
+                 "expected a mapping of IIO attribute names to values, got " + describe(attrs));
+        std::set<std::string> seen;
+        for (const auto &item : attrs) {
+            const std::string attr = name(item.first, ak, 64);
+            if (!seen.insert(attr).second)
+                fail(item.first.Mark(), ak + "." + attr, "duplicate key");
+            std::string value = scalar(item.second, ak + "." + attr, "a value (a scalar)");
+            s.attributes.emplace_back(attr, std::move(value));
+        }
+    }
+
+    if (node["block-size"])
+        s.blockSize = size(node["block-size"], k + ".block-size", 512, kMaxBlockSize);
+    if (node["block-count"])
+        s.blockCount = static_cast<unsigned>(
+                integer(node["block-count"], k + ".block-count", 1, kMaxBlockCount));
+    if (node["dmabuf-heap"])
+        s.dmabufHeap = absolutePath(node["dmabuf-heap"], k + ".dmabuf-heap");
+    if (const YAML::Node &zc = node["zero-copy"]) {
+        const std::string expected = "auto, require or off";
+        // YAML 1.1 readers turn a bare off into a boolean; yaml-cpp keeps the text.
+        std::string v = scalar(zc, k + ".zero-copy", expected);
+        if (v == "auto")
+            s.zeroCopy = ZeroCopy::Auto;
+        else if (v == "require")
+            s.zeroCopy = ZeroCopy::Require;
+        else if (v == "off")
+            s.zeroCopy = ZeroCopy::Off;
+        else
+            fail(zc.Mark(), k + ".zero-copy", "expected " + expected + ", got '" + v + "'");
+    }
+    return s;
+}
+
+Config Parser::parse(const YAML::Node &root)
+{
+    Config c;
+    c.path = path_;
+    if (!root.IsDefined() || root.IsNull())
+        fail(YAML::Mark::null_mark(), "",
+             "empty configuration (expected a mapping with gadget and streams)");
+    checkMap(root, "", {"gadget", "functionfs", "streams"});
+    require(root, "", "gadget", "a mapping with the USB device settings");
+    require(root, "", "streams", "a list of streams");
+    c.gadget = parseGadget(root["gadget"]);
+    if (root["functionfs"])
+        c.functionfs = parseFunctionFs(root["functionfs"]);
+
+    const YAML::Node &streams = root["streams"];
+    if (!streams.IsSequence() || streams.size() == 0 || streams.size() > kMaxStreams)
+        fail(where(streams, "streams"), "streams",
+             "expected a list of 1.." + std::to_string(kMaxStreams) + " streams, got " +
+                     (streams.IsSequence() ? "a list of " + std::to_string(streams.size())
+                                           : describe(streams)));
+    for (std::size_t i = 0; i < streams.size(); i++) {
+        const std::string k = "streams[" + std::to_string(i) + "]";
+        StreamConfig s = parseStream(streams[i], k);
+        for (const auto &other : c.streams) {
+            if (other.name == s.name)
+                fail(streams[i]["name"].Mark(), k + ".name",
+                     "stream name '" + s.name + "' used twice");
+        }
+        c.streams.push_back(std::move(s));
+    }
+    return c;
+}
+
+} // namespace
+
+std::string_view zeroCopyName(ZeroCopy mode)
+{
+    switch (mode) {
+    case ZeroCopy::Auto:
+        return "auto";
+    case ZeroCopy::Require:
+        return "require";
+    case ZeroCopy::Off:
+        return "off";
+    }
+    return "?";
+}
+
+Result<Config> parseConfig(std::string_view text, const std::string &path)
+{
+    try {
+        YAML::Node root = YAML::Load(std::string(text));
+        return Parser(path).parse(root);
+    } catch (const ConfigError &e) {
+        return makeError(-EINVAL, e.message);
+    } catch (const YAML::Exception &e) {
+        std::ostringstream s;
+        s << path;
+        if (!e.mark.is_null())
+            s << ':' << e.mark.line + 1 << ':' << e.mark.column + 1;
+        s << ": YAML syntax error: " << e.msg;
+        return makeError(-EINVAL, s.str());
+    } catch (const std::exception &e) {
+        return makeError(-EINVAL, path + ": " + e.what());
+    }
+}
+
+Result<Config> loadConfig(const std::string &path)
+{
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        return errnoError(errno ? errno : ENOENT, path + ": cannot read the configuration");
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (in.bad())
+        return errnoError(errno ? errno : EIO, path + ": cannot read the configuration");
+    return parseConfig(text.str(), path);
+}
+
+} // namespace iiousb

@@ -1,0 +1,51 @@
+// The iiousb vendor control protocol (docs/protocol.md) on top of the Stream interface:
+// decides the answer to each SETUP the function receives. No USB I/O here: the caller
+// carries the answer out on ep0.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "protocol/Protocol.h"
+#include "stream/Stream.h"
+
+namespace iiousb {
+
+class ControlProtocol {
+public:
+    struct Reply {
+        enum class Kind { Stall, Acknowledge, Data };
+        Kind kind = Kind::Stall;
+        std::vector<std::uint8_t> data; // Kind::Data
+        std::string reason;             // Kind::Stall: why (for the log)
+    };
+
+    // `streams` in endpoint order; they must outlive this object.
+    ControlProtocol(std::string serial, std::vector<Stream *> streams,
+                    std::uint16_t interfaceNumber = 0);
+
+    // The endpoint addresses the UDC assigned (one per stream, in order); until called, the
+    // requested ones (proto::endpointAddress()) are reported.
+    void setEndpointAddresses(const std::vector<std::uint8_t> &addresses);
+
+    // The GET_INFO text (fixed while the gadget is bound).
+    const std::string &infoText() const { return infoText_; }
+    proto::DeviceInfo deviceInfo() const;
+
+    Reply handle(const proto::SetupPacket &setup);
+
+    // The host deconfigured the interface or went away: every stream stops.
+    void disable();
+
+private:
+    void rebuildInfo();
+
+    std::string serial_;
+    std::vector<Stream *> streams_;
+    std::vector<std::uint8_t> endpoints_;
+    std::uint16_t interface_;
+    std::string infoText_;
+};
+
+} // namespace iiousb

@@ -1,0 +1,109 @@
+#include "ffs/FfsDescriptors.h"
+
+#include <linux/usb/ch9.h>
+#include <linux/usb/functionfs.h>
+
+namespace iiousb::ffs {
+
+namespace {
+
+class Writer {
+public:
+    void u8(std::uint8_t v) { data_.push_back(v); }
+    void le16(std::uint16_t v)
+    {
+        u8(static_cast<std::uint8_t>(v));
+        u8(static_cast<std::uint8_t>(v >> 8));
+    }
+    void le32(std::uint32_t v)
+    {
+        le16(static_cast<std::uint16_t>(v));
+        le16(static_cast<std::uint16_t>(v >> 16));
+    }
+    void patchLe32(std::size_t offset, std::uint32_t v)
+    {
+        for (int i = 0; i < 4; i++)
+            data_[offset + i] = static_cast<std::uint8_t>(v >> (8 * i));
+    }
+    std::size_t size() const { return data_.size(); }
+    std::vector<std::uint8_t> take() { return std::move(data_); }
+
+private:
+    std::vector<std::uint8_t> data_;
+};
+
+void interfaceDescriptor(Writer &w, std::size_t numEndpoints)
+{
+    w.u8(USB_DT_INTERFACE_SIZE);
+    w.u8(USB_DT_INTERFACE);
+    w.u8(0); // bInterfaceNumber (f_fs remaps it)
+    w.u8(0); // bAlternateSetting
+    w.u8(static_cast<std::uint8_t>(numEndpoints));
+    w.u8(proto::kInterfaceClass);
+    w.u8(proto::kInterfaceSubClass);
+    w.u8(proto::kInterfaceProtocol);
+    w.u8(1); // iInterface: the first string of the strings blob
+}
+
+void endpointDescriptor(Writer &w, std::uint8_t address, std::uint16_t maxPacket)
+{
+    w.u8(USB_DT_ENDPOINT_SIZE); // usb_endpoint_descriptor_no_audio
+    w.u8(USB_DT_ENDPOINT);
+    w.u8(address);
+    w.u8(USB_ENDPOINT_XFER_BULK);
+    w.le16(maxPacket);
+    w.u8(0); // bInterval: unused for bulk
+}
+
+void ssCompanionDescriptor(Writer &w)
+{
+    w.u8(USB_DT_SS_EP_COMP_SIZE);
+    w.u8(USB_DT_SS_ENDPOINT_COMP);
+    w.u8(proto::kSuperSpeedMaxBurst);
+    w.u8(0);   // bmAttributes: no streams
+    w.le16(0); // wBytesPerInterval: bulk
+}
+
+} // namespace
+
+std::vector<std::uint8_t> buildDescriptors(std::span<const proto::Direction> endpoints)
+{
+    const std::size_t n = endpoints.size();
+    Writer w;
+    w.le32(FUNCTIONFS_DESCRIPTORS_MAGIC_V2);
+    w.le32(0); // length, patched below
+    w.le32(FUNCTIONFS_HAS_FS_DESC | FUNCTIONFS_HAS_HS_DESC | FUNCTIONFS_HAS_SS_DESC);
+    w.le32(static_cast<std::uint32_t>(1 + n));     // fs_count
+    w.le32(static_cast<std::uint32_t>(1 + n));     // hs_count
+    w.le32(static_cast<std::uint32_t>(1 + 2 * n)); // ss_count: endpoints + companions
+
+    const std::uint16_t sizes[] = {proto::kBulkMaxPacketFullSpeed, proto::kBulkMaxPacketHighSpeed,
+                                   proto::kBulkMaxPacketSuperSpeed};
+    for (int speed = 0; speed < 3; speed++) {
+        interfaceDescriptor(w, n);
+        for (std::size_t i = 0; i < n; i++) {
+            endpointDescriptor(w, proto::endpointAddress(i, endpoints[i]), sizes[speed]);
+            if (speed == 2)
+                ssCompanionDescriptor(w);
+        }
+    }
+    w.patchLe32(4, static_cast<std::uint32_t>(w.size()));
+    return w.take();
+}
+
+std::vector<std::uint8_t> buildStrings(std::string_view interfaceName)
+{
+    Writer w;
+    w.le32(FUNCTIONFS_STRINGS_MAGIC);
+    w.le32(0); // length, patched below
+    w.le32(1); // str_count
+    w.le32(1); // lang_count
+    w.le16(0x0409);
+    for (char c : interfaceName)
+        w.u8(static_cast<std::uint8_t>(c));
+    w.u8(0);
+    w.patchLe32(4, static_cast<std::uint32_t>(w.size()));
+    return w.take();
+}
+
+} // namespace iiousb::ffs

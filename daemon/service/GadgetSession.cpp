@@ -1,0 +1,296 @@
+#include "service/GadgetSession.h"
+
+#include <cerrno>
+#include <sstream>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <linux/usb/ch9.h>
+#include <linux/usb/functionfs.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+
+#include "ffs/FfsDescriptors.h"
+#include "log/Log.h"
+#include "stream/IdleStream.h"
+
+namespace iiousb {
+
+IIOUSB_LOG_CATEGORY(Session, "session")
+
+namespace {
+
+std::string hex2(unsigned v)
+{
+    char buf[8];
+    snprintf(buf, sizeof(buf), "0x%02x", v & 0xff);
+    return buf;
+}
+
+std::string describeSetup(const proto::SetupPacket &s)
+{
+    char buf[96];
+    snprintf(buf, sizeof(buf),
+             "bmRequestType 0x%02x bRequest 0x%02x wValue %u wIndex %u wLength %u", s.requestType,
+             s.request, s.value, s.index, s.length);
+    return buf;
+}
+
+} // namespace
+
+Result<std::unique_ptr<GadgetSession>> GadgetSession::create(const Config &config, EventLoop &loop,
+                                                             std::function<void()> onFatal)
+{
+    std::unique_ptr<GadgetSession> session(new GadgetSession(config, std::move(onFatal)));
+    session->setUpStreams();
+    if (auto r = session->bringUp(loop); !r)
+        return r.takeError(); // ~GadgetSession() unwinds what bringUp() did
+    return session;
+}
+
+void GadgetSession::setUpStreams()
+{
+    auto ctx = iio::IioContext::createLocal();
+    if (ctx)
+        iio_ = std::move(*ctx);
+    else
+        LOG(Session, Warning) << ctx.error().message;
+
+    std::vector<Stream *> raw;
+    for (const StreamConfig &sc : config_.streams) {
+        Result<iio::IioStreamDescription> desc =
+                makeError(-ENODEV, iio_ ? "" : ctx.error().message);
+        if (iio_) {
+            if (auto applied = iio_->applyAttributes(sc); applied)
+                desc = iio_->describe(sc);
+            else
+                desc = applied.takeError();
+        }
+        if (desc) {
+            LOG(Session, Info) << "Stream " << sc.name << " (" << proto::directionName(sc.direction)
+                               << "): IIO " << desc->deviceId << " (" << desc->deviceName << "), "
+                               << desc->channels.size() << " channels, " << desc->sampleBytes
+                               << " bytes per sample set, " << desc->rate << " Hz";
+        } else {
+            LOG(Session, Error) << "Stream " << sc.name << " failed: " << desc.error().message;
+        }
+        streams_.push_back(std::make_unique<IdleStream>(sc, std::move(desc)));
+        raw.push_back(streams_.back().get());
+    }
+    control_ = std::make_unique<ControlProtocol>(config_.gadget.serial, std::move(raw));
+}
+
+Result<void> GadgetSession::bringUp(EventLoop &loop)
+{
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::string &name = config_.gadget.name;
+    const std::string &instance = config_.functionfs.instance;
+
+    // A killed instance leaves its gadget (unbound by the kernel when ep0 closed) and its
+    // mount behind: unbind, unmount, remove, in that order.
+    auto stale = gadget::Gadget::removeStale(name, [&]() -> Result<void> {
+        auto n = ffs::FfsMount::unmountStale(instance);
+        if (!n)
+            return n.takeError();
+        return {};
+    });
+    if (!stale)
+        return stale.takeError();
+    if (*stale)
+        LOG(Session, Notice) << "Cleaned up the stale gadget '" << name << "'";
+
+    auto g = gadget::Gadget::create(config_.gadget, instance);
+    if (!g)
+        return g.takeError();
+    gadget_ = std::move(*g);
+
+    auto m = ffs::FfsMount::mount(instance, config_.functionfs.mountPoint);
+    if (!m)
+        return m.takeError();
+    mount_.emplace(std::move(*m));
+
+    auto e = ffs::FfsEp0::open(mount_->path());
+    if (!e)
+        return e.takeError();
+    ep0_.emplace(std::move(*e));
+
+    std::vector<proto::Direction> dirs;
+    for (const auto &s : config_.streams)
+        dirs.push_back(s.direction);
+    const auto descriptors = ffs::buildDescriptors(dirs);
+    const auto strings = ffs::buildStrings(proto::kInterfaceString);
+    if (auto r = ep0_->writeDescriptors(descriptors, strings); !r)
+        return r.takeError();
+
+    // f_fs creates ep1..epN when it takes the strings; the UDC is bound only once they exist.
+    for (std::size_t i = 1; i <= config_.streams.size(); i++) {
+        const std::string ep = mount_->file("ep" + std::to_string(i));
+        if (access(ep.c_str(), F_OK) < 0)
+            return errnoError(errno, "FunctionFS did not create " + ep);
+    }
+
+    auto src = loop.addIo(ep0_->fd(), EPOLLIN, [this](std::uint32_t) { onEp0Readable(); });
+    if (!src)
+        return src.takeError();
+    ep0Source_ = std::move(*src);
+
+    auto b = gadget_->bind(config_.gadget.udc);
+    if (!b)
+        return b.takeError();
+    binding_ = std::move(*b);
+
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now() - t0)
+                            .count();
+    char ids[16];
+    snprintf(ids, sizeof(ids), "%04x:%04x", config_.gadget.vendorId, config_.gadget.productId);
+    LOG(Session, Info) << "Gadget '" << name << "' (" << ids << ") bound to " << binding_->udc()
+                       << " with " << streams_.size() << " streams, FunctionFS on "
+                       << mount_->path() << " (bring-up " << ms << " ms)";
+    return {};
+}
+
+GadgetSession::~GadgetSession()
+{
+    // Reverse order of bring-up. Streams stop before the UDC goes (no transfers in flight
+    // across an unbind), and release their endpoint files before ep0 closes and FunctionFS
+    // is unmounted.
+    if (control_)
+        control_->disable();
+    binding_.reset();
+    control_.reset();
+    streams_.clear();
+    ep0Source_.reset();
+    ep0_.reset();
+    mount_.reset();
+    gadget_.reset();
+    iio_.reset();
+}
+
+const std::string &GadgetSession::udc() const
+{
+    static const std::string none;
+    return binding_ ? binding_->udc() : none;
+}
+
+std::string GadgetSession::status() const
+{
+    std::ostringstream s;
+    s << "Gadget " << config_.gadget.name << " on " << udc() << ", host "
+      << (enabled_ ? "connected" : "not connected");
+    for (const auto &st : streams_)
+        s << "; " << st->name() << " " << proto::stateName(st->stats().state);
+    return s.str();
+}
+
+void GadgetSession::onEp0Readable()
+{
+    auto events = ep0_->readEvents();
+    if (!events) {
+        LOG(Session, Error) << events.error().message;
+        // EBADFD: the function left the active state (its ep0 is being torn down).
+        if (++ep0Errors_ >= 10 || events.error().code == -EBADFD) {
+            ep0Source_.reset();
+            if (onFatal_)
+                onFatal_();
+        }
+        return;
+    }
+    ep0Errors_ = 0;
+    for (const auto &ev : *events)
+        handleEvent(ev);
+}
+
+void GadgetSession::handleEvent(const ffs::FfsEvent &ev)
+{
+    using Type = ffs::FfsEvent::Type;
+    switch (ev.type) {
+    case Type::Setup:
+        handleSetup(ev.setup);
+        return;
+    case Type::Bind:
+        LOG(Session, Info) << "FunctionFS BIND";
+        addressesKnown_ = false;
+        break;
+    case Type::Unbind:
+        LOG(Session, Info) << "FunctionFS UNBIND";
+        enabled_ = false;
+        addressesKnown_ = false;
+        control_->disable();
+        break;
+    case Type::Enable:
+        LOG(Session, Info) << "FunctionFS ENABLE: host configured the interface";
+        enabled_ = true;
+        if (!addressesKnown_)
+            readEndpointAddresses();
+        break;
+    case Type::Disable:
+        LOG(Session, Info) << "FunctionFS DISABLE: interface deconfigured or bus reset";
+        enabled_ = false;
+        control_->disable();
+        break;
+    case Type::Suspend:
+        LOG(Session, Info) << "FunctionFS SUSPEND";
+        break;
+    case Type::Resume:
+        LOG(Session, Info) << "FunctionFS RESUME";
+        break;
+    case Type::Unknown:
+        LOG(Session, Warning) << "Unknown FunctionFS event " << ev.raw;
+        break;
+    }
+}
+
+void GadgetSession::handleSetup(const proto::SetupPacket &setup)
+{
+    ControlProtocol::Reply reply = control_->handle(setup);
+    Result<void> r;
+    switch (reply.kind) {
+    case ControlProtocol::Reply::Kind::Stall:
+        LOG(Session, Notice) << "Stalling " << describeSetup(setup) << ": " << reply.reason;
+        r = ep0_->stall(setup);
+        break;
+    case ControlProtocol::Reply::Kind::Acknowledge:
+        LOG(Session, Debug) << "Acknowledging " << describeSetup(setup);
+        r = ep0_->acknowledge();
+        break;
+    case ControlProtocol::Reply::Kind::Data:
+        LOG(Session, Debug) << "Answering " << describeSetup(setup) << " with " << reply.data.size()
+                            << " bytes";
+        r = ep0_->reply(reply.data);
+        break;
+    }
+    // EIDRM: the host gave up on the request (or sent the next SETUP) before the answer.
+    if (!r && r.error().code == -EIDRM)
+        LOG(Session, Debug) << r.error().message;
+    else if (!r)
+        LOG(Session, Warning) << r.error().message;
+}
+
+void GadgetSession::readEndpointAddresses()
+{
+    // The UDC's autoconfig may give other endpoint numbers than the descriptors ask for;
+    // FUNCTIONFS_ENDPOINT_DESC returns the descriptor the host sees (endpoints are enabled
+    // before f_fs posts ENABLE).
+    std::vector<std::uint8_t> addresses;
+    for (std::size_t i = 1; i <= streams_.size(); i++) {
+        const std::string path = mount_->file("ep" + std::to_string(i));
+        UniqueFd fd(::open(path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));
+        struct usb_endpoint_descriptor desc {};
+        if (!fd || ioctl(fd.get(), FUNCTIONFS_ENDPOINT_DESC, &desc) < 0) {
+            LOG(Session, Warning) << "Failed to read the endpoint descriptor of " << path << ": "
+                                  << errnoString(errno);
+            return;
+        }
+        addresses.push_back(desc.bEndpointAddress);
+    }
+    control_->setEndpointAddresses(addresses);
+    addressesKnown_ = true;
+    std::ostringstream s;
+    for (std::size_t i = 0; i < addresses.size(); i++)
+        s << (i ? ", " : "") << streams_[i]->name() << " " << hex2(addresses[i]);
+    LOG(Session, Info) << "Endpoints: " << s.str();
+}
+
+} // namespace iiousb

@@ -1,0 +1,69 @@
+// One bring-up of a configuration: the IIO lookups and streams, the configfs gadget, the
+// mounted FunctionFS with its ep0 on the event loop, and the UDC binding. Created whole or
+// not at all (a failing step unwinds the ones before it); destroyed in reverse order.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/Result.h"
+#include "config/Config.h"
+#include "control/ControlProtocol.h"
+#include "event/EventLoop.h"
+#include "ffs/FfsEp0.h"
+#include "ffs/FfsMount.h"
+#include "gadget/Gadget.h"
+#include "iio/IioContext.h"
+#include "stream/Stream.h"
+
+namespace iiousb {
+
+class GadgetSession {
+public:
+    // `onFatal` is called from the loop if the function breaks beyond repair (ep0 fails).
+    static Result<std::unique_ptr<GadgetSession>> create(const Config &config, EventLoop &loop,
+                                                         std::function<void()> onFatal);
+    GadgetSession(const GadgetSession &) = delete;
+    GadgetSession &operator=(const GadgetSession &) = delete;
+    ~GadgetSession();
+
+    const Config &config() const { return config_; }
+    const std::string &udc() const;
+    bool hostConnected() const { return enabled_; }
+    const std::vector<std::unique_ptr<Stream>> &streams() const { return streams_; }
+
+    // One line for systemd's STATUS=.
+    std::string status() const;
+
+private:
+    GadgetSession(const Config &config, std::function<void()> onFatal)
+        : config_(config), onFatal_(std::move(onFatal))
+    {}
+
+    void setUpStreams();
+    Result<void> bringUp(EventLoop &loop);
+    void onEp0Readable();
+    void handleEvent(const ffs::FfsEvent &event);
+    void handleSetup(const proto::SetupPacket &setup);
+    void readEndpointAddresses();
+
+    Config config_;
+    std::function<void()> onFatal_;
+    std::unique_ptr<iio::IioContext> iio_;
+    std::vector<std::unique_ptr<Stream>> streams_;
+    std::unique_ptr<ControlProtocol> control_;
+    std::unique_ptr<gadget::Gadget> gadget_;
+    std::optional<ffs::FfsMount> mount_;
+    std::optional<ffs::FfsEp0> ep0_;
+    EventSourcePtr ep0Source_;
+    std::unique_ptr<gadget::UdcBinding> binding_;
+    bool enabled_ = false;
+    bool addressesKnown_ = false;
+    unsigned ep0Errors_ = 0;
+};
+
+} // namespace iiousb

@@ -1,0 +1,39 @@
+// A stream: one configured flow of samples between an IIO device and one bulk endpoint.
+//
+// The control protocol (control/) drives streams only through this interface, so another
+// protocol (an iiod-compatible personality) can drive the same streams, and the data
+// pipeline (zero-copy DMABUF or copy) implements it without the protocol knowing.
+#pragma once
+
+#include <string>
+
+#include "config/Config.h"
+#include "protocol/Protocol.h"
+
+namespace iiousb {
+
+class Stream {
+public:
+    virtual ~Stream() = default;
+
+    virtual const StreamConfig &config() const = 0;
+    const std::string &name() const { return config().name; }
+
+    // The stream's GET_INFO description. `endpoint` is filled in by the owner of the USB
+    // function (the address the UDC assigned).
+    virtual proto::StreamInfo info() const = 0;
+
+    // Starts moving data. 0, or a negative errno when the stream cannot start (its state is
+    // then Failed and stats() says so). Starting a running stream does nothing.
+    virtual int start() = 0;
+
+    // Stops; data in flight is dropped. Stopping a stopped stream does nothing.
+    virtual void stop() = 0;
+
+    virtual proto::Stats stats() const = 0;
+
+    // The host went away or deconfigured the interface (DISABLE, UNBIND, bus reset): stop.
+    virtual void usbDisabled() { stop(); }
+};
+
+} // namespace iiousb

@@ -1,0 +1,77 @@
+# iiousbd's failure paths: a bring-up that fails at its last step (no such UDC) or in the
+# middle (the FunctionFS instance is taken) unwinds everything it did; a bad config at start
+# exits 78 touching nothing; a second daemon refuses to take over a running one's gadget; a
+# stream whose IIO device is missing comes up failed (START stalled) beside a working one.
+. /lib/iiousb/functions.sh
+. /scenarios/_daemon.sh
+
+# nothing_left WHAT: no gadget, no functionfs mount, no mount point created by us.
+nothing_left() {
+	[ ! -e "$DAEMON_GADGET" ] || die "$1 left $DAEMON_GADGET behind"
+	! grep -q ' functionfs ' /proc/mounts || die "$1 left a functionfs mount"
+	[ ! -e "$DAEMON_MOUNT" ] || die "$1 left the mount point $DAEMON_MOUNT"
+}
+
+# expect_exit STATUS LOG-PATTERN WHAT CONFIG: run iiousbd in the foreground.
+expect_exit() {
+	: > /tmp/run.log
+	iiousbd --config "$4" > /tmp/run.log 2>&1
+	rc=$?
+	sed 's/^/  iiousbd| /' /tmp/run.log
+	daemon_expect "$3: exit status" "$rc" "$1"
+	grep -q "$2" /tmp/run.log || die "$3: no '$2' in the log"
+}
+
+daemon_setup
+
+# --- No such UDC: fails at the last step ------------------------------------------------
+sed 's/^  udc: .*/  udc: no-such-udc.0/' "$DAEMON_CONF" > /tmp/bad-udc.yaml
+expect_exit 1 "No UDC 'no-such-udc.0'" "bad UDC" /tmp/bad-udc.yaml
+nothing_left "a failed bind"
+log "bind failure: exit 1, gadget, mount and mount point unwound"
+
+# --- The FunctionFS instance belongs to another gadget: fails in the middle --------------
+other=/sys/kernel/config/usb_gadget/other
+mkdir -p "$other/functions/ffs.iiousb" || die "mkdir $other/functions/ffs.iiousb"
+expect_exit 1 "Failed to create function ffs.iiousb" "instance taken" "$DAEMON_CONF"
+nothing_left "a failed function creation"
+daemon_expect "gadgets left" "$(ls /sys/kernel/config/usb_gadget)" other
+rmdir "$other/functions/ffs.iiousb" "$other" || die "removing $other"
+log "function creation failure: exit 1, our gadget unwound, the other gadget untouched"
+
+# --- A broken config: exit 78, nothing touched -------------------------------------------
+printf 'gadget:\n  vid: 0x1d6b\n  pid: 0x0104\nstreams:\n  - {name: rx0, direction: up, device: x}\n' > /tmp/bad.yaml
+expect_exit 78 '/tmp/bad.yaml:5:28: streams\[0\].direction: expected rx or tx, got .up.' \
+	"bad config" /tmp/bad.yaml
+iiousbd --check-config /tmp/bad.yaml > /tmp/check.out 2>&1
+daemon_expect "--check-config status" "$?" 78
+nothing_left "a bad config"
+log "bad config: exit 78 with file:line:column ($(cat /tmp/check.out))"
+
+# --- A missing IIO device: the gadget comes up, that stream is failed ---------------------
+sed 's/device: iio-sim-adc/device: no-such-adc/' "$DAEMON_CONF" > /tmp/missing.yaml
+daemon_start /tmp/missing.yaml
+daemon_wait_host
+daemon_probe info > /tmp/info.txt || die "GET_INFO failed"
+sed 's/^/  info| /' /tmp/info.txt
+daemon_expect "failed stream line" "$(grep '^stream 0 ' /tmp/info.txt)" \
+	"stream 0 name=rx0 dir=rx ep=0x81 iio=no-such-adc block=1048576 blocks=4 rate=0 sample-bytes=0 channels=0"
+daemon_expect "START of the failed stream" "$(daemon_probe start 0)" STALL
+daemon_probe stats 0 | grep -q ' state=failed ' || die "stream 0 is not failed: $(daemon_probe stats 0)"
+if [ "$DAEMON_SIM" = 1 ]; then
+	daemon_expect "START of the working stream" "$(daemon_probe start 1)" ok
+	daemon_expect "STOP of the working stream" "$(daemon_probe stop 1)" ok
+fi
+grep -q "Stream rx0 failed: No IIO device 'no-such-adc'" "$DAEMON_LOG" ||
+	{ daemon_show_log; die "the missing device is not logged"; }
+log "missing IIO device: gadget up, rx0 failed (START stalled), tx0 works"
+
+# --- A second daemon does not take over the running one's gadget --------------------------
+expect_exit 1 "is another iiousbd running" "second daemon" "$DAEMON_CONF"
+daemon_probe info > /tmp/info2.txt && cmp /tmp/info.txt /tmp/info2.txt ||
+	die "the first daemon's gadget was disturbed"
+log "second daemon: refused (exit 1), the running gadget untouched"
+
+daemon_stop_and_check_clean
+daemon_show_log
+log "daemon_failures: PASS"
