@@ -45,3 +45,8 @@ iiousb_vm_test(daemon_bringup daemon_bringup)
 iiousb_vm_test(daemon_restart daemon_restart)
 iiousb_vm_test(daemon_bringup_ss daemon_bringup --speed ss)
 iiousb_vm_test(daemon_failures daemon_failures)
+
+# host tool iiousb (issue 4): control requests against iiousbd; streaming against a
+# FunctionFS stand-in (tool_ffs_source) until the daemon's pipeline moves data
+iiousb_vm_test(tool_control tool_control)
+iiousb_vm_test(tool_stream tool_stream --timeout 600)

@@ -1,0 +1,468 @@
+/*
+ * tool_ffs_source: a stand-in iiousb device for testing the host tool before the
+ * daemon streams. A FunctionFS function with the iiousb interface triple (ff/49/01,
+ * docs/protocol.md), bulk IN ep1 (stream 0 "rx0") and bulk OUT ep2 (stream 1 "tx0"),
+ * answering GET_INFO, START, STOP and GET_STATS on ep0 like iiousbd. While rx0 runs it
+ * write()s blocks of iio-sim's pattern (tests/vm/progs/common/iiosim_pattern.h) to ep1;
+ * while tx0 runs it read()s ep2 and checks the data against the same pattern.
+ *
+ *   tool_ffs_source [--ready FILE] [--block BYTES] [--mask HEX] [--pattern full|header]
+ *                   [--drop-block N] [--corrupt-offset N] FFS_DIR
+ *
+ * --drop-block N leaves out block N of each rx run (the stream jumps, as after an
+ * overrun); --corrupt-offset N flips the bits of byte N of each rx run. The program
+ * runs until SIGTERM/SIGINT, then closes ep0 (which unbinds the gadget) and prints
+ * its counters. Exit status: 0, 1 on a setup failure, 2 usage.
+ */
+#include <pthread.h>
+#include <signal.h>
+
+#include "ffs_test_util.h"
+#include "iiosim_pattern.h"
+
+struct source_descs_intf {
+    struct usb_interface_descriptor intf;
+    struct usb_endpoint_descriptor_no_audio in;
+    struct usb_endpoint_descriptor_no_audio out;
+} __attribute__((packed));
+
+struct source_descs_ss_intf {
+    struct usb_interface_descriptor intf;
+    struct usb_endpoint_descriptor_no_audio in;
+    struct usb_ss_ep_comp_descriptor in_comp;
+    struct usb_endpoint_descriptor_no_audio out;
+    struct usb_ss_ep_comp_descriptor out_comp;
+} __attribute__((packed));
+
+struct source_descs {
+    struct usb_functionfs_descs_head_v2 header;
+    __le32 fs_count;
+    __le32 hs_count;
+    __le32 ss_count;
+    struct source_descs_intf fs;
+    struct source_descs_intf hs;
+    struct source_descs_ss_intf ss;
+} __attribute__((packed));
+
+#define SOURCE_STRING "iiousb"
+
+struct source_strings {
+    struct usb_functionfs_strings_head head;
+    __le16 lang;
+    char str[sizeof(SOURCE_STRING)];
+} __attribute__((packed));
+
+enum { REQ_GET_INFO = 1, REQ_START = 2, REQ_STOP = 3, REQ_GET_STATS = 4 };
+
+struct stream {
+    pthread_t thread;
+    int fd;
+    bool in;
+    uint8_t ep_addr;
+    /* Under lock. */
+    bool running;
+    unsigned generation; /* bumped by every START and STOP */
+    bool idle;           /* the thread is not inside a run */
+    uint64_t bytes, blocks, errors;
+    double started, stopped;
+};
+
+static struct {
+    const char *ready;
+    uint64_t block;
+    uint32_t mask;
+    bool header;
+    int64_t drop_block;
+    int64_t corrupt_offset;
+} opt = {.block = 1 << 20, .mask = 0xf, .drop_block = -1, .corrupt_offset = -1};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+static struct stream streams[2];
+static volatile sig_atomic_t quit;
+static bool quitting;
+
+static void on_signal(int sig)
+{
+    if (sig != SIGUSR1)
+        quit = 1;
+}
+
+static struct usb_interface_descriptor intf_desc(void)
+{
+    struct usb_interface_descriptor d = {
+            .bLength = sizeof(d),
+            .bDescriptorType = USB_DT_INTERFACE,
+            .bInterfaceNumber = 0,
+            .bNumEndpoints = 2,
+            .bInterfaceClass = USB_CLASS_VENDOR_SPEC,
+            .bInterfaceSubClass = 0x49,
+            .bInterfaceProtocol = 0x01,
+            .iInterface = 1,
+    };
+    return d;
+}
+
+static int write_descriptors(int ep0)
+{
+    struct source_descs d;
+    struct source_strings s;
+
+    memset(&d, 0, sizeof(d));
+    d.header.magic = htole32(FUNCTIONFS_DESCRIPTORS_MAGIC_V2);
+    d.header.length = htole32(sizeof(d));
+    d.header.flags =
+            htole32(FUNCTIONFS_HAS_FS_DESC | FUNCTIONFS_HAS_HS_DESC | FUNCTIONFS_HAS_SS_DESC);
+    d.fs_count = htole32(3);
+    d.hs_count = htole32(3);
+    d.ss_count = htole32(5);
+    d.fs.intf = intf_desc();
+    d.fs.in = ffs_test_ep_desc(TEST_EP_IN_ADDR, 64);
+    d.fs.out = ffs_test_ep_desc(TEST_EP_OUT_ADDR, 64);
+    d.hs.intf = intf_desc();
+    d.hs.in = ffs_test_ep_desc(TEST_EP_IN_ADDR, 512);
+    d.hs.out = ffs_test_ep_desc(TEST_EP_OUT_ADDR, 512);
+    d.ss.intf = intf_desc();
+    d.ss.in = ffs_test_ep_desc(TEST_EP_IN_ADDR, 1024);
+    d.ss.in_comp = ffs_test_ss_comp();
+    d.ss.out = ffs_test_ep_desc(TEST_EP_OUT_ADDR, 1024);
+    d.ss.out_comp = ffs_test_ss_comp();
+
+    memset(&s, 0, sizeof(s));
+    s.head.magic = htole32(FUNCTIONFS_STRINGS_MAGIC);
+    s.head.length = htole32(sizeof(s));
+    s.head.str_count = htole32(1);
+    s.head.lang_count = htole32(1);
+    s.lang = htole16(0x0409);
+    memcpy(s.str, SOURCE_STRING, sizeof(SOURCE_STRING));
+
+    if (write(ep0, &d, sizeof(d)) != (ssize_t)sizeof(d))
+        return -errno;
+    if (write(ep0, &s, sizeof(s)) != (ssize_t)sizeof(s))
+        return -errno;
+    return 0;
+}
+
+static int info_text(char *buf, size_t size)
+{
+    unsigned nchan = (unsigned)__builtin_popcount(opt.mask);
+    int n = snprintf(buf, size, "iiousb 1\ndevice serial=SRC0001 streams=2\n");
+
+    for (int s = 0; s < 2; s++) {
+        n += snprintf(buf + n, size - (size_t)n,
+                      "stream %d name=%s dir=%s ep=0x%02x iio=%s block=%llu blocks=4 rate=0 "
+                      "sample-bytes=%u channels=%u\n",
+                      s, s ? "tx0" : "rx0", s ? "tx" : "rx", streams[s].ep_addr,
+                      s ? "tool-ffs-sink" : "tool-ffs-source", (unsigned long long)opt.block,
+                      2 * nchan, nchan);
+        unsigned pos = 0;
+        for (unsigned c = 0; c < IIOSIM_MAX_CHANNELS; c++)
+            if (opt.mask & (1u << c))
+                n += snprintf(buf + n, size - (size_t)n, "channel %d %u voltage%u le:s16/16>>0\n",
+                              s, pos++, c);
+    }
+    return n;
+}
+
+static void put_le(uint8_t *p, uint64_t v, int bytes)
+{
+    for (int i = 0; i < bytes; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void stats_record(int s, uint8_t rec[64])
+{
+    struct stream *st = &streams[s];
+
+    memset(rec, 0, 64);
+    pthread_mutex_lock(&lock);
+    put_le(rec, 1, 2);
+    put_le(rec + 2, 64, 2);
+    rec[4] = st->running ? 1 : 0;
+    rec[5] = 2; /* "IIO" side: copy */
+    rec[6] = 2; /* USB side: write()/read() */
+    put_le(rec + 8, st->bytes, 8);
+    put_le(rec + 16, st->blocks, 8);
+    put_le(rec + 40, st->in ? st->errors : 0, 8);
+    put_le(rec + 48, st->in ? 0 : st->errors, 8); /* tx: pattern mismatches */
+    double end = st->running ? test_now() : st->stopped;
+    put_le(rec + 56, st->started > 0 ? (uint64_t)((end - st->started) * 1e9) : 0, 8);
+    pthread_mutex_unlock(&lock);
+}
+
+/* STOP: end the run and wait until the thread is out of its blocking read()/write(). */
+static void stream_set(int s, bool run)
+{
+    struct stream *st = &streams[s];
+
+    pthread_mutex_lock(&lock);
+    if (st->running == run) {
+        pthread_mutex_unlock(&lock);
+        return;
+    }
+    st->running = run;
+    st->generation++;
+    if (run) {
+        st->bytes = st->blocks = st->errors = 0;
+        st->started = test_now();
+    } else {
+        st->stopped = test_now();
+    }
+    pthread_cond_broadcast(&cond);
+    while (!run && !st->idle) {
+        pthread_mutex_unlock(&lock);
+        pthread_kill(st->thread, SIGUSR1); /* EINTR out of the endpoint I/O */
+        usleep(5000);
+        pthread_mutex_lock(&lock);
+    }
+    pthread_mutex_unlock(&lock);
+    tlog("stream %d %s", s, run ? "started" : "stopped");
+}
+
+static void *stream_thread(void *arg)
+{
+    struct stream *st = arg;
+    uint8_t *buf = malloc(opt.block);
+
+    if (!buf)
+        return NULL;
+    pthread_mutex_lock(&lock);
+    for (;;) {
+        while (!st->running && !quitting)
+            pthread_cond_wait(&cond, &lock);
+        if (quitting)
+            break;
+        unsigned gen = st->generation;
+        st->idle = false;
+        pthread_mutex_unlock(&lock);
+
+        struct iiosim_stream pat;
+        iiosim_stream_init(&pat, opt.mask);
+        uint64_t seq = 0, offset = 0;
+        int64_t first_error = -1;
+        bool go = true;
+        while (go) {
+            uint64_t len = opt.block;
+            ssize_t r;
+            if (st->in) {
+                uint64_t first = pat.sample;
+                if (opt.header) {
+                    iiosim_header_make(buf, (uint32_t)seq, first);
+                    iiosim_stream_seek(&pat, pat.offset + len);
+                    /* S advances by whole sets per block, as iio-sim does */
+                    pat.sample = first + len / iiosim_set_bytes(&pat);
+                } else {
+                    iiosim_fill(&pat, buf, len);
+                }
+                if ((int64_t)seq == opt.drop_block) {
+                    seq++;
+                    continue;
+                }
+                if (opt.corrupt_offset >= 0 && (uint64_t)opt.corrupt_offset >= offset &&
+                    (uint64_t)opt.corrupt_offset < offset + len)
+                    buf[opt.corrupt_offset - offset] ^= 0xff;
+                r = write(st->fd, buf, len);
+            } else {
+                r = read(st->fd, buf, len);
+                if (r > 0) {
+                    uint64_t bad = iiosim_check(&pat, buf, (size_t)r, &first_error);
+                    pthread_mutex_lock(&lock);
+                    st->errors += bad;
+                    pthread_mutex_unlock(&lock);
+                }
+            }
+            pthread_mutex_lock(&lock);
+            if (r > 0) {
+                st->bytes += (uint64_t)r;
+                st->blocks++;
+                offset += (uint64_t)r;
+            }
+            go = st->running && st->generation == gen && !quitting && (r > 0 || errno == EAGAIN);
+            if (r < 0 && errno != EINTR && go)
+                go = false;
+            if (r < 0 && errno != EINTR)
+                tlog("stream %s: %s: %s", st->in ? "rx0" : "tx0", st->in ? "write" : "read",
+                     strerror(errno));
+            pthread_mutex_unlock(&lock);
+            seq++;
+        }
+        if (!st->in)
+            tlog("tx0 run: %llu bytes checked, %llu mismatching, first at %lld",
+                 (unsigned long long)offset, (unsigned long long)st->errors,
+                 (long long)first_error);
+        pthread_mutex_lock(&lock);
+        st->idle = true;
+        /* A START that came while we were busy has its own generation: go round. */
+        while (st->running && st->generation == gen && !quitting)
+            pthread_cond_wait(&cond, &lock);
+    }
+    st->idle = true;
+    pthread_mutex_unlock(&lock);
+    free(buf);
+    return NULL;
+}
+
+static void handle_setup(int ep0, const struct usb_ctrlrequest *setup)
+{
+    uint16_t value = le16toh(setup->wValue), length = le16toh(setup->wLength);
+    static char info[8192];
+    ssize_t r = 0;
+
+    if (setup->bRequestType == 0xc1 && setup->bRequest == REQ_GET_INFO && length > 0) {
+        int n = info_text(info, sizeof(info));
+        size_t off = value < n ? value : (size_t)n;
+        size_t len = (size_t)n - off < length ? (size_t)n - off : length;
+        r = write(ep0, info + off, len);
+    } else if (setup->bRequestType == 0x41 &&
+               (setup->bRequest == REQ_START || setup->bRequest == REQ_STOP) && value < 2 &&
+               length == 0) {
+        stream_set(value, setup->bRequest == REQ_START);
+        r = read(ep0, NULL, 0); /* status stage */
+    } else if (setup->bRequestType == 0xc1 && setup->bRequest == REQ_GET_STATS && value < 2 &&
+               length >= 64) {
+        uint8_t rec[64];
+        stats_record(value, rec);
+        r = write(ep0, rec, sizeof(rec));
+    } else {
+        tlog("stalling request %02x %02x value %u length %u", setup->bRequestType, setup->bRequest,
+             value, length);
+        ffs_test_stall(ep0, setup);
+    }
+    if (r < 0)
+        tlog("ep0 reply: %s", strerror(errno));
+}
+
+static int open_endpoints(const char *dir)
+{
+    const char *names[2] = {"ep1", "ep2"};
+
+    for (int s = 0; s < 2; s++) {
+        struct usb_endpoint_descriptor desc;
+        if (streams[s].fd >= 0)
+            continue;
+        streams[s].fd = ffs_test_open(dir, names[s], O_RDWR);
+        if (streams[s].fd < 0) {
+            tlog("open %s/%s: %s", dir, names[s], strerror(-streams[s].fd));
+            return -1;
+        }
+        if (ioctl(streams[s].fd, FUNCTIONFS_ENDPOINT_DESC, &desc) == 0)
+            streams[s].ep_addr = desc.bEndpointAddress;
+    }
+    return 0;
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: tool_ffs_source [--ready FILE] [--block BYTES] [--mask HEX] "
+                    "[--pattern full|header] [--drop-block N] [--corrupt-offset N] FFS_DIR\n");
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    const char *dir = NULL;
+    struct sigaction sa = {.sa_handler = on_signal};
+    int ep0, ret;
+
+    test_prog = "tool_ffs_source";
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--ready") && v)
+            opt.ready = argv[++i];
+        else if (!strcmp(a, "--block") && v)
+            opt.block = strtoull(argv[++i], NULL, 0);
+        else if (!strcmp(a, "--mask") && v)
+            opt.mask = (uint32_t)strtoul(argv[++i], NULL, 16);
+        else if (!strcmp(a, "--pattern") && v)
+            opt.header = !strcmp(argv[++i], "header");
+        else if (!strcmp(a, "--drop-block") && v)
+            opt.drop_block = strtoll(argv[++i], NULL, 0);
+        else if (!strcmp(a, "--corrupt-offset") && v)
+            opt.corrupt_offset = strtoll(argv[++i], NULL, 0);
+        else if (a[0] != '-' && !dir)
+            dir = a;
+        else
+            return usage();
+    }
+    if (!dir || opt.block < IIOSIM_HEADER_SIZE || !(opt.mask & 0xffff))
+        return usage();
+
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL); /* no SA_RESTART: interrupts endpoint I/O */
+    signal(SIGPIPE, SIG_IGN);
+
+    ep0 = ffs_test_open(dir, "ep0", O_RDWR);
+    if (ep0 < 0) {
+        tlog("open %s/ep0: %s", dir, strerror(-ep0));
+        return 1;
+    }
+    ret = write_descriptors(ep0);
+    if (ret) {
+        tlog("writing descriptors: %s", strerror(-ret));
+        return 1;
+    }
+    streams[0] = (struct stream){.fd = -1, .in = true, .ep_addr = 0x81, .idle = true};
+    streams[1] = (struct stream){.fd = -1, .in = false, .ep_addr = 0x02, .idle = true};
+    test_touch(opt.ready);
+    tlog("descriptors written; block %llu, mask 0x%x, %s pattern", (unsigned long long)opt.block,
+         opt.mask, opt.header ? "header" : "full");
+
+    bool threads = false;
+    while (!quit) {
+        struct usb_functionfs_event ev;
+        ret = ffs_test_read_event(ep0, &ev, 200);
+        if (ret < 0 && ret != -EINTR) {
+            tlog("ep0: %s", strerror(-ret));
+            break;
+        }
+        if (ret <= 0)
+            continue;
+        switch (ev.type) {
+        case FUNCTIONFS_ENABLE:
+            if (open_endpoints(dir))
+                goto out;
+            if (!threads) {
+                for (int s = 0; s < 2; s++)
+                    pthread_create(&streams[s].thread, NULL, stream_thread, &streams[s]);
+                threads = true;
+            }
+            tlog("enabled: rx0 on 0x%02x, tx0 on 0x%02x", streams[0].ep_addr, streams[1].ep_addr);
+            break;
+        case FUNCTIONFS_DISABLE:
+        case FUNCTIONFS_UNBIND:
+            if (threads)
+                for (int s = 0; s < 2; s++)
+                    stream_set(s, false);
+            tlog("event %s", ffs_event_name(ev.type));
+            break;
+        case FUNCTIONFS_SETUP:
+            handle_setup(ep0, &ev.u.setup);
+            break;
+        default:
+            break;
+        }
+    }
+out:
+    if (threads) {
+        for (int s = 0; s < 2; s++)
+            stream_set(s, false);
+        pthread_mutex_lock(&lock);
+        quitting = true;
+        pthread_cond_broadcast(&cond);
+        pthread_mutex_unlock(&lock);
+        for (int s = 0; s < 2; s++)
+            pthread_join(streams[s].thread, NULL);
+    }
+    for (int s = 0; s < 2; s++) {
+        tlog("%s: %llu bytes, %llu blocks, %llu errors", s ? "tx0" : "rx0",
+             (unsigned long long)streams[s].bytes, (unsigned long long)streams[s].blocks,
+             (unsigned long long)streams[s].errors);
+        if (streams[s].fd >= 0)
+            close(streams[s].fd);
+    }
+    close(ep0);
+    return 0;
+}

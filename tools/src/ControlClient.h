@@ -1,0 +1,40 @@
+// The control requests of protocol v1 (GET_INFO, START, STOP, GET_STATS) on an open
+// device; the encoding and decoding is the shared iiousb_protocol library's.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <libusb-1.0/libusb.h>
+
+#include "Expected.h"
+#include "protocol/Protocol.h"
+
+namespace iiousb::tool {
+
+class ControlClient {
+public:
+    ControlClient(libusb_device_handle *handle, std::uint16_t interfaceNumber,
+                  unsigned timeoutMs = 2000)
+        : handle_(handle), interface_(interfaceNumber), timeoutMs_(timeoutMs)
+    {}
+
+    // The info text, read slice by slice until a short reply.
+    Expected<std::string> readInfoText() const;
+    Expected<proto::DeviceInfo> readInfo() const;
+    Expected<void> start(unsigned stream) const;
+    Expected<void> stop(unsigned stream) const;
+    Expected<proto::Stats> stats(unsigned stream) const;
+
+private:
+    // Returns the bytes transferred or the libusb error, turned into a message naming the
+    // request.
+    Expected<int> transfer(proto::RequestCode code, std::uint16_t value, unsigned char *data,
+                           std::uint16_t length, std::string_view what) const;
+
+    libusb_device_handle *handle_;
+    std::uint16_t interface_;
+    unsigned timeoutMs_;
+};
+
+} // namespace iiousb::tool

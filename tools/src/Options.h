@@ -1,0 +1,86 @@
+// Command line of the host tool `iiousb`: parsing only, no device access, so that it can
+// be unit tested.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "Expected.h"
+
+namespace iiousb::tool {
+
+enum class Command { Help, Version, List, Info, Capture, Play, Stats };
+
+enum class VerifyMode {
+    None,
+    Full,   // every sample word against iio-sim's pattern, plus the block headers
+    Header, // only the 16-byte block headers (cheap)
+};
+
+// -n: a number of bytes or of samples (sample sets, i.e. scans); samples are turned into
+// bytes once the stream's sample size is known.
+struct Amount {
+    enum class Unit { Bytes, Samples };
+    std::uint64_t value = 0;
+    Unit unit = Unit::Samples;
+
+    std::uint64_t bytes(unsigned sampleBytes) const
+    {
+        return unit == Unit::Bytes ? value : value * sampleBytes;
+    }
+};
+
+// A VID:PID filter for devices that do not carry the iiousb interface triple (or to pick
+// among several).
+struct UsbId {
+    std::uint16_t vendor = 0;
+    std::uint16_t product = 0;
+};
+
+struct Options {
+    Command command = Command::Help;
+
+    // Device selection (any command).
+    std::string serial;         // -d SERIAL
+    std::optional<UsbId> usbId; // --usb VID:PID
+    bool quiet = false;         // -q: no live status line
+    bool json = false;          // info/stats --json
+
+    // capture / play / stats
+    std::string stream;          // name or index; empty for "all" (stats)
+    std::string output = "-";    // capture -o
+    std::string input;           // play -i
+    std::optional<Amount> count; // -n
+    double seconds = 0;          // -t: stop after this long (0: no limit)
+    VerifyMode verify = VerifyMode::None;
+    bool cyclic = false; // play --cyclic
+
+    // Transfer tuning.
+    unsigned transfers = 16;                 // -T: transfers in flight
+    std::uint32_t transferSize = 256 * 1024; // -S: bytes per transfer
+    bool devMem = true;                      // --no-dev-mem: plain heap buffers
+};
+
+inline constexpr unsigned kMaxTransfers = 1024;
+inline constexpr std::uint32_t kTransferSizeGranule = 1024; // the SuperSpeed max packet
+inline constexpr std::uint32_t kMaxTransferSize = 64u << 20;
+
+// Parses argv[1...] (without the program name).
+Expected<Options> parseOptions(std::span<const std::string_view> args);
+
+// "4096", "16KiB", "1MB", "2M" (a plain number or k/M/G: samples; a B suffix: bytes,
+// KiB/MiB/GiB binary, kB/MB/GB decimal).
+Expected<Amount> parseAmount(std::string_view text);
+
+// A byte size for -S: "262144", "256KiB", "256k" (k/M/G binary here).
+Expected<std::uint64_t> parseByteSize(std::string_view text);
+
+// "0456:b673" (hex).
+Expected<UsbId> parseUsbId(std::string_view text);
+
+std::string usageText();
+
+} // namespace iiousb::tool

@@ -1,0 +1,643 @@
+// capture and play: START a stream, move its data with many bulk transfers in flight,
+// STOP it, with a live status line and a summary.
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <thread>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <sys/resource.h>
+
+#include "BulkStream.h"
+#include "Commands.h"
+#include "Format.h"
+#include "PatternVerifier.h"
+#include "Session.h"
+#include "SignalGuard.h"
+#include "StatusLine.h"
+#include "UniqueFd.h"
+
+namespace iiousb::tool {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// STOP on the way out, whatever path that is (error, Ctrl-C, end of data); explicit
+// stop() reports a failure, the destructor is the safety net.
+class StreamStopper {
+public:
+    StreamStopper(const ControlClient &control, unsigned stream)
+        : control_(control), stream_(stream)
+    {}
+    ~StreamStopper()
+    {
+        if (armed_)
+            (void)control_.stop(stream_);
+    }
+    StreamStopper(const StreamStopper &) = delete;
+    StreamStopper &operator=(const StreamStopper &) = delete;
+
+    Expected<void> stop()
+    {
+        armed_ = false;
+        return control_.stop(stream_);
+    }
+
+private:
+    const ControlClient &control_;
+    unsigned stream_;
+    bool armed_ = true;
+};
+
+// Explains a stalled START with the stream's state from GET_STATS.
+Error startError(const Session &session, const proto::StreamInfo &stream, const Error &error)
+{
+    std::string msg = error.message;
+    if (auto stats = session.control().stats(stream.index))
+        msg += "; the stream's state is " + std::string(proto::stateName(stats->state)) +
+               " (the daemon's log says why: journalctl -u iiousbd)";
+    return Error{std::move(msg)};
+}
+
+std::string streamLabel(const proto::StreamInfo &s)
+{
+    return s.name.empty() ? "stream " + std::to_string(s.index) : s.name;
+}
+
+std::string transferText(const Options &opts, const BulkStream &bulk)
+{
+    std::string text = std::to_string(opts.transfers) + " x " +
+                       formatBytesBinary(opts.transferSize) + " transfers in flight";
+    if (bulk.usesDevMem())
+        text += " (usbfs zero-copy buffers)";
+    else if (bulk.devMemBuffers() > 0)
+        text += " (" + std::to_string(bulk.devMemBuffers()) + " usbfs zero-copy buffers)";
+    else
+        text += " (heap buffers)";
+    return text;
+}
+
+double cpuSeconds()
+{
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    auto secs = [](const timeval &tv) {
+        return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
+    };
+    return secs(usage.ru_utime) + secs(usage.ru_stime);
+}
+
+void printSummary(const std::string &label, const char *verb, std::uint64_t bytes, double seconds,
+                  double cpu, const std::string &transfers, std::uint64_t errors)
+{
+    const double rate = seconds > 0 ? static_cast<double>(bytes) / seconds : 0;
+    std::fprintf(stderr,
+                 "iiousb: %s: %s %s (%" PRIu64 " bytes) in %.2f s: %.2f MB/s (%.2f MiB/s); "
+                 "%s, %" PRIu64 " failed; CPU %.2f s (%.0f%%)\n",
+                 label.c_str(), verb, formatBytes(bytes).c_str(), bytes, seconds, rate / 1e6,
+                 rate / (1024.0 * 1024.0), transfers.c_str(), errors, cpu,
+                 seconds > 0 ? 100 * cpu / seconds : 0.0);
+}
+
+void printDeviceStats(const Session &session, const proto::StreamInfo &stream,
+                      const std::string &label)
+{
+    auto stats = session.control().stats(stream.index);
+    if (!stats) {
+        std::fprintf(stderr, "iiousb: %s: no device counters: %s\n", label.c_str(),
+                     stats.error().message.c_str());
+        return;
+    }
+    std::fprintf(stderr,
+                 "iiousb: %s: device: %s, moved %s in %" PRIu64 " blocks, overruns %" PRIu64
+                 ", underruns %" PRIu64 ", failed USB transfers %" PRIu64
+                 ", failed IIO blocks %" PRIu64 "\n",
+                 label.c_str(), std::string(proto::stateName(stats->state)).c_str(),
+                 formatBytes(stats->bytes).c_str(), stats->blocks, stats->overruns,
+                 stats->underruns, stats->usbErrors, stats->iioErrors);
+}
+
+std::string signalNote()
+{
+    const int sig = SignalGuard::caught();
+    if (!sig)
+        return {};
+    return std::string("stopped by ") + (sig == SIGINT ? "Ctrl-C" : strsignal(sig));
+}
+
+Expected<UniqueFd> openOutput(const std::string &path)
+{
+    if (path == "-") {
+        if (isatty(STDOUT_FILENO))
+            return Error{"refusing to write binary samples to a terminal: use -o FILE, "
+                         "-o /dev/null or a pipe"};
+        return UniqueFd(STDOUT_FILENO, false);
+    }
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return Error{"cannot open " + path + " for writing: " + std::strerror(errno)};
+    return UniqueFd(fd);
+}
+
+Expected<UniqueFd> openInput(const std::string &path)
+{
+    if (path == "-")
+        return UniqueFd(STDIN_FILENO, false);
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return Error{"cannot open " + path + " for reading: " + std::strerror(errno)};
+    return UniqueFd(fd);
+}
+
+Expected<PatternLayout> verifyLayout(const proto::StreamInfo &stream)
+{
+    PatternLayout layout;
+    layout.blockBytes = stream.blockBytes;
+    for (const proto::ChannelInfo &c : stream.channels) {
+        auto index = channelScanIndex(c.id);
+        if (!index)
+            return Error{"cannot verify: channel '" + c.id + "' has no scan index in its name"};
+        if (c.format != "le:s16/16>>0" && c.format != "le:u16/16>>0")
+            return Error{"cannot verify: channel " + c.id + " has format " + c.format +
+                         ", iio-sim's pattern is 16-bit little endian"};
+        layout.channels.push_back(*index);
+    }
+    if (stream.sampleBytes != 2 * layout.channels.size())
+        return Error{"cannot verify: " + std::to_string(stream.sampleBytes) +
+                     " bytes per sample set for " + std::to_string(layout.channels.size()) +
+                     " 16-bit channels"};
+    return layout;
+}
+
+void printVerifyReport(const PatternVerifier &verifier, const std::string &label)
+{
+    const VerifySummary &s = verifier.summary();
+    if (s.streamBytes == 0) {
+        std::fprintf(stderr, "iiousb: %s: verify: no data arrived, nothing was checked\n",
+                     label.c_str());
+        return;
+    }
+    const char *mode = verifier.kind() == PatternKind::Header ? "header" : "full";
+    std::fprintf(stderr, "iiousb: %s: verify (%s): %s checked, %s\n", label.c_str(), mode,
+                 formatBytes(s.streamBytes).c_str(),
+                 s.ok() ? "pattern OK" : verifier.statusText().c_str());
+    if (s.synced)
+        std::fprintf(stderr, "iiousb: %s: verify: first sample %" PRIu64 "%s\n", label.c_str(),
+                     s.firstSample,
+                     verifier.kind() == PatternKind::Header
+                             ? (", " + std::to_string(s.headers) + " good block headers").c_str()
+                             : "");
+    if (s.ok())
+        return;
+    std::fprintf(stderr,
+                 "iiousb: %s: verify: lost %" PRIu64 " bytes in %" PRIu64
+                 " places, duplicated %" PRIu64 " bytes in %" PRIu64 ", corrupt %" PRIu64
+                 " bytes in %" PRIu64 "\n",
+                 label.c_str(), s.lostBytes, s.lostEvents, s.duplicatedBytes, s.duplicatedEvents,
+                 s.corruptBytes, s.corruptEvents);
+    for (const VerifyEvent &e : verifier.events())
+        std::fprintf(stderr, "iiousb: %s: verify: %s %" PRIu64 " bytes at offset %" PRIu64 "%s%s\n",
+                     label.c_str(), std::string(eventKindName(e.kind)).c_str(), e.bytes, e.offset,
+                     e.detail.empty() ? "" : ": ", e.detail.c_str());
+    const std::uint64_t total = s.lostEvents + s.duplicatedEvents + s.corruptEvents;
+    if (total > verifier.events().size())
+        std::fprintf(stderr, "iiousb: %s: verify: ... %" PRIu64 " more\n", label.c_str(),
+                     total - verifier.events().size());
+}
+
+// Fills OUT transfers from a file or stdin (or, with --cyclic, from the input held in
+// memory and repeated), stops at -n, and pads the last block with zeros: the device
+// consumes whole blocks.
+class PlaySource {
+public:
+    PlaySource(int fd, std::uint64_t limit, std::uint64_t block)
+        : fd_(fd), limit_(limit), block_(block)
+    {}
+
+    Expected<void> loadCyclic()
+    {
+        constexpr std::size_t kMax = std::size_t{1} << 30;
+        std::vector<std::uint8_t> data;
+        std::uint8_t buf[65536];
+        for (;;) {
+            ssize_t r = ::read(fd_, buf, sizeof(buf));
+            if (r < 0 && errno == EINTR) {
+                if (SignalGuard::caught())
+                    return Error{"interrupted while reading the input"};
+                continue;
+            }
+            if (r < 0)
+                return Error{std::string("cannot read the input: ") + std::strerror(errno)};
+            if (r == 0)
+                break;
+            data.insert(data.end(), buf, buf + r);
+            if (data.size() > kMax)
+                return Error{"--cyclic: the input is larger than 1 GiB"};
+        }
+        if (data.empty())
+            return Error{"--cyclic: the input is empty"};
+        cyclic_ = std::move(data);
+        return {};
+    }
+
+    std::size_t fill(std::span<std::uint8_t> buf)
+    {
+        std::size_t n = 0;
+        while (n < buf.size()) {
+            if (!eof_) {
+                std::size_t want = buf.size() - n;
+                if (limit_)
+                    want = static_cast<std::size_t>(
+                            std::min<std::uint64_t>(want, limit_ - produced_));
+                if (want == 0) {
+                    endOfData();
+                    continue;
+                }
+                if (cyclic_) {
+                    const std::size_t k = std::min(want, cyclic_->size() - cyclicPos_);
+                    std::memcpy(buf.data() + n, cyclic_->data() + cyclicPos_, k);
+                    cyclicPos_ = (cyclicPos_ + k) % cyclic_->size();
+                    n += k;
+                    produced_ += k;
+                    continue;
+                }
+                ssize_t r = ::read(fd_, buf.data() + n, want);
+                if (r < 0 && errno == EINTR) {
+                    if (SignalGuard::caught())
+                        break;
+                    continue;
+                }
+                if (r < 0) {
+                    error_ = Error{std::string("cannot read the input: ") + std::strerror(errno)};
+                    endOfData();
+                    continue;
+                }
+                if (r == 0) {
+                    endOfData();
+                    continue;
+                }
+                n += static_cast<std::size_t>(r);
+                produced_ += static_cast<std::uint64_t>(r);
+            } else if (padLeft_ > 0) {
+                const std::size_t k =
+                        static_cast<std::size_t>(std::min<std::uint64_t>(padLeft_, buf.size() - n));
+                std::memset(buf.data() + n, 0, k);
+                n += k;
+                padLeft_ -= k;
+                padded_ += k;
+            } else {
+                break;
+            }
+        }
+        return n;
+    }
+
+    std::uint64_t produced() const { return produced_; }
+    std::uint64_t padded() const { return padded_; }
+    const std::optional<Error> &error() const { return error_; }
+
+private:
+    void endOfData()
+    {
+        eof_ = true;
+        padLeft_ = block_ ? (block_ - produced_ % block_) % block_ : 0;
+    }
+
+    int fd_;
+    std::uint64_t limit_;
+    std::uint64_t block_;
+    std::optional<std::vector<std::uint8_t>> cyclic_;
+    std::size_t cyclicPos_ = 0;
+    bool eof_ = false;
+    std::uint64_t produced_ = 0;
+    std::uint64_t padLeft_ = 0;
+    std::uint64_t padded_ = 0;
+    std::optional<Error> error_;
+};
+
+// -n in bytes (0: no limit); samples need the stream's sample-set size.
+Expected<std::uint64_t> byteLimit(const Options &opts, const proto::StreamInfo &stream)
+{
+    if (!opts.count)
+        return std::uint64_t{0};
+    if (opts.count->unit == Amount::Unit::Samples && stream.sampleBytes == 0)
+        return Error{"-n counts sample sets, but stream '" + streamLabel(stream) +
+                     "' has no sample size (no channels enabled?): give bytes instead (e.g. "
+                     "-n 16MiB)"};
+    return opts.count->bytes(stream.sampleBytes);
+}
+
+struct Deadline {
+    std::optional<Clock::time_point> at;
+    bool passed() const { return at && Clock::now() >= *at; }
+};
+
+Deadline deadlineFor(const Options &opts)
+{
+    Deadline d;
+    if (opts.seconds > 0)
+        d.at = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                      std::chrono::duration<double>(opts.seconds));
+    return d;
+}
+
+} // namespace
+
+int runCapture(const Options &opts)
+{
+    auto opened = Session::open(opts);
+    if (!opened) {
+        printError(opened.error().message);
+        return kExitFailure;
+    }
+    const Session &session = **opened;
+    auto found = session.stream(opts.stream);
+    if (!found) {
+        printError(found.error().message);
+        return kExitFailure;
+    }
+    const proto::StreamInfo &stream = **found;
+    const std::string label = streamLabel(stream);
+    if (stream.dir != proto::Direction::Rx) {
+        printError("stream '" + label + "' is a tx stream (host to device): use 'iiousb play'");
+        return kExitFailure;
+    }
+    auto counted = byteLimit(opts, stream);
+    if (!counted) {
+        printError(counted.error().message);
+        return kExitFailure;
+    }
+    const std::uint64_t limit = *counted;
+
+    std::optional<PatternVerifier> verifier;
+    if (opts.verify != VerifyMode::None) {
+        auto layout = verifyLayout(stream);
+        if (!layout) {
+            printError(layout.error().message);
+            return kExitFailure;
+        }
+        // A stream we start ourselves begins at sample 0; one already running does not.
+        auto before = session.control().stats(stream.index);
+        const bool fresh = before && before->state != proto::StreamState::Running;
+        auto v = PatternVerifier::create(
+                *layout,
+                opts.verify == VerifyMode::Header ? PatternKind::Header : PatternKind::Auto, fresh);
+        if (!v) {
+            printError(v.error().message);
+            return kExitFailure;
+        }
+        verifier.emplace(std::move(*v));
+    }
+
+    auto output = openOutput(opts.output);
+    if (!output) {
+        printError(output.error().message);
+        return kExitFailure;
+    }
+
+    BulkStreamConfig config;
+    config.endpoint = stream.endpoint;
+    config.transferSize = opts.transferSize;
+    config.transfers = opts.transfers;
+    config.devMem = opts.devMem;
+    auto bulk = BulkStream::create(session.context(), session.device().handle.get(), config);
+    if (!bulk) {
+        printError(bulk.error().message);
+        return kExitFailure;
+    }
+
+    SignalGuard signals;
+    if (auto r = session.control().start(stream.index); !r) {
+        printError(startError(session, stream, r.error()).message);
+        return kExitFailure;
+    }
+    StreamStopper stopper(session.control(), stream.index);
+
+    std::uint64_t written = 0;
+    bool outputClosed = false;
+    std::optional<Error> writeError;
+    const int fd = output->get();
+    auto sink = [&](std::span<const std::uint8_t> data) {
+        std::size_t n = data.size();
+        if (limit)
+            n = static_cast<std::size_t>(std::min<std::uint64_t>(n, limit - written));
+        if (n == 0)
+            return false;
+        if (verifier)
+            verifier->feed(data.first(n));
+        std::size_t done = 0;
+        while (done < n) {
+            ssize_t r = ::write(fd, data.data() + done, n - done);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r < 0 && errno == EPIPE) {
+                outputClosed = true;
+                return false;
+            }
+            if (r < 0) {
+                writeError = Error{"cannot write " + opts.output + ": " + std::strerror(errno)};
+                return false;
+            }
+            done += static_cast<std::size_t>(r);
+        }
+        written += n;
+        return !(limit && written >= limit);
+    };
+    auto noSource = [](std::span<std::uint8_t>) { return std::size_t{0}; };
+
+    const Deadline deadline = deadlineFor(opts);
+    auto stop = [&] { return SignalGuard::caught() != 0 || deadline.passed(); };
+
+    const auto start = Clock::now();
+    const double cpuStart = cpuSeconds();
+    RateMeter meter(start);
+    StatusLine status(!opts.quiet);
+    auto tick = [&](const BulkStreamCounters &c) {
+        const auto now = Clock::now();
+        const std::string extra = verifier ? verifier->statusText() : std::string();
+        status.show(formatProgress({label, "rx", meter.tick(now, written), written,
+                                    meter.elapsed(now), c.errors, extra}));
+    };
+
+    auto result = (*bulk)->run(sink, noSource, stop, tick);
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    const double cpu = cpuSeconds() - cpuStart;
+    status.clear();
+    if (verifier)
+        verifier->finish();
+
+    int rc = kExitOk;
+    if (!result) {
+        printError(label + ": " + result.error().message);
+        rc = kExitFailure;
+    }
+    if (writeError) {
+        printError(writeError->message);
+        rc = kExitFailure;
+    }
+    const bool deviceGone = (*bulk)->deviceGone();
+    if (!deviceGone) {
+        if (auto r = stopper.stop(); !r) {
+            printError(r.error().message);
+            rc = kExitFailure;
+        }
+    }
+
+    printSummary(label, "captured", written, seconds, cpu, transferText(opts, **bulk),
+                 (*bulk)->counters().errors);
+    if (outputClosed)
+        std::fprintf(stderr, "iiousb: %s: the output was closed (broken pipe)\n", label.c_str());
+    if (const std::string note = signalNote(); !note.empty())
+        std::fprintf(stderr, "iiousb: %s: %s\n", label.c_str(), note.c_str());
+    if (!deviceGone)
+        printDeviceStats(session, stream, label);
+    if (verifier) {
+        printVerifyReport(*verifier, label);
+        if (rc == kExitOk && !verifier->summary().ok())
+            rc = kExitVerifyFailed;
+    }
+    return rc;
+}
+
+int runPlay(const Options &opts)
+{
+    auto opened = Session::open(opts);
+    if (!opened) {
+        printError(opened.error().message);
+        return kExitFailure;
+    }
+    const Session &session = **opened;
+    auto found = session.stream(opts.stream);
+    if (!found) {
+        printError(found.error().message);
+        return kExitFailure;
+    }
+    const proto::StreamInfo &stream = **found;
+    const std::string label = streamLabel(stream);
+    if (stream.dir != proto::Direction::Tx) {
+        printError("stream '" + label + "' is an rx stream (device to host): use 'iiousb capture'");
+        return kExitFailure;
+    }
+    auto counted = byteLimit(opts, stream);
+    if (!counted) {
+        printError(counted.error().message);
+        return kExitFailure;
+    }
+    const std::uint64_t limit = *counted;
+
+    auto input = openInput(opts.input);
+    if (!input) {
+        printError(input.error().message);
+        return kExitFailure;
+    }
+
+    SignalGuard signals;
+    PlaySource source(input->get(), limit, stream.blockBytes);
+    if (opts.cyclic) {
+        if (auto r = source.loadCyclic(); !r) {
+            printError(r.error().message);
+            return kExitFailure;
+        }
+    }
+
+    BulkStreamConfig config;
+    config.endpoint = stream.endpoint;
+    config.transferSize = opts.transferSize;
+    config.transfers = opts.transfers;
+    config.devMem = opts.devMem;
+    auto bulk = BulkStream::create(session.context(), session.device().handle.get(), config);
+    if (!bulk) {
+        printError(bulk.error().message);
+        return kExitFailure;
+    }
+
+    if (auto r = session.control().start(stream.index); !r) {
+        printError(startError(session, stream, r.error()).message);
+        return kExitFailure;
+    }
+    StreamStopper stopper(session.control(), stream.index);
+
+    const Deadline deadline = deadlineFor(opts);
+    auto stop = [&] { return SignalGuard::caught() != 0 || deadline.passed(); };
+    auto noSink = [](std::span<const std::uint8_t>) { return false; };
+    auto fill = [&](std::span<std::uint8_t> buf) { return source.fill(buf); };
+
+    const auto start = Clock::now();
+    const double cpuStart = cpuSeconds();
+    RateMeter meter(start);
+    StatusLine status(!opts.quiet);
+    auto tick = [&](const BulkStreamCounters &c) {
+        const auto now = Clock::now();
+        status.show(formatProgress({label,
+                                    "tx",
+                                    meter.tick(now, c.bytes),
+                                    c.bytes,
+                                    meter.elapsed(now),
+                                    c.errors,
+                                    {}}));
+    };
+
+    auto result = (*bulk)->run(noSink, fill, stop, tick);
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    const double cpu = cpuSeconds() - cpuStart;
+    status.clear();
+
+    int rc = kExitOk;
+    if (!result) {
+        printError(label + ": " + result.error().message);
+        rc = kExitFailure;
+    }
+    if (source.error()) {
+        printError(source.error()->message);
+        rc = kExitFailure;
+    }
+    const bool deviceGone = (*bulk)->deviceGone();
+
+    // The last blocks are on the device but maybe not yet played; STOP drops data in
+    // flight, so wait (a little) until the device has moved everything it was sent.
+    const std::uint64_t sent = (*bulk)->counters().bytes;
+    if (result && !SignalGuard::caught()) {
+        std::uint64_t lastBytes = 0;
+        auto lastProgress = Clock::now();
+        while (!SignalGuard::caught()) {
+            auto stats = session.control().stats(stream.index);
+            if (!stats || stats->state != proto::StreamState::Running || stats->bytes >= sent)
+                break;
+            if (stats->bytes != lastBytes) {
+                lastBytes = stats->bytes;
+                lastProgress = Clock::now();
+            } else if (Clock::now() - lastProgress > std::chrono::seconds(2)) {
+                break;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+    }
+    if (!deviceGone) {
+        if (auto r = stopper.stop(); !r) {
+            printError(r.error().message);
+            rc = kExitFailure;
+        }
+    }
+
+    printSummary(label, "sent", sent, seconds, cpu, transferText(opts, **bulk),
+                 (*bulk)->counters().errors);
+    if (source.padded())
+        std::fprintf(stderr,
+                     "iiousb: %s: padded the last block with %" PRIu64
+                     " zero bytes (the device consumes whole blocks of %" PRIu64 " bytes)\n",
+                     label.c_str(), source.padded(), stream.blockBytes);
+    if (const std::string note = signalNote(); !note.empty())
+        std::fprintf(stderr, "iiousb: %s: %s\n", label.c_str(), note.c_str());
+    if (!deviceGone)
+        printDeviceStats(session, stream, label);
+    return rc;
+}
+
+} // namespace iiousb::tool
