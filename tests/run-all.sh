@@ -8,4 +8,4 @@ tests/install-deps.sh
 cmake -B build -S . -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIIOUSB_DEBUG_KERNEL=ON
 cmake --build build -j"$(nproc)"
 cd build
-ctest --output-on-failure "$@"
+ctest --output-on-failure -j"$(nproc)" "$@"
