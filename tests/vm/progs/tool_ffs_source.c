@@ -20,37 +20,10 @@
 #include "ffs_test_util.h"
 #include "iiosim_pattern.h"
 
-struct source_descs_intf {
-    struct usb_interface_descriptor intf;
-    struct usb_endpoint_descriptor_no_audio in;
-    struct usb_endpoint_descriptor_no_audio out;
-} __attribute__((packed));
-
-struct source_descs_ss_intf {
-    struct usb_interface_descriptor intf;
-    struct usb_endpoint_descriptor_no_audio in;
-    struct usb_ss_ep_comp_descriptor in_comp;
-    struct usb_endpoint_descriptor_no_audio out;
-    struct usb_ss_ep_comp_descriptor out_comp;
-} __attribute__((packed));
-
-struct source_descs {
-    struct usb_functionfs_descs_head_v2 header;
-    __le32 fs_count;
-    __le32 hs_count;
-    __le32 ss_count;
-    struct source_descs_intf fs;
-    struct source_descs_intf hs;
-    struct source_descs_ss_intf ss;
-} __attribute__((packed));
-
+/* The interface iiousbd exposes (docs/protocol.md): class ff, subclass 'I', protocol 1. */
+#define SOURCE_SUBCLASS 0x49
+#define SOURCE_PROTOCOL 0x01
 #define SOURCE_STRING "iiousb"
-
-struct source_strings {
-    struct usb_functionfs_strings_head head;
-    __le16 lang;
-    char str[sizeof(SOURCE_STRING)];
-} __attribute__((packed));
 
 enum { REQ_GET_INFO = 1, REQ_START = 2, REQ_STOP = 3, REQ_GET_STATS = 4 };
 
@@ -88,59 +61,9 @@ static void on_signal(int sig)
         quit = 1;
 }
 
-static struct usb_interface_descriptor intf_desc(void)
-{
-    struct usb_interface_descriptor d = {
-            .bLength = sizeof(d),
-            .bDescriptorType = USB_DT_INTERFACE,
-            .bInterfaceNumber = 0,
-            .bNumEndpoints = 2,
-            .bInterfaceClass = USB_CLASS_VENDOR_SPEC,
-            .bInterfaceSubClass = 0x49,
-            .bInterfaceProtocol = 0x01,
-            .iInterface = 1,
-    };
-    return d;
-}
-
 static int write_descriptors(int ep0)
 {
-    struct source_descs d;
-    struct source_strings s;
-
-    memset(&d, 0, sizeof(d));
-    d.header.magic = htole32(FUNCTIONFS_DESCRIPTORS_MAGIC_V2);
-    d.header.length = htole32(sizeof(d));
-    d.header.flags =
-            htole32(FUNCTIONFS_HAS_FS_DESC | FUNCTIONFS_HAS_HS_DESC | FUNCTIONFS_HAS_SS_DESC);
-    d.fs_count = htole32(3);
-    d.hs_count = htole32(3);
-    d.ss_count = htole32(5);
-    d.fs.intf = intf_desc();
-    d.fs.in = ffs_test_ep_desc(TEST_EP_IN_ADDR, 64);
-    d.fs.out = ffs_test_ep_desc(TEST_EP_OUT_ADDR, 64);
-    d.hs.intf = intf_desc();
-    d.hs.in = ffs_test_ep_desc(TEST_EP_IN_ADDR, 512);
-    d.hs.out = ffs_test_ep_desc(TEST_EP_OUT_ADDR, 512);
-    d.ss.intf = intf_desc();
-    d.ss.in = ffs_test_ep_desc(TEST_EP_IN_ADDR, 1024);
-    d.ss.in_comp = ffs_test_ss_comp();
-    d.ss.out = ffs_test_ep_desc(TEST_EP_OUT_ADDR, 1024);
-    d.ss.out_comp = ffs_test_ss_comp();
-
-    memset(&s, 0, sizeof(s));
-    s.head.magic = htole32(FUNCTIONFS_STRINGS_MAGIC);
-    s.head.length = htole32(sizeof(s));
-    s.head.str_count = htole32(1);
-    s.head.lang_count = htole32(1);
-    s.lang = htole16(0x0409);
-    memcpy(s.str, SOURCE_STRING, sizeof(SOURCE_STRING));
-
-    if (write(ep0, &d, sizeof(d)) != (ssize_t)sizeof(d))
-        return -errno;
-    if (write(ep0, &s, sizeof(s)) != (ssize_t)sizeof(s))
-        return -errno;
-    return 0;
+    return ffs_test_write_descriptors_as(ep0, SOURCE_SUBCLASS, SOURCE_PROTOCOL, SOURCE_STRING);
 }
 
 static int info_text(char *buf, size_t size)

@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,13 +113,14 @@ struct ffs_test_descs {
 
 #define FFS_TEST_STRING "iiousb test"
 
+/* Room for one interface string of up to 31 bytes; only the used part is written. */
 struct ffs_test_strings {
     struct usb_functionfs_strings_head head;
     __le16 lang;
-    char str[sizeof(FFS_TEST_STRING)];
+    char str[32];
 } __attribute__((packed));
 
-static inline struct usb_interface_descriptor ffs_test_intf_desc(void)
+static inline struct usb_interface_descriptor ffs_test_intf_desc(uint8_t subclass, uint8_t protocol)
 {
     struct usb_interface_descriptor d = {
             .bLength = sizeof(d),
@@ -126,6 +128,8 @@ static inline struct usb_interface_descriptor ffs_test_intf_desc(void)
             .bInterfaceNumber = 0,
             .bNumEndpoints = 2,
             .bInterfaceClass = USB_CLASS_VENDOR_SPEC,
+            .bInterfaceSubClass = subclass,
+            .bInterfaceProtocol = protocol,
             .iInterface = 1,
     };
     return d;
@@ -154,13 +158,20 @@ static inline struct usb_ss_ep_comp_descriptor ffs_test_ss_comp(void)
 }
 
 /*
- * Write descriptors and strings to ep0: one vendor interface, ep1 = bulk IN,
- * ep2 = bulk OUT (the files FFS_DIR/ep1 and FFS_DIR/ep2). Returns 0 or -errno.
+ * Write descriptors and strings to ep0: one vendor interface (class 0xff, the given
+ * subclass and protocol, interface string NAME), ep1 = bulk IN, ep2 = bulk OUT (the
+ * files FFS_DIR/ep1 and FFS_DIR/ep2). Returns 0 or -errno.
  */
-static inline int ffs_test_write_descriptors(int ep0)
+static inline int ffs_test_write_descriptors_as(int ep0, uint8_t subclass, uint8_t protocol,
+                                                const char *name)
 {
     struct ffs_test_descs d;
     struct ffs_test_strings s;
+    size_t name_size = strlen(name) + 1;
+    size_t strings_size = offsetof(struct ffs_test_strings, str) + name_size;
+
+    if (name_size > sizeof(s.str))
+        return -EINVAL;
 
     memset(&d, 0, sizeof(d));
     d.header.magic = htole32(FUNCTIONFS_DESCRIPTORS_MAGIC_V2);
@@ -170,13 +181,13 @@ static inline int ffs_test_write_descriptors(int ep0)
     d.fs_count = htole32(3);
     d.hs_count = htole32(3);
     d.ss_count = htole32(5);
-    d.fs.intf = ffs_test_intf_desc();
+    d.fs.intf = ffs_test_intf_desc(subclass, protocol);
     d.fs.in = ffs_test_ep_desc(TEST_EP_IN_ADDR, 64);
     d.fs.out = ffs_test_ep_desc(TEST_EP_OUT_ADDR, 64);
-    d.hs.intf = ffs_test_intf_desc();
+    d.hs.intf = ffs_test_intf_desc(subclass, protocol);
     d.hs.in = ffs_test_ep_desc(TEST_EP_IN_ADDR, 512);
     d.hs.out = ffs_test_ep_desc(TEST_EP_OUT_ADDR, 512);
-    d.ss.intf = ffs_test_intf_desc();
+    d.ss.intf = ffs_test_intf_desc(subclass, protocol);
     d.ss.in = ffs_test_ep_desc(TEST_EP_IN_ADDR, 1024);
     d.ss.in_comp = ffs_test_ss_comp();
     d.ss.out = ffs_test_ep_desc(TEST_EP_OUT_ADDR, 1024);
@@ -184,17 +195,23 @@ static inline int ffs_test_write_descriptors(int ep0)
 
     memset(&s, 0, sizeof(s));
     s.head.magic = htole32(FUNCTIONFS_STRINGS_MAGIC);
-    s.head.length = htole32(sizeof(s));
+    s.head.length = htole32(strings_size);
     s.head.str_count = htole32(1);
     s.head.lang_count = htole32(1);
     s.lang = htole16(0x0409);
-    memcpy(s.str, FFS_TEST_STRING, sizeof(FFS_TEST_STRING));
+    memcpy(s.str, name, name_size);
 
     if (write(ep0, &d, sizeof(d)) != (ssize_t)sizeof(d))
         return -errno;
-    if (write(ep0, &s, sizeof(s)) != (ssize_t)sizeof(s))
+    if (write(ep0, &s, strings_size) != (ssize_t)strings_size)
         return -errno;
     return 0;
+}
+
+/* The test gadget's interface: vendor class, subclass and protocol 0. */
+static inline int ffs_test_write_descriptors(int ep0)
+{
+    return ffs_test_write_descriptors_as(ep0, 0, 0, FFS_TEST_STRING);
 }
 
 /* Open FFS_DIR/NAME with the given flags (O_CLOEXEC added). Returns fd or -errno. */
