@@ -86,7 +86,7 @@ Expected<void> BulkStream::submit(Slot &slot, std::size_t length)
                              " transfer on endpoint " + endpointText(config_.endpoint);
     if (r == LIBUSB_ERROR_NO_DEVICE) {
         deviceGone_ = true;
-        return Error{what + ": the device is gone (unplugged or the gadget was unbound)"};
+        return Error{disconnectedText()};
     }
     if (r == LIBUSB_ERROR_NO_MEM) {
         const long limit = usbfsMemoryLimitMiB();
@@ -106,6 +106,12 @@ Expected<void> BulkStream::submit(Slot &slot, std::size_t length)
     if (r == LIBUSB_ERROR_PIPE)
         return Error{what + ": the endpoint is halted"};
     return Error{what + ": " + usbErrorText(r)};
+}
+
+std::string BulkStream::disconnectedText() const
+{
+    return "the device disconnected mid-stream after " + formatBytes(counters_.bytes) +
+           " (unplugged, iiousbd stopped or the gadget was unbound)";
 }
 
 void LIBUSB_CALL BulkStream::onTransfer(libusb_transfer *transfer)
@@ -129,8 +135,7 @@ void BulkStream::complete(Slot &slot)
     case LIBUSB_TRANSFER_NO_DEVICE:
         counters_.errors++;
         deviceGone_ = true;
-        fail("the device disconnected mid-stream after " + formatBytes(counters_.bytes) +
-             " (unplugged, iiousbd stopped or the gadget was unbound)");
+        fail(disconnectedText());
         return;
     case LIBUSB_TRANSFER_STALL:
         counters_.errors++;
@@ -251,8 +256,7 @@ Expected<void> BulkStream::run(const Sink &sink, const Source &source, const Sto
     sink_ = nullptr;
     source_ = nullptr;
     if (error_ && ioError_ && !deviceGone_ && deviceDisappeared())
-        error_ = Error{"the device disconnected mid-stream after " + formatBytes(counters_.bytes) +
-                       " (unplugged, iiousbd stopped or the gadget was unbound)"};
+        error_ = Error{disconnectedText()};
     if (error_)
         return *error_;
     return {};

@@ -79,6 +79,8 @@ private:
     void fail(std::string message);
     void cancelAll();
     bool deviceDisappeared();
+    // The message for a device that went away, however it was noticed.
+    std::string disconnectedText() const;
 
     libusb_context *ctx_;
     libusb_device_handle *handle_;
