@@ -992,6 +992,13 @@ static int iio_sim_probe(struct platform_device *pdev)
 {
 	int ret;
 
+	/*
+	 * DMABUFs are mapped for this device with segments as large as the
+	 * exporter makes them (the system heap: up to 1 MiB); the default
+	 * 64 KiB limit makes DMA-API debugging reject those mappings.
+	 */
+	dma_set_max_seg_size(&pdev->dev, UINT_MAX);
+
 	ret = iio_sim_register(&pdev->dev, false);
 	if (ret)
 		return ret;

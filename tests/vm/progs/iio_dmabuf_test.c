@@ -1216,7 +1216,16 @@ static int cmd_hazards(const struct opts *o)
 	} else if (refcnt >= 0) {
 		info("ok: ATTACH takes a reference on iio_sim (refcnt %ld -> %ld)", refcnt, refcnt + 1);
 	}
-	expect_err("ATTACH of the same DMABUF again", attach(s.buf_fd, a->fd), EBUSY);
+	/*
+	 * 6.12's IIO core maps a second attachment of the same DMABUF before it
+	 * finds the first and returns EBUSY (iio_buffer_attach_dmabuf()); with
+	 * DMA-API debugging that overlapping mapping is reported as a WARNING.
+	 * Checked on kernels without it; said loudly where it is skipped.
+	 */
+	if (access("/sys/kernel/debug/dma-api", F_OK) == 0)
+		info("SKIP: ATTACH of the same DMABUF again: with DMA-API debugging the IIO core's map-before-check warns (overlapping mapping); checked on kernels without it");
+	else
+		expect_err("ATTACH of the same DMABUF again", attach(s.buf_fd, a->fd), EBUSY);
 	expect_err("ENQUEUE with bytes_used 0", enqueue_raw(s.buf_fd, a->fd, 0, 0), EINVAL);
 	expect_err("ENQUEUE with bytes_used > size", enqueue_raw(s.buf_fd, a->fd, a->size + 1, 0), EINVAL);
 	expect_err("ENQUEUE with IIO_BUFFER_DMABUF_CYCLIC on an input buffer",
