@@ -80,7 +80,17 @@ struct slot {
     uint64_t off;
     uint64_t len;    /* transfer length */
     uint64_t expect; /* OUT: bytes the host fills (the last transfer is short) */
+    bool poisoned;   /* OUT: the bytes after `expect` were set to POISON */
 };
+
+/*
+ * Whether the CPU may write into a DMABUF attached to the OUT endpoint. The
+ * system heap syncs every attachment with the CPU access's direction
+ * (DMA_TO_DEVICE for a write), which DMA-API debugging reports against the
+ * endpoint's DMA_FROM_DEVICE mapping; where it is on, the check that bytes after
+ * a short OUT transfer stay untouched is skipped (said once, loudly).
+ */
+static bool out_poison_ok = true;
 
 struct direction {
     const char *name;
@@ -148,16 +158,19 @@ static int queue_one(struct direction *d, struct slot *s)
     double c0 = test_cpu_now();
     int ret;
 
-    ret = test_dmabuf_cpu_sync(s->b.fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE);
-    if (ret)
-        goto sync_err;
-    if (d->in)
-        pattern_fill(s->b.map, d->queued, len, d->seed);
-    else if (expect < len)
-        memset(s->b.map, POISON, len); /* what the host does not write stays */
-    ret = test_dmabuf_cpu_sync(s->b.fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE);
-    if (ret)
-        goto sync_err;
+    s->poisoned = !d->in && expect < len && out_poison_ok;
+    if (d->in || s->poisoned) {
+        ret = test_dmabuf_cpu_sync(s->b.fd, DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE);
+        if (ret)
+            goto sync_err;
+        if (d->in)
+            pattern_fill(s->b.map, d->queued, len, d->seed);
+        else
+            memset(s->b.map, POISON, len); /* what the host does not write stays */
+        ret = test_dmabuf_cpu_sync(s->b.fd, DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE);
+        if (ret)
+            goto sync_err;
+    }
     pattern_cpu += test_cpu_now() - c0;
 
     ret = ffs_dmabuf_transfer(d->ep, s->b.fd, len, 0);
@@ -208,7 +221,7 @@ static int complete_one(struct direction *d, struct slot *s)
             return ret;
         }
         bad = pattern_check(s->b.map, s->off, s->expect, d->seed, &first_bad);
-        for (uint64_t i = s->expect; i < s->len; i++)
+        for (uint64_t i = s->expect; s->poisoned && i < s->len; i++)
             if (s->b.map[i] != POISON) {
                 tlog("%s: byte %llu after the end of the data was written", d->name,
                      (unsigned long long)i);
@@ -293,6 +306,12 @@ static int run_stream(int ep_in, int ep_out, uint16_t mps)
     double cpu0 = test_cpu_now(), last_progress;
     int heap, ret;
 
+    if (opt->odd && access("/sys/kernel/debug/dma-api", F_OK) == 0) {
+        out_poison_ok = false;
+        tlog("SKIP: bytes after short OUT transfers are not checked: DMA-API debugging is on and "
+             "the system heap syncs CPU writes to the OUT endpoint's mapping in the wrong "
+             "direction");
+    }
     heap = open("/dev/dma_heap/system", O_RDONLY | O_CLOEXEC);
     if (heap < 0) {
         tlog("/dev/dma_heap/system: %s", strerror(errno));
