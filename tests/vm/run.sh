@@ -112,6 +112,7 @@ append="console=ttyS0 panic=-1 loglevel=4 iiousb.scenario=$scenario iiousb.speed
 
 echo "run.sh: $scenario (kernel=$kernel modules=$modules speed=$speed udc=$udc mem=${mem}M smp=$smp release=$kver timeout=${timeout_s}s)"
 start=$(date +%s.%N)
+: > "$log"
 set +e
 timeout -k 10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -smp "$smp" -m "$mem" \
 	-kernel "$image" -initrd "$work/initramfs.cpio" -append "$append" \

@@ -4,7 +4,7 @@
 #     STOCK_KERNEL_ONLY where the debug kernel would check no kernel code that
 #     another debug run does not already cover (Debian's own modules, userspace
 #     error paths), to keep CI within its time.
-#   iiousb_vm_regression(test-name scenario stock|debug REGEX [run.sh options...])
+#   iiousb_vm_regression(test-name scenario stock|debug REGEX [run.sh options...] [-- scenario args])
 #     -> vm.regress.NAME: the modules without our fixes must reproduce the bug
 
 iiousb_vm_test(smoke smoke STOCK_KERNEL_ONLY)
@@ -40,7 +40,11 @@ iiousb_vm_regression(bug6_ffs_unbind kbug_ffs_unbind stock
                      "BUG: kernel NULL pointer dereference|general protection fault")
 iiousb_vm_regression(bug3_iio_lockorder kbug_iio_lockorder debug
                      "possible circular locking dependency detected")
-iiousb_vm_regression(bug4_ffs_abort kbug_ffs_abort debug "SOFTIRQ-safe -> SOFTIRQ-unsafe")
+# Bug 4 is not registered: lockdep reports it only when the reservation lock has a
+# waiter at the moment f_fs unlocks it under eps_lock, which the abort loop hits
+# now and then (seen once in 500 rounds on a loaded machine, not in 5000 rounds on
+# an idle one). Run by hand: tests/vm/run.sh --kernel debug --modules unfixed
+#   --expect-report 'SOFTIRQ-safe -> SOFTIRQ-unsafe' kbug_ffs_abort 5000
 iiousb_vm_regression(bug5_ffs_fence kbug_ffs_fence debug "KASAN: slab-use-after-free")
 
 # iiousbd foundation (issue 3)
