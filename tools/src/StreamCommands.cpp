@@ -348,33 +348,54 @@ Deadline deadlineFor(const Options &opts)
     return d;
 }
 
+// What capture and play both start from: the device session, the stream named on the
+// command line (checked to go the way the command moves data) and the byte limit.
+struct StreamTarget {
+    std::unique_ptr<Session> session;
+    const proto::StreamInfo *stream = nullptr;
+    std::string label;
+    std::uint64_t limit = 0;
+
+    static Expected<StreamTarget> open(const Options &opts, proto::Direction dir)
+    {
+        auto opened = Session::open(opts);
+        if (!opened)
+            return opened.error();
+        StreamTarget t;
+        t.session = std::move(*opened);
+        auto found = t.session->stream(opts.stream);
+        if (!found)
+            return found.error();
+        t.stream = *found;
+        t.label = streamLabel(*t.stream);
+        if (t.stream->dir != dir) {
+            if (dir == proto::Direction::Rx)
+                return Error{"stream '" + t.label +
+                             "' is a tx stream (host to device): use 'iiousb play'"};
+            return Error{"stream '" + t.label +
+                         "' is an rx stream (device to host): use 'iiousb capture'"};
+        }
+        auto counted = byteLimit(opts, *t.stream);
+        if (!counted)
+            return counted.error();
+        t.limit = *counted;
+        return t;
+    }
+};
+
 } // namespace
 
 int runCapture(const Options &opts)
 {
-    auto opened = Session::open(opts);
-    if (!opened) {
-        printError(opened.error().message);
+    auto target = StreamTarget::open(opts, proto::Direction::Rx);
+    if (!target) {
+        printError(target.error().message);
         return kExitFailure;
     }
-    const Session &session = **opened;
-    auto found = session.stream(opts.stream);
-    if (!found) {
-        printError(found.error().message);
-        return kExitFailure;
-    }
-    const proto::StreamInfo &stream = **found;
-    const std::string label = streamLabel(stream);
-    if (stream.dir != proto::Direction::Rx) {
-        printError("stream '" + label + "' is a tx stream (host to device): use 'iiousb play'");
-        return kExitFailure;
-    }
-    auto counted = byteLimit(opts, stream);
-    if (!counted) {
-        printError(counted.error().message);
-        return kExitFailure;
-    }
-    const std::uint64_t limit = *counted;
+    const Session &session = *target->session;
+    const proto::StreamInfo &stream = *target->stream;
+    const std::string &label = target->label;
+    const std::uint64_t limit = target->limit;
 
     std::optional<PatternVerifier> verifier;
     if (opts.verify != VerifyMode::None) {
@@ -508,29 +529,15 @@ int runCapture(const Options &opts)
 
 int runPlay(const Options &opts)
 {
-    auto opened = Session::open(opts);
-    if (!opened) {
-        printError(opened.error().message);
+    auto target = StreamTarget::open(opts, proto::Direction::Tx);
+    if (!target) {
+        printError(target.error().message);
         return kExitFailure;
     }
-    const Session &session = **opened;
-    auto found = session.stream(opts.stream);
-    if (!found) {
-        printError(found.error().message);
-        return kExitFailure;
-    }
-    const proto::StreamInfo &stream = **found;
-    const std::string label = streamLabel(stream);
-    if (stream.dir != proto::Direction::Tx) {
-        printError("stream '" + label + "' is an rx stream (device to host): use 'iiousb capture'");
-        return kExitFailure;
-    }
-    auto counted = byteLimit(opts, stream);
-    if (!counted) {
-        printError(counted.error().message);
-        return kExitFailure;
-    }
-    const std::uint64_t limit = *counted;
+    const Session &session = *target->session;
+    const proto::StreamInfo &stream = *target->stream;
+    const std::string &label = target->label;
+    const std::uint64_t limit = target->limit;
 
     auto input = openInput(opts.input);
     if (!input) {
