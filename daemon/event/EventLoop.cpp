@@ -18,6 +18,18 @@ EventSource::~EventSource()
         sd_event_source_disable_unref(source_);
 }
 
+void EventSource::trigger()
+{
+    if (source_)
+        sd_event_source_set_enabled(source_, SD_EVENT_ONESHOT);
+}
+
+void EventSource::setEnabled(bool on)
+{
+    if (source_)
+        sd_event_source_set_enabled(source_, on ? SD_EVENT_ON : SD_EVENT_OFF);
+}
+
 Result<std::unique_ptr<EventLoop>> EventLoop::create()
 {
     sd_event *e = nullptr;
@@ -42,6 +54,29 @@ Result<EventSourcePtr> EventLoop::addIo(int fd, std::uint32_t events,
     };
     if (int r = sd_event_add_io(event_, &src->source_, fd, events, cb, src.get()); r < 0)
         return errnoError(r, "Failed to watch fd " + std::to_string(fd));
+    return src;
+}
+
+Result<EventSourcePtr> EventLoop::addIoOnce(int fd, std::uint32_t events,
+                                            std::function<void(std::uint32_t)> handler)
+{
+    auto src = addIo(fd, events, std::move(handler));
+    if (src)
+        sd_event_source_set_enabled((*src)->source_, SD_EVENT_ONESHOT);
+    return src;
+}
+
+Result<EventSourcePtr> EventLoop::addDeferred(std::function<void()> handler)
+{
+    EventSourcePtr src(new EventSource());
+    src->timer_ = std::move(handler);
+    auto cb = [](sd_event_source *, void *userdata) -> int {
+        static_cast<EventSource *>(userdata)->timer_();
+        return 0;
+    };
+    if (int r = sd_event_add_defer(event_, &src->source_, cb, src.get()); r < 0)
+        return errnoError(r, "Failed to add deferred work");
+    sd_event_source_set_enabled(src->source_, SD_EVENT_OFF);
     return src;
 }
 

@@ -21,6 +21,14 @@ public:
     EventSource &operator=(const EventSource &) = delete;
     ~EventSource();
 
+    // For a deferred source (EventLoop::addDeferred()): run its handler once, at the loop's
+    // next iteration. Triggering it again before it ran does nothing more.
+    void trigger();
+
+    // Switches a source on or off (a level-triggered fd that is ready while there is
+    // nothing to do with it).
+    void setEnabled(bool on);
+
 private:
     friend class EventLoop;
     EventSource() = default;
@@ -28,7 +36,7 @@ private:
     sd_event_source *source_ = nullptr;
     std::function<void(std::uint32_t)> io_;
     std::function<void(const signalfd_siginfo &)> signal_;
-    std::function<void()> timer_;
+    std::function<void()> timer_; // periodic timer or deferred work
     std::uint64_t periodUs_ = 0;
 };
 
@@ -44,6 +52,15 @@ public:
     // `events` are EPOLL* flags; the handler gets the returned ones.
     Result<EventSourcePtr> addIo(int fd, std::uint32_t events,
                                  std::function<void(std::uint32_t)> handler);
+
+    // Like addIo(), but the source reports once and then stays quiet until destroyed: for
+    // an fd that stays ready once it is (a signalled sync_file).
+    Result<EventSourcePtr> addIoOnce(int fd, std::uint32_t events,
+                                     std::function<void(std::uint32_t)> handler);
+
+    // Work that must not run inside the handler that decides it (tearing down the source
+    // being dispatched): the handler runs after EventSource::trigger(), from the loop.
+    Result<EventSourcePtr> addDeferred(std::function<void()> handler);
 
     // The signal must be blocked in every thread (see blockSignals()).
     Result<EventSourcePtr> addSignal(int signal,

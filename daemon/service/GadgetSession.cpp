@@ -13,7 +13,7 @@
 
 #include "ffs/FfsDescriptors.h"
 #include "log/Log.h"
-#include "stream/IdleStream.h"
+#include "stream/PipelineStream.h"
 
 namespace iiousb {
 
@@ -43,13 +43,13 @@ Result<std::unique_ptr<GadgetSession>> GadgetSession::create(const Config &confi
                                                              std::function<void()> onFatal)
 {
     std::unique_ptr<GadgetSession> session(new GadgetSession(config, std::move(onFatal)));
-    session->setUpStreams();
+    session->setUpStreams(loop);
     if (auto r = session->bringUp(loop); !r)
         return r.takeError(); // ~GadgetSession() unwinds what bringUp() did
     return session;
 }
 
-void GadgetSession::setUpStreams()
+void GadgetSession::setUpStreams(EventLoop &loop)
 {
     auto ctx = iio::IioContext::createLocal();
     if (ctx)
@@ -75,7 +75,10 @@ void GadgetSession::setUpStreams()
         } else {
             LOG(Session, Error) << "Stream " << sc.name << " failed: " << desc.error().message;
         }
-        streams_.push_back(std::make_unique<IdleStream>(sc, std::move(desc)));
+        // Endpoint files are numbered in stream order (ep1 is the first stream's).
+        const std::string ep =
+                config_.functionfs.mountPoint + "/ep" + std::to_string(streams_.size() + 1);
+        streams_.push_back(std::make_unique<PipelineStream>(sc, std::move(desc), loop, ep));
         raw.push_back(streams_.back().get());
     }
     control_ = std::make_unique<ControlProtocol>(config_.gadget.serial, std::move(raw));

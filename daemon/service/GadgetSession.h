@@ -44,7 +44,7 @@ private:
         : config_(config), onFatal_(std::move(onFatal))
     {}
 
-    void setUpStreams();
+    void setUpStreams(EventLoop &loop);
     Result<void> bringUp(EventLoop &loop);
     void onEp0Readable();
     void handleEvent(const ffs::FfsEvent &event);

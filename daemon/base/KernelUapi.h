@@ -1,0 +1,36 @@
+// Kernel interfaces newer than the build machine's linux-libc-dev (Debian bookworm ships
+// 6.1 headers): FunctionFS DMABUF (Linux 6.9, include/uapi/linux/usb/functionfs.h) and IIO
+// DMABUF (Linux 6.11, include/uapi/linux/iio/buffer.h). Values as in those headers; the
+// running kernel decides at run time whether they work.
+#pragma once
+
+#include <cstdint>
+
+#include <linux/ioctl.h>
+
+namespace iiousb::uapi {
+
+struct FfsDmabufTransferReq {
+    int fd;
+    std::uint32_t flags;
+    std::uint64_t length;
+} __attribute__((packed));
+
+inline constexpr unsigned long kFfsDmabufAttach = _IOW('g', 131, int);
+inline constexpr unsigned long kFfsDmabufDetach = _IOW('g', 132, int);
+inline constexpr unsigned long kFfsDmabufTransfer = _IOW('g', 133, FfsDmabufTransferReq);
+
+struct IioDmabuf {
+    std::uint32_t fd;
+    std::uint32_t flags;
+    std::uint64_t bytesUsed;
+};
+
+inline constexpr std::uint32_t kIioDmabufCyclic = 1u << 0;
+
+inline constexpr unsigned long kIioBufferGetFd = _IOWR('i', 0x91, int);
+inline constexpr unsigned long kIioDmabufAttach = _IOW('i', 0x92, int);
+inline constexpr unsigned long kIioDmabufDetach = _IOW('i', 0x93, int);
+inline constexpr unsigned long kIioDmabufEnqueue = _IOW('i', 0x94, IioDmabuf);
+
+} // namespace iiousb::uapi

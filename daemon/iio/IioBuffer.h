@@ -1,0 +1,60 @@
+// An IIO device's buffer 0 as a stream uses it: the scan channels enabled through sysfs, the
+// buffer fd from IIO_BUFFER_GET_FD_IOCTL (O_NONBLOCK), DMABUF attach/detach/enqueue on it,
+// and the fileio settings (length, watermark). libiio 0.24 predates buffer fds and DMABUFs.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/Result.h"
+#include "base/UniqueFd.h"
+#include "protocol/Protocol.h"
+
+namespace iiousb::iio {
+
+class IioBuffer {
+public:
+    // `deviceId` is "iio:deviceN"; `channels` are channel ids ("voltage0") to enable, every
+    // other scan element of that direction is disabled.
+    static Result<std::unique_ptr<IioBuffer>> open(const std::string &deviceId,
+                                                   const std::vector<std::string> &channels,
+                                                   proto::Direction dir);
+    IioBuffer(const IioBuffer &) = delete;
+    IioBuffer &operator=(const IioBuffer &) = delete;
+    ~IioBuffer(); // disables the buffer if enabled
+
+    int fd() const { return fd_.get(); }
+    const std::string &deviceId() const { return deviceId_; }
+
+    // After the DMABUFs are attached (attaching on a non-blocking fd may fail with EBUSY).
+    Result<void> setNonBlocking();
+
+    // 0 or a negative errno (EPERM/ENOTTY: this buffer cannot import DMABUFs).
+    int attach(int dmabufFd);
+    int detach(int dmabufFd);
+    int enqueue(int dmabufFd, std::uint64_t bytes, bool cyclic);
+
+    // fileio: buffer length and watermark in samples (sample sets).
+    Result<void> setLength(std::uint64_t samples);
+    Result<void> setWatermark(std::uint64_t samples);
+
+    Result<void> enable();
+    void disable();
+    bool enabled() const { return enabled_; }
+
+private:
+    IioBuffer(std::string deviceId, std::string bufferDir)
+        : deviceId_(std::move(deviceId)), bufferDir_(std::move(bufferDir))
+    {}
+    Result<void> writeAttr(const std::string &name, const std::string &value) const;
+
+    std::string deviceId_;
+    std::string bufferDir_; // /sys/bus/iio/devices/iio:deviceN/buffer0
+    UniqueFd chardev_;
+    UniqueFd fd_;
+    bool enabled_ = false;
+};
+
+} // namespace iiousb::iio

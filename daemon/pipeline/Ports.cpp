@@ -1,0 +1,327 @@
+#include "pipeline/Ports.h"
+
+#include <cerrno>
+
+#include <unistd.h>
+
+#include <sys/epoll.h>
+
+#include "log/Log.h"
+
+namespace iiousb::pipeline {
+
+IIOUSB_LOG_CATEGORY(Pipeline, "pipeline")
+
+// --- JobQueue ---------------------------------------------------------------------------
+
+Result<std::unique_ptr<JobQueue>> JobQueue::create(EventLoop &loop, DoneFn done)
+{
+    std::unique_ptr<JobQueue> q(new JobQueue(loop, std::move(done)));
+    auto d = loop.addDeferred([raw = q.get()] { raw->drain(); });
+    if (!d)
+        return d.takeError();
+    q->drainer_ = std::move(*d);
+    return q;
+}
+
+Result<void> JobQueue::pushFence(std::size_t block, std::uint64_t bytes, dmabuf::SyncFile sync)
+{
+    Job &job = jobs_.emplace_back();
+    job.block = block;
+    job.bytes = bytes;
+    job.sync.emplace(std::move(sync));
+    auto w = loop_.addIoOnce(job.sync->fd(), EPOLLIN,
+                             [this, j = &job](std::uint32_t) { onFence(j); });
+    if (!w) {
+        jobs_.pop_back();
+        return w.takeError();
+    }
+    job.watch = std::move(*w);
+    return {};
+}
+
+void JobQueue::push(std::size_t block, std::uint64_t bytes)
+{
+    Job &job = jobs_.emplace_back();
+    job.block = block;
+    job.bytes = bytes;
+}
+
+void JobQueue::complete(std::size_t block, int status, std::uint64_t bytes)
+{
+    for (Job &job : jobs_) {
+        if (job.block == block && !job.status) {
+            job.status = status;
+            job.bytes = bytes;
+            drainer_->trigger();
+            return;
+        }
+    }
+    LOG(Pipeline, Warning) << "Completion for block " << block << " with no job";
+}
+
+void JobQueue::onFence(Job *job)
+{
+    // A sync_file polls readable once every fence signalled; the status says how.
+    const int s = job->sync->status();
+    if (s == 0) {
+        LOG(Pipeline, Warning) << "sync_file of block " << job->block
+                               << " reported ready while pending";
+        job->status = -EIO;
+    } else {
+        job->status = s > 0 ? 0 : s;
+    }
+    drainer_->trigger();
+}
+
+void JobQueue::drain()
+{
+    while (!jobs_.empty() && jobs_.front().status) {
+        Job job = std::move(jobs_.front());
+        jobs_.pop_front();
+        // The watch goes before its sync_file is closed.
+        job.watch.reset();
+        job.sync.reset();
+        done_(job.block, *job.status, job.bytes);
+    }
+}
+
+namespace {
+
+// --- Zero-copy ports ---------------------------------------------------------------------
+
+class IioDmabufPort : public Port {
+public:
+    IioDmabufPort(iio::IioBuffer &buffer, std::vector<Block> &blocks,
+                  std::unique_ptr<JobQueue> queue)
+        : buffer_(buffer), blocks_(blocks), queue_(std::move(queue))
+    {}
+    proto::PortMode mode() const override { return proto::PortMode::ZeroCopy; }
+    std::size_t inFlight() const override { return queue_->size(); }
+
+    int submit(std::size_t block, std::uint64_t bytes) override
+    {
+        const int fd = blocks_[block].buf.fd();
+        if (int r = buffer_.enqueue(fd, bytes, false); r < 0)
+            return r;
+        auto sync = dmabuf::SyncFile::exportFrom(fd);
+        if (!sync)
+            return sync.error().code;
+        if (auto r = queue_->pushFence(block, bytes, std::move(*sync)); !r)
+            return r.error().code;
+        return 0;
+    }
+
+private:
+    iio::IioBuffer &buffer_;
+    std::vector<Block> &blocks_;
+    std::unique_ptr<JobQueue> queue_;
+};
+
+class UsbDmabufPort : public Port {
+public:
+    UsbDmabufPort(ffs::FfsEndpoint &endpoint, std::vector<Block> &blocks,
+                  std::unique_ptr<JobQueue> queue)
+        : endpoint_(endpoint), blocks_(blocks), queue_(std::move(queue))
+    {}
+    proto::PortMode mode() const override { return proto::PortMode::ZeroCopy; }
+    std::size_t inFlight() const override { return queue_->size(); }
+
+    int submit(std::size_t block, std::uint64_t bytes) override
+    {
+        const int fd = blocks_[block].buf.fd();
+        if (int r = endpoint_.transfer(fd, bytes); r < 0)
+            return r;
+        auto sync = dmabuf::SyncFile::exportFrom(fd);
+        if (!sync)
+            return sync.error().code;
+        if (auto r = queue_->pushFence(block, bytes, std::move(*sync)); !r)
+            return r.error().code;
+        return 0;
+    }
+
+private:
+    ffs::FfsEndpoint &endpoint_;
+    std::vector<Block> &blocks_;
+    std::unique_ptr<JobQueue> queue_;
+};
+
+// --- Copy ports --------------------------------------------------------------------------
+
+// RX (device to host): the CPU reads the block and writes it to the IN endpoint; TX: the
+// CPU writes what the OUT endpoint received into the block.
+class UsbAioPort : public Port {
+public:
+    UsbAioPort(ffs::FfsEndpoint &endpoint, proto::Direction dir, std::vector<Block> &blocks,
+               std::unique_ptr<JobQueue> queue, ffs::AioContext aio)
+        : endpoint_(endpoint), toHost_(dir == proto::Direction::Rx), blocks_(blocks),
+          queue_(std::move(queue)), aio_(std::move(aio))
+    {}
+    Result<void> watch(EventLoop &loop)
+    {
+        auto src = loop.addIo(aio_.eventFd(), EPOLLIN, [this](std::uint32_t) { onEvents(); });
+        if (!src)
+            return src.takeError();
+        source_ = std::move(*src);
+        return {};
+    }
+    proto::PortMode mode() const override { return proto::PortMode::Copy; }
+    std::size_t inFlight() const override { return queue_->size(); }
+
+    int submit(std::size_t block, std::uint64_t bytes) override
+    {
+        Block &b = blocks_[block];
+        if (auto r = b.buf.beginCpuAccess(toHost_, !toHost_); !r)
+            return r.error().code;
+        if (int r = aio_.submit(endpoint_.fd(), toHost_, b.cpu, bytes, block); r < 0) {
+            (void)b.buf.endCpuAccess(toHost_, !toHost_);
+            return r;
+        }
+        queue_->push(block, bytes);
+        return 0;
+    }
+
+private:
+    void onEvents()
+    {
+        for (const auto &c : aio_.reap()) {
+            const auto block = static_cast<std::size_t>(c.tag);
+            if (block >= blocks_.size())
+                continue;
+            (void)blocks_[block].buf.endCpuAccess(toHost_, !toHost_);
+            if (c.result < 0)
+                queue_->complete(block, static_cast<int>(c.result), 0);
+            else
+                queue_->complete(block, 0, static_cast<std::uint64_t>(c.result));
+        }
+    }
+
+    ffs::FfsEndpoint &endpoint_;
+    bool toHost_;
+    std::vector<Block> &blocks_;
+    std::unique_ptr<JobQueue> queue_;
+    ffs::AioContext aio_; // destroyed after the watch: cancels and waits for its jobs
+    EventSourcePtr source_;
+};
+
+// fileio on the IIO buffer fd: RX reads samples into the block, TX writes the block out.
+class IioFileioPort : public Port {
+public:
+    IioFileioPort(iio::IioBuffer &buffer, proto::Direction dir, std::vector<Block> &blocks,
+                  std::unique_ptr<JobQueue> queue)
+        : buffer_(buffer), fromDevice_(dir == proto::Direction::Rx), blocks_(blocks),
+          queue_(std::move(queue))
+    {}
+    Result<void> watch(EventLoop &loop)
+    {
+        auto src = loop.addIo(buffer_.fd(), fromDevice_ ? EPOLLIN : EPOLLOUT,
+                              [this](std::uint32_t) { onReady(); });
+        if (!src)
+            return src.takeError();
+        source_ = std::move(*src);
+        source_->setEnabled(false);
+        return {};
+    }
+    proto::PortMode mode() const override { return proto::PortMode::Copy; }
+    std::size_t inFlight() const override { return queue_->size(); }
+
+    int submit(std::size_t block, std::uint64_t bytes) override
+    {
+        if (auto r = blocks_[block].buf.beginCpuAccess(!fromDevice_, fromDevice_); !r)
+            return r.error().code;
+        pending_.push_back({block, bytes, 0});
+        queue_->push(block, bytes);
+        source_->setEnabled(true);
+        return 0;
+    }
+
+private:
+    struct Pending {
+        std::size_t block;
+        std::uint64_t bytes;
+        std::uint64_t done;
+    };
+
+    void onReady()
+    {
+        while (!pending_.empty()) {
+            Pending &p = pending_.front();
+            Block &b = blocks_[p.block];
+            const std::size_t left = p.bytes - p.done;
+            const ssize_t n = fromDevice_ ? ::read(buffer_.fd(), b.cpu + p.done, left)
+                                          : ::write(buffer_.fd(), b.cpu + p.done, left);
+            if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return;
+            const int status = n < 0 ? -errno : 0;
+            if (n > 0)
+                p.done += static_cast<std::uint64_t>(n);
+            if (n == 0 && fromDevice_)
+                return; // nothing yet
+            if (status == 0 && p.done < p.bytes)
+                continue;
+            (void)b.buf.endCpuAccess(!fromDevice_, fromDevice_);
+            queue_->complete(p.block, status, p.done);
+            pending_.pop_front();
+        }
+        source_->setEnabled(false);
+    }
+
+    iio::IioBuffer &buffer_;
+    bool fromDevice_;
+    std::vector<Block> &blocks_;
+    std::unique_ptr<JobQueue> queue_;
+    std::deque<Pending> pending_;
+    EventSourcePtr source_;
+};
+
+} // namespace
+
+Result<std::unique_ptr<Port>> makeIioDmabufPort(EventLoop &loop, iio::IioBuffer &buffer,
+                                                std::vector<Block> &blocks, DoneFn done)
+{
+    auto q = JobQueue::create(loop, std::move(done));
+    if (!q)
+        return q.takeError();
+    return std::unique_ptr<Port>(new IioDmabufPort(buffer, blocks, std::move(*q)));
+}
+
+Result<std::unique_ptr<Port>> makeUsbDmabufPort(EventLoop &loop, ffs::FfsEndpoint &endpoint,
+                                                std::vector<Block> &blocks, DoneFn done)
+{
+    auto q = JobQueue::create(loop, std::move(done));
+    if (!q)
+        return q.takeError();
+    return std::unique_ptr<Port>(new UsbDmabufPort(endpoint, blocks, std::move(*q)));
+}
+
+Result<std::unique_ptr<Port>> makeUsbAioPort(EventLoop &loop, ffs::FfsEndpoint &endpoint,
+                                             proto::Direction dir, std::vector<Block> &blocks,
+                                             DoneFn done)
+{
+    auto q = JobQueue::create(loop, std::move(done));
+    if (!q)
+        return q.takeError();
+    auto aio = ffs::AioContext::create(static_cast<unsigned>(blocks.size()));
+    if (!aio)
+        return aio.takeError();
+    std::unique_ptr<UsbAioPort> port(
+            new UsbAioPort(endpoint, dir, blocks, std::move(*q), std::move(*aio)));
+    if (auto r = port->watch(loop); !r)
+        return r.takeError();
+    return std::unique_ptr<Port>(std::move(port));
+}
+
+Result<std::unique_ptr<Port>> makeIioFileioPort(EventLoop &loop, iio::IioBuffer &buffer,
+                                                proto::Direction dir, std::vector<Block> &blocks,
+                                                DoneFn done)
+{
+    auto q = JobQueue::create(loop, std::move(done));
+    if (!q)
+        return q.takeError();
+    std::unique_ptr<IioFileioPort> port(new IioFileioPort(buffer, dir, blocks, std::move(*q)));
+    if (auto r = port->watch(loop); !r)
+        return r.takeError();
+    return std::unique_ptr<Port>(std::move(port));
+}
+
+} // namespace iiousb::pipeline

@@ -1,0 +1,95 @@
+// The two sides of a stream's pipeline. A port takes blocks (DMABUFs) and hands each back
+// when its job on that side is done, in the order they were submitted: IIO fills or drains
+// a block, USB sends or receives one. Each side has a zero-copy port (the DMABUF is
+// attached, jobs are queued with ioctls, completion is a fence read through a sync_file)
+// and a copy port (the CPU moves the bytes between the mapped DMABUF and the device file).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "base/Result.h"
+#include "dmabuf/DmaBuf.h"
+#include "event/EventLoop.h"
+#include "ffs/FfsEndpoint.h"
+#include "iio/IioBuffer.h"
+#include "protocol/Protocol.h"
+
+namespace iiousb::pipeline {
+
+struct Block {
+    dmabuf::DmaBuf buf;
+    std::uint8_t *cpu = nullptr; // the mapping, when a copy port uses the block
+};
+
+// status: 0 or a negative errno; bytes: what the job moved.
+using DoneFn = std::function<void(std::size_t block, int status, std::uint64_t bytes)>;
+
+// Jobs in submission order; completions are handed on from the loop (never from inside the
+// handler that saw them, so a done callback may tear the port down), head first.
+class JobQueue {
+public:
+    static Result<std::unique_ptr<JobQueue>> create(EventLoop &loop, DoneFn done);
+    JobQueue(const JobQueue &) = delete;
+    JobQueue &operator=(const JobQueue &) = delete;
+
+    // A job whose completion is a sync_file: watched from the loop.
+    Result<void> pushFence(std::size_t block, std::uint64_t bytes, dmabuf::SyncFile sync);
+    // A job completed by its port (complete()).
+    void push(std::size_t block, std::uint64_t bytes);
+    // Completes the oldest unfinished job of `block`.
+    void complete(std::size_t block, int status, std::uint64_t bytes);
+
+    std::size_t size() const { return jobs_.size(); }
+    bool empty() const { return jobs_.empty(); }
+    std::size_t front() const { return jobs_.front().block; }
+
+private:
+    JobQueue(EventLoop &loop, DoneFn done) : loop_(loop), done_(std::move(done)) {}
+    struct Job {
+        std::size_t block = 0;
+        std::uint64_t bytes = 0;
+        std::optional<int> status;
+        std::optional<dmabuf::SyncFile> sync; // closed after its watch
+        EventSourcePtr watch;
+    };
+    void onFence(Job *job);
+    void drain();
+
+    EventLoop &loop_;
+    DoneFn done_;
+    std::deque<Job> jobs_;
+    EventSourcePtr drainer_;
+};
+
+class Port {
+public:
+    virtual ~Port() = default;
+    virtual proto::PortMode mode() const = 0;
+    // Starts a job on `block` moving `bytes`. 0, or a negative errno (no completion comes).
+    virtual int submit(std::size_t block, std::uint64_t bytes) = 0;
+    // Jobs submitted and not handed back yet.
+    virtual std::size_t inFlight() const = 0;
+};
+
+// IIO zero-copy: DMABUF enqueue on the buffer fd.
+Result<std::unique_ptr<Port>> makeIioDmabufPort(EventLoop &loop, iio::IioBuffer &buffer,
+                                                std::vector<Block> &blocks, DoneFn done);
+// IIO copy: read()/write() on the buffer fd (fileio) into/from the mapped block.
+Result<std::unique_ptr<Port>> makeIioFileioPort(EventLoop &loop, iio::IioBuffer &buffer,
+                                                proto::Direction dir, std::vector<Block> &blocks,
+                                                DoneFn done);
+// USB zero-copy: FUNCTIONFS_DMABUF_TRANSFER.
+Result<std::unique_ptr<Port>> makeUsbDmabufPort(EventLoop &loop, ffs::FfsEndpoint &endpoint,
+                                                std::vector<Block> &blocks, DoneFn done);
+// USB copy: AIO read/write of the mapped block on the endpoint file.
+Result<std::unique_ptr<Port>> makeUsbAioPort(EventLoop &loop, ffs::FfsEndpoint &endpoint,
+                                             proto::Direction dir, std::vector<Block> &blocks,
+                                             DoneFn done);
+
+} // namespace iiousb::pipeline

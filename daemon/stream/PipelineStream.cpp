@@ -1,0 +1,407 @@
+#include "stream/PipelineStream.h"
+
+#include <cerrno>
+
+#include "log/Log.h"
+
+namespace iiousb {
+
+IIOUSB_LOG_CATEGORY(Stream, "stream")
+
+namespace {
+
+// Errors with which the kernel says "this side cannot import DMABUFs": FunctionFS on a UDC
+// without scatter-gather (EPERM), IIO buffers that are not DMA buffers (EPERM in 6.12, ENOTTY
+// before 6.11), kernels without the ioctl (ENOTTY, EINVAL).
+bool cannotImport(int err)
+{
+    return err == -EPERM || err == -ENOTTY || err == -EOPNOTSUPP || err == -EINVAL;
+}
+
+// The host is gone or deconfigured the interface.
+bool hostGone(int err)
+{
+    return err == -ESHUTDOWN || err == -ECONNRESET || err == -ENODEV || err == -EPIPE;
+}
+
+// Largest fileio block for the copy path on the IIO side (industrialio-buffer-dma allocates
+// two of them coherent; large ones are high-order allocations).
+constexpr std::uint64_t kMaxFileioBlock = 1 << 20;
+
+} // namespace
+
+PipelineStream::PipelineStream(StreamConfig config, Result<iio::IioStreamDescription> description,
+                               EventLoop &loop, std::string endpointPath)
+    : config_(std::move(config)), loop_(loop), endpointPath_(std::move(endpointPath))
+{
+    if (description) {
+        iio_ = std::move(*description);
+    } else {
+        failure_ = description.error().message;
+        failureCode_ = description.error().code;
+        state_ = proto::StreamState::Failed;
+    }
+}
+
+PipelineStream::~PipelineStream()
+{
+    tearDown();
+}
+
+proto::StreamInfo PipelineStream::info() const
+{
+    proto::StreamInfo s;
+    s.name = config_.name;
+    s.dir = config_.direction;
+    s.blockBytes = config_.blockSize;
+    s.blocks = config_.blockCount;
+    if (iio_) {
+        s.iio = iio_->deviceName;
+        s.rate = iio_->rate;
+        s.sampleBytes = iio_->sampleBytes;
+        for (std::size_t i = 0; i < iio_->channels.size(); i++)
+            s.channels.push_back({static_cast<unsigned>(i), iio_->channels[i].id,
+                                  proto::formatScanFormat(iio_->channels[i].format)});
+    } else {
+        s.iio = config_.device;
+    }
+    return s;
+}
+
+int PipelineStream::start()
+{
+    if (!iio_) {
+        LOG(Stream, Warning) << "Stream " << config_.name << " cannot start: " << failure_;
+        return failureCode_ ? failureCode_ : -ENODEV;
+    }
+    if (state_ == proto::StreamState::Running)
+        return 0;
+    if (!stopper_) {
+        auto s = loop_.addDeferred([this] {
+            if (!stopping_)
+                return;
+            const bool failed = stopFailed_;
+            if (failed)
+                LOG(Stream, Error) << "Stream " << config_.name << ": " << stopReason_;
+            else
+                LOG(Stream, Notice) << "Stream " << config_.name << ": " << stopReason_;
+            stop();
+            if (failed)
+                state_ = proto::StreamState::Failed;
+        });
+        if (!s) {
+            LOG(Stream, Error) << s.error().message;
+            return s.error().code;
+        }
+        stopper_ = std::move(*s);
+    }
+    counters_ = {};
+    if (auto r = setUp(); !r) {
+        LOG(Stream, Error) << "Stream " << config_.name
+                           << " failed to start: " << r.error().message;
+        tearDown();
+        state_ = proto::StreamState::Failed;
+        return r.error().code < 0 ? r.error().code : -EIO;
+    }
+    state_ = proto::StreamState::Running;
+    startedAt_ = Clock::now();
+    stopping_ = false;
+    LOG(Stream, Info) << "Stream " << config_.name << " started: IIO side "
+                      << proto::portModeName(counters_.iio) << ", USB side "
+                      << proto::portModeName(counters_.usb) << ", " << run_->blocks.size() << " x "
+                      << config_.blockSize << " bytes from " << run_->blocks.front().buf.origin();
+    prime();
+    return 0;
+}
+
+Result<bool> PipelineStream::attachIio(Run &run)
+{
+    if (config_.zeroCopy == ZeroCopy::Off)
+        return false;
+    for (std::size_t i = 0; i < run.blocks.size(); i++) {
+        int r = run.iio->attach(run.blocks[i].buf.fd());
+        if (r == 0)
+            continue;
+        if (i == 0 && cannotImport(r)) {
+            const std::string why = "IIO device " + run.iio->deviceId() +
+                                    " cannot import DMABUFs (" + errnoString(r) + ")";
+            if (config_.zeroCopy == ZeroCopy::Require)
+                return makeError(r, why + " and zero-copy is 'require'");
+            LOG(Stream, Warning) << "Stream " << config_.name << ": " << why
+                                 << "; falling back to copying on the IIO side (fileio)";
+            return false;
+        }
+        return errnoError(r, "Failed to attach DMABUF " + std::to_string(i) + " to IIO device " +
+                                     run.iio->deviceId());
+    }
+    return true;
+}
+
+Result<bool> PipelineStream::attachUsb(Run &run)
+{
+    if (config_.zeroCopy == ZeroCopy::Off)
+        return false;
+    for (std::size_t i = 0; i < run.blocks.size(); i++) {
+        int r = run.endpoint->attach(run.blocks[i].buf.fd());
+        if (r == 0)
+            continue;
+        if (i == 0 && cannotImport(r)) {
+            const std::string why =
+                    endpointPath_ + " cannot import DMABUFs (" + errnoString(r) +
+                    (r == -EPERM ? ": the USB device controller lacks scatter-gather)" : ")");
+            if (config_.zeroCopy == ZeroCopy::Require)
+                return makeError(r, why + " and zero-copy is 'require'");
+            LOG(Stream, Warning) << "Stream " << config_.name << ": " << why
+                                 << "; falling back to copying on the USB side";
+            return false;
+        }
+        return errnoError(r,
+                          "Failed to attach DMABUF " + std::to_string(i) + " to " + endpointPath_);
+    }
+    return true;
+}
+
+Result<void> PipelineStream::setUp()
+{
+    const std::uint64_t block = config_.blockSize;
+    if (iio_->sampleBytes == 0 || block % iio_->sampleBytes != 0)
+        return makeError(-EINVAL, "block-size " + std::to_string(block) +
+                                          " is not a multiple of the " +
+                                          std::to_string(iio_->sampleBytes) +
+                                          "-byte sample set of " + iio_->deviceId);
+    auto run = std::make_unique<Run>();
+    std::vector<std::string> channels;
+    for (const auto &c : iio_->channels)
+        channels.push_back(c.id);
+    auto buf = iio::IioBuffer::open(iio_->deviceId, channels, config_.direction);
+    if (!buf)
+        return buf.takeError();
+    run->iio = std::move(*buf);
+
+    for (unsigned i = 0; i < config_.blockCount; i++) {
+        auto b = dmabuf::DmaBuf::allocate(config_.dmabufHeap, block);
+        if (!b)
+            return b.takeError();
+        run->blocks.push_back({std::move(*b), nullptr});
+    }
+
+    auto iioZero = attachIio(*run);
+    if (!iioZero)
+        return iioZero.takeError();
+    if (auto r = run->iio->setNonBlocking(); !r)
+        return r;
+    if (!*iioZero) {
+        // fileio: two blocks of `length / 2` samples each; POLLIN/POLLOUT once one is ready.
+        const std::uint64_t fileioSamples = std::min(block, kMaxFileioBlock) / iio_->sampleBytes;
+        if (auto r = run->iio->setLength(2 * fileioSamples); !r)
+            return r;
+        if (auto r = run->iio->setWatermark(fileioSamples); !r)
+            return r;
+    }
+
+    auto ep = ffs::FfsEndpoint::open(endpointPath_);
+    if (!ep)
+        return ep.takeError();
+    run->endpoint.emplace(std::move(*ep));
+    auto usbZero = attachUsb(*run);
+    if (!usbZero)
+        return usbZero.takeError();
+    if (auto r = run->endpoint->setNonBlocking(); !r)
+        return r;
+
+    if (!*iioZero || !*usbZero) {
+        for (auto &b : run->blocks) {
+            auto p = b.buf.map();
+            if (!p)
+                return p.takeError();
+            b.cpu = *p;
+        }
+    }
+
+    auto iioDone = [this](std::size_t b, int s, std::uint64_t n) { onIioDone(b, s, n); };
+    auto usbDone = [this](std::size_t b, int s, std::uint64_t n) { onUsbDone(b, s, n); };
+    auto iioPort = *iioZero ? pipeline::makeIioDmabufPort(loop_, *run->iio, run->blocks, iioDone)
+                            : pipeline::makeIioFileioPort(loop_, *run->iio, config_.direction,
+                                                          run->blocks, iioDone);
+    if (!iioPort)
+        return iioPort.takeError();
+    run->iioPort = std::move(*iioPort);
+    auto usbPort =
+            *usbZero ? pipeline::makeUsbDmabufPort(loop_, *run->endpoint, run->blocks, usbDone)
+                     : pipeline::makeUsbAioPort(loop_, *run->endpoint, config_.direction,
+                                                run->blocks, usbDone);
+    if (!usbPort)
+        return usbPort.takeError();
+    run->usbPort = std::move(*usbPort);
+
+    if (auto r = run->iio->enable(); !r)
+        return r;
+    counters_.iio = run->iioPort->mode();
+    counters_.usb = run->usbPort->mode();
+    run_ = std::move(run);
+    return {};
+}
+
+void PipelineStream::prime()
+{
+    const std::uint64_t block = config_.blockSize;
+    for (std::size_t i = 0; i < run_->blocks.size() && !stopping_; i++) {
+        if (config_.direction == proto::Direction::Rx)
+            submitIio(i, block);
+        else
+            submitUsb(i, block);
+    }
+}
+
+void PipelineStream::submitIio(std::size_t block, std::uint64_t bytes)
+{
+    if (stopping_ || !run_)
+        return;
+    if (int r = run_->iioPort->submit(block, bytes); r < 0)
+        requestStop(
+                "IIO " + std::string(config_.direction == proto::Direction::Rx ? "read" : "write") +
+                        " of block " + std::to_string(block) + " failed: " + errnoString(r),
+                true);
+}
+
+void PipelineStream::submitUsb(std::size_t block, std::uint64_t bytes)
+{
+    if (stopping_ || !run_)
+        return;
+    if (int r = run_->usbPort->submit(block, bytes); r < 0) {
+        if (hostGone(r) || r == -EAGAIN)
+            requestStop("the host went away (" + errnoString(r) + "); stopping", false);
+        else
+            requestStop("USB transfer of block " + std::to_string(block) +
+                                " failed: " + errnoString(r),
+                        true);
+    }
+}
+
+void PipelineStream::onIioDone(std::size_t block, int status, std::uint64_t bytes)
+{
+    if (stopping_)
+        return;
+    if (status < 0) {
+        counters_.iioErrors++;
+        LOG(Stream, Warning) << "Stream " << config_.name << ": IIO block " << block
+                             << " failed: " << errnoString(status);
+        // A failed block is not passed on: RX refills it, TX takes the next from the host.
+        if (config_.direction == proto::Direction::Rx)
+            submitIio(block, config_.blockSize);
+        else
+            submitUsb(block, config_.blockSize);
+        return;
+    }
+    if (config_.direction == proto::Direction::Rx) {
+        // The device had no block left to fill: a real converter dropped samples here.
+        if (run_->iioPort->inFlight() == 0)
+            counters_.overruns++;
+        submitUsb(block, bytes ? bytes : config_.blockSize);
+    } else {
+        counters_.bytes += bytes ? bytes : config_.blockSize;
+        counters_.blocks++;
+        if (run_->iioPort->inFlight() == 0)
+            counters_.underruns++;
+        submitUsb(block, config_.blockSize);
+    }
+}
+
+void PipelineStream::onUsbDone(std::size_t block, int status, std::uint64_t bytes)
+{
+    if (stopping_)
+        return;
+    if (status < 0) {
+        counters_.usbErrors++;
+        if (hostGone(status)) {
+            requestStop("the host went away (" + errnoString(status) + "); stopping", false);
+            return;
+        }
+        LOG(Stream, Warning) << "Stream " << config_.name << ": USB transfer of block " << block
+                             << " failed: " << errnoString(status);
+        if (config_.direction == proto::Direction::Rx)
+            submitIio(block, config_.blockSize);
+        else
+            submitUsb(block, config_.blockSize);
+        return;
+    }
+    if (config_.direction == proto::Direction::Rx) {
+        counters_.bytes += bytes ? bytes : config_.blockSize;
+        counters_.blocks++;
+        submitIio(block, config_.blockSize);
+    } else {
+        // What the host sent, in whole sample sets (the zero-copy port reports the block).
+        std::uint64_t n = bytes ? bytes : config_.blockSize;
+        n -= n % iio_->sampleBytes;
+        if (n == 0) {
+            submitUsb(block, config_.blockSize);
+            return;
+        }
+        submitIio(block, n);
+    }
+}
+
+void PipelineStream::requestStop(const std::string &why, bool failed)
+{
+    if (stopping_)
+        return;
+    stopping_ = true;
+    stopReason_ = why;
+    stopFailed_ = failed;
+    stopper_->trigger();
+}
+
+void PipelineStream::tearDown()
+{
+    if (!run_)
+        return;
+    // Order matters (docs/kernel-notes.md): every sync_file is closed before an endpoint is
+    // detached or closed; queued IIO blocks are aborted by disabling the buffer; closing the
+    // endpoint (not DETACH, which oopses after a UDC unbind in 6.12) aborts USB transfers
+    // and detaches the DMABUFs; closing the IIO buffer fd detaches the rest.
+    run_->usbPort.reset();
+    run_->iioPort.reset();
+    run_->iio->disable();
+    run_->endpoint.reset();
+    run_->iio.reset();
+    run_->blocks.clear();
+    run_.reset();
+}
+
+void PipelineStream::stop()
+{
+    if (state_ != proto::StreamState::Running) {
+        tearDown();
+        return;
+    }
+    stopping_ = true;
+    counters_.runningNs = static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - startedAt_)
+                    .count());
+    tearDown();
+    state_ = proto::StreamState::Stopped;
+    LOG(Stream, Info) << "Stream " << config_.name << " stopped: " << counters_.bytes
+                      << " bytes in " << counters_.blocks << " blocks, " << counters_.usbErrors
+                      << " USB errors, " << counters_.iioErrors << " IIO errors, "
+                      << counters_.overruns << " overruns, " << counters_.underruns << " underruns";
+}
+
+void PipelineStream::usbDisabled()
+{
+    if (state_ == proto::StreamState::Running)
+        LOG(Stream, Notice) << "Stream " << config_.name << ": host disabled the interface";
+    stop();
+}
+
+proto::Stats PipelineStream::stats() const
+{
+    proto::Stats s = counters_;
+    s.state = state_;
+    if (state_ == proto::StreamState::Running)
+        s.runningNs = static_cast<std::uint64_t>(
+                std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - startedAt_)
+                        .count());
+    return s;
+}
+
+} // namespace iiousb

@@ -1,0 +1,88 @@
+// A stream that moves data: N DMABUF blocks cycling between the IIO buffer and the USB
+// endpoint, every wait driven by the event loop.
+//
+//   RX: IIO fills a block -> USB sends it -> IIO again      (ADC -> host)
+//   TX: USB receives a block -> IIO drains it -> USB again  (host -> DAC)
+//
+// Each side is zero-copy (the DMABUF is attached to it) when the kernel accepts the attach,
+// or a CPU copy through the mapped DMABUF when it does not (or `zero-copy: off`), chosen at
+// every START and logged. A block whose job failed on one side is never passed to the other
+// (an IIO error is not sent to the host, a failed USB transfer is counted).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/Result.h"
+#include "event/EventLoop.h"
+#include "ffs/FfsEndpoint.h"
+#include "iio/IioBuffer.h"
+#include "iio/IioContext.h"
+#include "pipeline/Ports.h"
+#include "stream/Stream.h"
+
+namespace iiousb {
+
+class PipelineStream : public Stream {
+public:
+    // `description` is the IIO device found for the stream, or the error that says why
+    // there is none (the stream is then Failed and cannot start). `endpointPath` is the
+    // stream's FunctionFS endpoint file.
+    PipelineStream(StreamConfig config, Result<iio::IioStreamDescription> description,
+                   EventLoop &loop, std::string endpointPath);
+    ~PipelineStream() override;
+
+    const StreamConfig &config() const override { return config_; }
+    proto::StreamInfo info() const override;
+    int start() override;
+    void stop() override;
+    proto::Stats stats() const override;
+    void usbDisabled() override;
+
+private:
+    using Clock = std::chrono::steady_clock;
+
+    // Everything one run owns, released in tearDown()'s order.
+    struct Run {
+        std::unique_ptr<iio::IioBuffer> iio;
+        std::vector<pipeline::Block> blocks;
+        std::optional<ffs::FfsEndpoint> endpoint;
+        std::unique_ptr<pipeline::Port> iioPort;
+        std::unique_ptr<pipeline::Port> usbPort;
+    };
+
+    Result<void> setUp();
+    Result<bool> attachIio(Run &run);
+    Result<bool> attachUsb(Run &run);
+    void tearDown();
+    void prime();
+    void onIioDone(std::size_t block, int status, std::uint64_t bytes);
+    void onUsbDone(std::size_t block, int status, std::uint64_t bytes);
+    void submitIio(std::size_t block, std::uint64_t bytes);
+    void submitUsb(std::size_t block, std::uint64_t bytes);
+    // Stops from the loop (not from inside a port's callback); `failed` marks the stream
+    // Failed with `why`.
+    void requestStop(const std::string &why, bool failed);
+
+    StreamConfig config_;
+    EventLoop &loop_;
+    std::string endpointPath_;
+    std::optional<iio::IioStreamDescription> iio_;
+    std::string failure_;
+    int failureCode_ = 0;
+
+    std::unique_ptr<Run> run_;
+    EventSourcePtr stopper_;
+    std::string stopReason_;
+    bool stopFailed_ = false;
+    bool stopping_ = false;
+
+    proto::StreamState state_ = proto::StreamState::Stopped;
+    proto::Stats counters_;
+    Clock::time_point startedAt_{};
+};
+
+} // namespace iiousb
