@@ -195,8 +195,10 @@ Result<void> PipelineStream::setUp()
         const std::uint64_t fileioSamples = std::min(block, kMaxFileioBlock) / iio_->sampleBytes;
         if (auto r = run->iio->setLength(2 * fileioSamples); !r)
             return r;
+        // Not every buffer lets the watermark be set (industrialio-buffer-dma's is
+        // read-only); it only saves wake-ups.
         if (auto r = run->iio->setWatermark(fileioSamples); !r)
-            return r;
+            LOG(Stream, Debug) << r.error().message;
     }
 
     auto ep = ffs::FfsEndpoint::open(endpointPath_);

@@ -57,3 +57,23 @@ iiousb_vm_test(daemon_failures daemon_failures STOCK_KERNEL_ONLY)
 # FunctionFS stand-in (tool_ffs_source) until the daemon's pipeline moves data
 iiousb_vm_test(tool_control tool_control STOCK_KERNEL_ONLY)
 iiousb_vm_test(tool_stream tool_stream STOCK_KERNEL_ONLY --timeout 600)
+
+# Data pipeline (issue 5): iiousbd streaming between iio-sim and the host tool.
+# Arguments after "--": RX MiB verified word by word, TX MiB checked by the DAC (played, then
+# both streams at once), the USB and IIO port modes GET_STATS must report, zero-copy setting.
+iiousb_vm_test(stream_hs stream STOCK_KERNEL_ONLY --timeout 900 -- 1024 256)
+iiousb_vm_test(stream_ss stream STOCK_KERNEL_ONLY --speed ss --timeout 900 -- 1024 256)
+# A UDC without scatter-gather: the USB side copies (FunctionFS AIO), the IIO side stays
+# zero-copy.
+iiousb_vm_test(stream_stock_udc stream STOCK_KERNEL_ONLY --udc stock --timeout 900
+               -- 1024 256 copy zero-copy)
+iiousb_vm_test(stream_stock_udc_ss stream STOCK_KERNEL_ONLY --udc stock --speed ss --timeout 900
+               -- 1024 256 copy zero-copy)
+# zero-copy: off, both sides copy (fileio and AIO).
+iiousb_vm_test(stream_copy stream STOCK_KERNEL_ONLY --timeout 900 -- 256 64 copy copy off)
+# The same paths under lockdep, KASAN and DMA-API debugging, with less data.
+iiousb_vm_test(stream stream DEBUG_KERNEL_ONLY -- 64 32)
+iiousb_vm_test(stream_stock_udc stream DEBUG_KERNEL_ONLY --udc stock -- 32 16 copy zero-copy)
+iiousb_vm_test(stream_copy stream DEBUG_KERNEL_ONLY -- 32 16 copy copy off)
+iiousb_vm_test(stream_disconnect stream_disconnect -- 2)
+iiousb_vm_test(stream_require stream_require STOCK_KERNEL_ONLY --udc stock)

@@ -53,8 +53,15 @@ check_dac() {
 	errors=$(cat "$dac/sim_errors")
 	log "$1: DAC consumed $bytes bytes in $(cat "$dac/sim_blocks") blocks, $errors errors," \
 		"first error at $(cat "$dac/sim_first_error_offset")"
-	daemon_expect "$1: DAC bytes" "$bytes" "$2"
 	daemon_expect "$1: DAC errors" "$errors" "0"
+	if [ "$IIO_MODE" = copy ]; then
+		# fileio counts a block when it is written into the buffer, not when the DAC has
+		# played it: STOP may drop the last fileio block (docs/configuration.md).
+		[ "$bytes" -le "$2" ] && [ "$bytes" -ge $(($2 - 1048576)) ] ||
+			die "$1: DAC consumed $bytes bytes, expected $2 less at most one 1 MiB fileio block"
+	else
+		daemon_expect "$1: DAC bytes" "$bytes" "$2"
+	fi
 }
 echo 1 > "$dac/sim_reset"
 t0=$(now)
