@@ -62,6 +62,20 @@ ControlProtocol::Reply ControlProtocol::handle(const proto::SetupPacket &setup)
         reply.kind = Reply::Kind::Acknowledge;
         break;
     }
+    case proto::RequestCode::StartCyclic: {
+        // Checked before the data stage is read, while it can still be stalled.
+        Stream *s = streams_[req->value];
+        if (s->config().direction != proto::Direction::Tx) {
+            reply.reason = "START_CYCLIC " + s->name() + ": not a tx stream";
+            return reply;
+        }
+        if (s->stats().state == proto::StreamState::Running) {
+            reply.reason = "START_CYCLIC " + s->name() + ": the stream is running (STOP it first)";
+            return reply;
+        }
+        reply.kind = Reply::Kind::ReceiveData;
+        break;
+    }
     case proto::RequestCode::Stop:
         streams_[req->value]->stop();
         reply.kind = Reply::Kind::Acknowledge;
@@ -74,6 +88,19 @@ ControlProtocol::Reply ControlProtocol::handle(const proto::SetupPacket &setup)
     }
     }
     return reply;
+}
+
+void ControlProtocol::handleData(const proto::SetupPacket &setup,
+                                 std::span<const std::uint8_t> data)
+{
+    auto req = proto::decodeRequest(setup, interface_, streams_.size());
+    if (!req || req->code != proto::RequestCode::StartCyclic ||
+        data.size() != proto::kCyclicDataSize)
+        return;
+    const std::uint64_t bytes =
+            proto::decodeCyclicLength(data.first<proto::kCyclicDataSize>());
+    // A refusal is logged by the stream and shows in GET_STATS (state failed).
+    (void)streams_[req->value]->startCyclic(bytes);
 }
 
 void ControlProtocol::disable()

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -15,7 +16,10 @@ namespace iiousb {
 class ControlProtocol {
 public:
     struct Reply {
-        enum class Kind { Stall, Acknowledge, Data };
+        // ReceiveData: read the request's data stage from ep0 and pass it to handleData()
+        // (a data stage cannot be refused once it is read: errors go to the log and
+        // GET_STATS).
+        enum class Kind { Stall, Acknowledge, Data, ReceiveData };
         Kind kind = Kind::Stall;
         std::vector<std::uint8_t> data; // Kind::Data
         std::string reason;             // Kind::Stall: why (for the log)
@@ -34,6 +38,9 @@ public:
     proto::DeviceInfo deviceInfo() const;
 
     Reply handle(const proto::SetupPacket &setup);
+
+    // The data stage of a request handle() answered with ReceiveData.
+    void handleData(const proto::SetupPacket &setup, std::span<const std::uint8_t> data);
 
     // The host deconfigured the interface or went away: every stream stops.
     void disable();

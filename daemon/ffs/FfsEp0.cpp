@@ -140,6 +140,19 @@ Result<void> FfsEp0::acknowledge()
     return {};
 }
 
+Result<std::vector<std::uint8_t>> FfsEp0::receive(std::uint16_t length)
+{
+    std::vector<std::uint8_t> data(length);
+    ssize_t n;
+    do {
+        n = ::read(fd_.get(), data.data(), data.size());
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return errnoError(errno, "Failed to receive a control request's data on " + path_);
+    data.resize(static_cast<std::size_t>(n));
+    return data;
+}
+
 Result<void> FfsEp0::stall(const proto::SetupPacket &setup)
 {
     // Reading ep0 for an IN request or writing it for an OUT request halts ep0

@@ -44,6 +44,9 @@ public:
     // EL2HLT.
     Result<void> reply(std::span<const std::uint8_t> data);
     Result<void> acknowledge();
+    // Reads the data stage of the pending OUT SETUP (`length` bytes); the status stage
+    // follows on its own.
+    Result<std::vector<std::uint8_t>> receive(std::uint16_t length);
     Result<void> stall(const proto::SetupPacket &setup);
 
 private:

@@ -93,8 +93,8 @@ namespace {
 class IioDmabufPort : public Port {
 public:
     IioDmabufPort(iio::IioBuffer &buffer, std::vector<Block> &blocks,
-                  std::unique_ptr<JobQueue> queue)
-        : buffer_(buffer), blocks_(blocks), queue_(std::move(queue))
+                  std::unique_ptr<JobQueue> queue, bool cyclic)
+        : buffer_(buffer), blocks_(blocks), queue_(std::move(queue)), cyclic_(cyclic)
     {}
     proto::PortMode mode() const override { return proto::PortMode::ZeroCopy; }
     std::size_t inFlight() const override { return queue_->size(); }
@@ -102,7 +102,7 @@ public:
     int submit(std::size_t block, std::uint64_t bytes) override
     {
         const int fd = blocks_[block].buf.fd();
-        if (int r = buffer_.enqueue(fd, bytes, false); r < 0)
+        if (int r = buffer_.enqueue(fd, bytes, cyclic_); r < 0)
             return r;
         auto sync = dmabuf::SyncFile::exportFrom(fd);
         if (!sync)
@@ -116,6 +116,7 @@ private:
     iio::IioBuffer &buffer_;
     std::vector<Block> &blocks_;
     std::unique_ptr<JobQueue> queue_;
+    bool cyclic_;
 };
 
 class UsbDmabufPort : public Port {
@@ -277,12 +278,13 @@ private:
 } // namespace
 
 Result<std::unique_ptr<Port>> makeIioDmabufPort(EventLoop &loop, iio::IioBuffer &buffer,
-                                                std::vector<Block> &blocks, DoneFn done)
+                                                std::vector<Block> &blocks, DoneFn done,
+                                                bool cyclic)
 {
     auto q = JobQueue::create(loop, std::move(done));
     if (!q)
         return q.takeError();
-    return std::unique_ptr<Port>(new IioDmabufPort(buffer, blocks, std::move(*q)));
+    return std::unique_ptr<Port>(new IioDmabufPort(buffer, blocks, std::move(*q), cyclic));
 }
 
 Result<std::unique_ptr<Port>> makeUsbDmabufPort(EventLoop &loop, ffs::FfsEndpoint &endpoint,

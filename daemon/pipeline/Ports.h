@@ -77,9 +77,11 @@ public:
     virtual std::size_t inFlight() const = 0;
 };
 
-// IIO zero-copy: DMABUF enqueue on the buffer fd.
+// IIO zero-copy: DMABUF enqueue on the buffer fd (`cyclic`: IIO_BUFFER_DMABUF_CYCLIC, the
+// output device plays the block until the buffer is disabled).
 Result<std::unique_ptr<Port>> makeIioDmabufPort(EventLoop &loop, iio::IioBuffer &buffer,
-                                                std::vector<Block> &blocks, DoneFn done);
+                                                std::vector<Block> &blocks, DoneFn done,
+                                                bool cyclic = false);
 // IIO copy: read()/write() on the buffer fd (fileio) into/from the mapped block.
 Result<std::unique_ptr<Port>> makeIioFileioPort(EventLoop &loop, iio::IioBuffer &buffer,
                                                 proto::Direction dir, std::vector<Block> &blocks,

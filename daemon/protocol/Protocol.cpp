@@ -109,6 +109,22 @@ std::optional<Direction> parseDirection(std::string_view name)
     return std::nullopt;
 }
 
+std::array<std::uint8_t, kCyclicDataSize> encodeCyclicLength(std::uint64_t bytes)
+{
+    std::array<std::uint8_t, kCyclicDataSize> out{};
+    for (std::size_t i = 0; i < out.size(); i++)
+        out[i] = static_cast<std::uint8_t>(bytes >> (8 * i));
+    return out;
+}
+
+std::uint64_t decodeCyclicLength(std::span<const std::uint8_t, kCyclicDataSize> data)
+{
+    std::uint64_t v = 0;
+    for (std::size_t i = data.size(); i-- > 0;)
+        v = v << 8 | data[i];
+    return v;
+}
+
 std::optional<Request> decodeRequest(const SetupPacket &setup, std::uint16_t interfaceNumber,
                                      std::size_t streamCount, std::string *error)
 {
@@ -167,6 +183,20 @@ std::optional<Request> decodeRequest(const SetupPacket &setup, std::uint16_t int
             return std::nullopt;
         return req;
     }
+    case static_cast<std::uint8_t>(RequestCode::StartCyclic):
+        req.code = RequestCode::StartCyclic;
+        if (in) {
+            setError(error, "START_CYCLIC: wrong direction (IN)");
+            return std::nullopt;
+        }
+        if (setup.length != kCyclicDataSize) {
+            setError(error, "START_CYCLIC: wLength " + std::to_string(setup.length) +
+                                    " != " + std::to_string(kCyclicDataSize));
+            return std::nullopt;
+        }
+        if (!checkStream("START_CYCLIC"))
+            return std::nullopt;
+        return req;
     case static_cast<std::uint8_t>(RequestCode::GetStats):
         req.code = RequestCode::GetStats;
         if (!in) {

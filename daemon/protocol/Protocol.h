@@ -55,10 +55,16 @@ enum class RequestCode : std::uint8_t {
     Start = 0x02,
     Stop = 0x03,
     GetStats = 0x04,
+    StartCyclic = 0x05, // data stage: le64 waveform bytes, then the waveform on the endpoint
 };
 
 inline constexpr std::uint16_t kInfoMaxSlice = 4096; // wLength limit of one GET_INFO
 inline constexpr std::size_t kStatsSize = 64;        // GET_STATS record size
+inline constexpr std::uint16_t kCyclicDataSize = 8;  // START_CYCLIC data stage
+
+// The START_CYCLIC data stage: the waveform's length in bytes, little-endian.
+std::array<std::uint8_t, kCyclicDataSize> encodeCyclicLength(std::uint64_t bytes);
+std::uint64_t decodeCyclicLength(std::span<const std::uint8_t, kCyclicDataSize> data);
 
 // A SETUP packet in host byte order.
 struct SetupPacket {

@@ -258,6 +258,17 @@ void GadgetSession::handleSetup(const proto::SetupPacket &setup)
         LOG(Session, Debug) << "Acknowledging " << describeSetup(setup);
         r = ep0_->acknowledge();
         break;
+    case ControlProtocol::Reply::Kind::ReceiveData: {
+        auto data = ep0_->receive(setup.length);
+        if (data) {
+            LOG(Session, Debug) << "Received " << data->size() << " bytes for "
+                                << describeSetup(setup);
+            control_->handleData(setup, *data);
+            return;
+        }
+        r = data.takeError();
+        break;
+    }
     case ControlProtocol::Reply::Kind::Data:
         LOG(Session, Debug) << "Answering " << describeSetup(setup) << " with " << reply.data.size()
                             << " bytes";

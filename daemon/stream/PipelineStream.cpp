@@ -70,12 +70,39 @@ proto::StreamInfo PipelineStream::info() const
 
 int PipelineStream::start()
 {
+    if (state_ == proto::StreamState::Running && !cyclic_)
+        return 0;
+    if (state_ == proto::StreamState::Running)
+        stop();
+    cyclic_ = false;
+    return startRun();
+}
+
+int PipelineStream::startCyclic(std::uint64_t bytes)
+{
+    if (config_.direction != proto::Direction::Tx)
+        return -EINVAL;
+    if (state_ == proto::StreamState::Running)
+        return -EBUSY;
+    if (iio_ && (bytes == 0 || bytes > config_.blockSize || bytes % iio_->sampleBytes != 0)) {
+        LOG(Stream, Error) << "Stream " << config_.name << ": a cyclic waveform of " << bytes
+                           << " bytes does not fit: it must be 1 to " << config_.blockSize
+                           << " bytes (block-size) of whole " << iio_->sampleBytes
+                           << "-byte sample sets";
+        state_ = proto::StreamState::Failed;
+        return -EINVAL;
+    }
+    cyclic_ = true;
+    cyclicBytes_ = bytes;
+    return startRun();
+}
+
+int PipelineStream::startRun()
+{
     if (!iio_) {
         LOG(Stream, Warning) << "Stream " << config_.name << " cannot start: " << failure_;
         return failureCode_ ? failureCode_ : -ENODEV;
     }
-    if (state_ == proto::StreamState::Running)
-        return 0;
     if (!stopper_) {
         auto s = loop_.addDeferred([this] {
             if (!stopping_)
@@ -96,20 +123,21 @@ int PipelineStream::start()
         stopper_ = std::move(*s);
     }
     counters_ = {};
+    stopping_ = false;
     if (auto r = setUp(); !r) {
-        LOG(Stream, Error) << "Stream " << config_.name
-                           << " failed to start: " << r.error().message;
+        LOG(Stream, Error) << "Stream " << config_.name << " failed to start: " << r.error().message;
         tearDown();
         state_ = proto::StreamState::Failed;
+        cyclic_ = false;
         return r.error().code < 0 ? r.error().code : -EIO;
     }
     state_ = proto::StreamState::Running;
     startedAt_ = Clock::now();
-    stopping_ = false;
-    LOG(Stream, Info) << "Stream " << config_.name << " started: IIO side "
-                      << proto::portModeName(counters_.iio) << ", USB side "
-                      << proto::portModeName(counters_.usb) << ", " << run_->blocks.size() << " x "
-                      << config_.blockSize << " bytes from " << run_->blocks.front().buf.origin();
+    LOG(Stream, Info) << "Stream " << config_.name << (cyclic_ ? " started (cyclic)" : " started")
+                      << ": IIO side " << proto::portModeName(counters_.iio) << ", USB side "
+                      << proto::portModeName(counters_.usb) << ", " << run_->blocks.size()
+                      << " x " << config_.blockSize << " bytes from "
+                      << run_->blocks.front().buf.origin();
     prime();
     return 0;
 }
@@ -178,7 +206,8 @@ Result<void> PipelineStream::setUp()
         return buf.takeError();
     run->iio = std::move(*buf);
 
-    for (unsigned i = 0; i < config_.blockCount; i++) {
+    const unsigned count = cyclic_ ? 1 : config_.blockCount;
+    for (unsigned i = 0; i < count; i++) {
         auto b = dmabuf::DmaBuf::allocate(config_.dmabufHeap, block);
         if (!b)
             return b.takeError();
@@ -222,7 +251,8 @@ Result<void> PipelineStream::setUp()
 
     auto iioDone = [this](std::size_t b, int s, std::uint64_t n) { onIioDone(b, s, n); };
     auto usbDone = [this](std::size_t b, int s, std::uint64_t n) { onUsbDone(b, s, n); };
-    auto iioPort = *iioZero ? pipeline::makeIioDmabufPort(loop_, *run->iio, run->blocks, iioDone)
+    auto iioPort = *iioZero ? pipeline::makeIioDmabufPort(loop_, *run->iio, run->blocks, iioDone,
+                                                          cyclic_)
                             : pipeline::makeIioFileioPort(loop_, *run->iio, config_.direction,
                                                           run->blocks, iioDone);
     if (!iioPort)
@@ -246,6 +276,10 @@ Result<void> PipelineStream::setUp()
 
 void PipelineStream::prime()
 {
+    if (cyclic_) {
+        submitUsb(0, cyclicBytes_);
+        return;
+    }
     const std::uint64_t block = config_.blockSize;
     for (std::size_t i = 0; i < run_->blocks.size() && !stopping_; i++) {
         if (config_.direction == proto::Direction::Rx)
@@ -284,6 +318,17 @@ void PipelineStream::onIioDone(std::size_t block, int status, std::uint64_t byte
 {
     if (stopping_)
         return;
+    if (cyclic_) {
+        // A cyclic DMABUF only completes when it is aborted; fileio plays the waveform by
+        // writing it again.
+        if (status < 0) {
+            counters_.iioErrors++;
+            requestStop("the cyclic waveform stopped: " + errnoString(status), true);
+        } else if (counters_.iio == proto::PortMode::Copy) {
+            submitIio(block, cyclicBytes_);
+        }
+        return;
+    }
     if (status < 0) {
         counters_.iioErrors++;
         LOG(Stream, Warning) << "Stream " << config_.name << ": IIO block " << block
@@ -313,6 +358,21 @@ void PipelineStream::onUsbDone(std::size_t block, int status, std::uint64_t byte
 {
     if (stopping_)
         return;
+    if (cyclic_ && status == 0) {
+        const std::uint64_t n = bytes ? bytes : cyclicBytes_;
+        if (n != cyclicBytes_) {
+            requestStop("the host sent " + std::to_string(n) + " bytes of a " +
+                                std::to_string(cyclicBytes_) + "-byte cyclic waveform",
+                        true);
+            return;
+        }
+        counters_.bytes = n;
+        counters_.blocks = 1;
+        LOG(Stream, Info) << "Stream " << config_.name << ": cyclic waveform of " << n
+                          << " bytes received; playing it until STOP";
+        submitIio(block, n);
+        return;
+    }
     if (status < 0) {
         counters_.usbErrors++;
         if (hostGone(status)) {
@@ -382,6 +442,7 @@ void PipelineStream::stop()
                     .count());
     tearDown();
     state_ = proto::StreamState::Stopped;
+    cyclic_ = false;
     LOG(Stream, Info) << "Stream " << config_.name << " stopped: " << counters_.bytes
                       << " bytes in " << counters_.blocks << " blocks, " << counters_.usbErrors
                       << " USB errors, " << counters_.iioErrors << " IIO errors, "

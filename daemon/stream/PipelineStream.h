@@ -38,6 +38,7 @@ public:
     const StreamConfig &config() const override { return config_; }
     proto::StreamInfo info() const override;
     int start() override;
+    int startCyclic(std::uint64_t bytes) override;
     void stop() override;
     proto::Stats stats() const override;
     void usbDisabled() override;
@@ -54,6 +55,7 @@ private:
         std::unique_ptr<pipeline::Port> usbPort;
     };
 
+    int startRun();
     Result<void> setUp();
     Result<bool> attachIio(Run &run);
     Result<bool> attachUsb(Run &run);
@@ -79,6 +81,8 @@ private:
     std::string stopReason_;
     bool stopFailed_ = false;
     bool stopping_ = false;
+    bool cyclic_ = false;          // this run plays one uploaded waveform again and again
+    std::uint64_t cyclicBytes_ = 0;
 
     proto::StreamState state_ = proto::StreamState::Stopped;
     proto::Stats counters_;

@@ -5,6 +5,8 @@
 // pipeline (zero-copy DMABUF or copy) implements it without the protocol knowing.
 #pragma once
 
+#include <cerrno>
+#include <cstdint>
 #include <string>
 
 #include "config/Config.h"
@@ -26,6 +28,14 @@ public:
     // Starts moving data. 0, or a negative errno when the stream cannot start (its state is
     // then Failed and stats() says so). Starting a running stream does nothing.
     virtual int start() = 0;
+
+    // tx streams: receive one waveform of `bytes` from the host, then play it again and again
+    // (IIO_BUFFER_DMABUF_CYCLIC) until stop(). 0 or a negative errno.
+    virtual int startCyclic(std::uint64_t bytes)
+    {
+        (void)bytes;
+        return -EOPNOTSUPP;
+    }
 
     // Stops; data in flight is dropped. Stopping a stopped stream does nothing.
     virtual void stop() = 0;

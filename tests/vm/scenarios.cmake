@@ -77,3 +77,4 @@ iiousb_vm_test(stream_stock_udc stream DEBUG_KERNEL_ONLY --udc stock -- 32 16 co
 iiousb_vm_test(stream_copy stream DEBUG_KERNEL_ONLY -- 32 16 copy copy off)
 iiousb_vm_test(stream_disconnect stream_disconnect -- 2)
 iiousb_vm_test(stream_require stream_require STOCK_KERNEL_ONLY --udc stock)
+iiousb_vm_test(stream_cyclic stream_cyclic)

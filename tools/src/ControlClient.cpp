@@ -81,6 +81,17 @@ Expected<void> ControlClient::stop(unsigned stream) const
     return {};
 }
 
+Expected<void> ControlClient::startCyclic(unsigned stream, std::uint64_t bytes) const
+{
+    auto data = proto::encodeCyclicLength(bytes);
+    auto r = transfer(proto::RequestCode::StartCyclic, static_cast<std::uint16_t>(stream),
+                      data.data(), static_cast<std::uint16_t>(data.size()),
+                      "START_CYCLIC stream " + std::to_string(stream));
+    if (!r)
+        return r.error();
+    return {};
+}
+
 Expected<proto::Stats> ControlClient::stats(unsigned stream) const
 {
     proto::StatsRecord record{};

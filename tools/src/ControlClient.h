@@ -1,4 +1,4 @@
-// The control requests of protocol v1 (GET_INFO, START, STOP, GET_STATS) on an open
+// The control requests of protocol v1 (GET_INFO, START, STOP, GET_STATS, START_CYCLIC) on an open
 // device; the encoding and decoding is the shared iiousb_protocol library's.
 #pragma once
 
@@ -24,6 +24,9 @@ public:
     Expected<proto::DeviceInfo> readInfo() const;
     Expected<void> start(unsigned stream) const;
     Expected<void> stop(unsigned stream) const;
+    // START_CYCLIC: the device then takes a waveform of `bytes` on the stream's endpoint
+    // and plays it until STOP.
+    Expected<void> startCyclic(unsigned stream, std::uint64_t bytes) const;
     Expected<proto::Stats> stats(unsigned stream) const;
 
 private:

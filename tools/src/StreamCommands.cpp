@@ -301,6 +301,7 @@ public:
 
     std::uint64_t produced() const { return produced_; }
     std::uint64_t padded() const { return padded_; }
+    const std::optional<std::vector<std::uint8_t>> &cyclicData() const { return cyclic_; }
     const std::optional<Error> &error() const { return error_; }
 
 private:
@@ -527,6 +528,74 @@ int runCapture(const Options &opts)
     return rc;
 }
 
+// play --cyclic with a waveform of at most one block: START_CYCLIC, one bulk OUT transfer,
+// then the device plays it (IIO_BUFFER_DMABUF_CYCLIC) until Ctrl-C or -t, then STOP.
+int playCyclicOnDevice(const Session &session, const proto::StreamInfo &stream,
+                       const std::string &label, const std::vector<std::uint8_t> &wave,
+                       const Options &opts)
+{
+    const ControlClient &control = session.control();
+    if (auto r = control.startCyclic(stream.index, wave.size()); !r) {
+        printError(startError(session, stream, r.error()).message);
+        return kExitFailure;
+    }
+    StreamStopper stopper(control, stream.index);
+    std::vector<std::uint8_t> copy(wave);
+    int sent = 0;
+    int r = libusb_bulk_transfer(session.device().handle.get(), stream.endpoint, copy.data(),
+                                 static_cast<int>(copy.size()), &sent, 10000);
+    if (r < 0 || static_cast<std::size_t>(sent) != wave.size()) {
+        printError(label + ": uploading the cyclic waveform failed after " +
+                   std::to_string(sent) + " bytes: " + libusb_error_name(r));
+        return kExitFailure;
+    }
+    // The device reports the waveform once it has it.
+    const auto uploadStart = Clock::now();
+    for (;;) {
+        auto st = control.stats(stream.index);
+        if (!st) {
+            printError(st.error().message);
+            return kExitFailure;
+        }
+        if (st->state != proto::StreamState::Running) {
+            printError(label + ": the device did not start the cyclic waveform (state " +
+                       std::string(proto::stateName(st->state)) + "; see its log)");
+            return kExitFailure;
+        }
+        if (st->bytes == wave.size())
+            break;
+        if (Clock::now() - uploadStart > std::chrono::seconds(5)) {
+            printError(label + ": the device did not confirm the cyclic waveform");
+            return kExitFailure;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    std::fprintf(stderr,
+                 "iiousb: %s: cyclic waveform of %zu bytes uploaded once; the device repeats it "
+                 "until %s\n",
+                 label.c_str(), wave.size(), opts.seconds > 0 ? "the time is up" : "Ctrl-C");
+    SignalGuard signals;
+    const Deadline deadline = deadlineFor(opts);
+    while (!SignalGuard::caught() && !deadline.passed()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        auto st = control.stats(stream.index);
+        if (!st || st->state != proto::StreamState::Running) {
+            printError(label + ": the cyclic waveform stopped" +
+                       (st ? " (state " + std::string(proto::stateName(st->state)) + ")"
+                           : ": " + st.error().message));
+            return kExitFailure;
+        }
+    }
+    if (auto s = stopper.stop(); !s) {
+        printError(s.error().message);
+        return kExitFailure;
+    }
+    if (const std::string note = signalNote(); !note.empty())
+        std::fprintf(stderr, "iiousb: %s: %s\n", label.c_str(), note.c_str());
+    printDeviceStats(session, stream, label);
+    return kExitOk;
+}
+
 int runPlay(const Options &opts)
 {
     auto target = StreamTarget::open(opts, proto::Direction::Tx);
@@ -553,6 +622,17 @@ int runPlay(const Options &opts)
             return kExitFailure;
         }
     }
+
+    // A waveform that fits in one block is uploaded once and repeated by the device.
+    if (opts.cyclic && !opts.count && source.cyclicData()->size() <= stream.blockBytes &&
+        stream.sampleBytes && source.cyclicData()->size() % stream.sampleBytes == 0)
+        return playCyclicOnDevice(session, stream, label, *source.cyclicData(), opts);
+    if (opts.cyclic)
+        std::fprintf(stderr,
+                     "iiousb: %s: the input (%zu bytes) is not 1 to %" PRIu64
+                     " bytes of whole %u-byte sample sets: repeating it from the host\n",
+                     label.c_str(), source.cyclicData()->size(), stream.blockBytes,
+                     stream.sampleBytes);
 
     BulkStreamConfig config;
     config.endpoint = stream.endpoint;

@@ -173,10 +173,25 @@ int main(int argc, char **argv)
 		submit_next(xfers[0][i], &rx, false);
 		submit_next(xfers[1][i], &tx, true);
 	}
+	double progress_at = now();
+	uint64_t last_done = 0;
+
 	while (rx.in_flight || tx.in_flight) {
 		struct timeval tv = { 0, 100000 };
 
 		libusb_handle_events_timeout_completed(ctx, &tv, NULL);
+		if (rx.done + tx.done != last_done) {
+			last_done = rx.done + tx.done;
+			progress_at = now();
+		} else if (now() - progress_at > 30) {
+			fprintf(stderr,
+				"stream_duplex: no progress for 30 s: rx %llu/%llu bytes (%d in flight), tx %llu/%llu (%d in flight); device rx %llu tx %llu bytes\n",
+				(unsigned long long)rx.done, (unsigned long long)rx.target, rx.in_flight,
+				(unsigned long long)tx.done, (unsigned long long)tx.target, tx.in_flight,
+				(unsigned long long)device_bytes(h, intf, 0),
+				(unsigned long long)device_bytes(h, intf, 1));
+			return 1;
+		}
 		if (!t_rx && !rx.in_flight)
 			t_rx = now();
 		if (!t_tx && !tx.in_flight)
