@@ -97,8 +97,7 @@ void ControlProtocol::handleData(const proto::SetupPacket &setup,
     if (!req || req->code != proto::RequestCode::StartCyclic ||
         data.size() != proto::kCyclicDataSize)
         return;
-    const std::uint64_t bytes =
-            proto::decodeCyclicLength(data.first<proto::kCyclicDataSize>());
+    const std::uint64_t bytes = proto::decodeCyclicLength(data.first<proto::kCyclicDataSize>());
     // A refusal is logged by the stream and shows in GET_STATS (state failed).
     (void)streams_[req->value]->startCyclic(bytes);
 }

@@ -125,7 +125,8 @@ int PipelineStream::startRun()
     counters_ = {};
     stopping_ = false;
     if (auto r = setUp(); !r) {
-        LOG(Stream, Error) << "Stream " << config_.name << " failed to start: " << r.error().message;
+        LOG(Stream, Error) << "Stream " << config_.name
+                           << " failed to start: " << r.error().message;
         tearDown();
         state_ = proto::StreamState::Failed;
         cyclic_ = false;
@@ -135,9 +136,8 @@ int PipelineStream::startRun()
     startedAt_ = Clock::now();
     LOG(Stream, Info) << "Stream " << config_.name << (cyclic_ ? " started (cyclic)" : " started")
                       << ": IIO side " << proto::portModeName(counters_.iio) << ", USB side "
-                      << proto::portModeName(counters_.usb) << ", " << run_->blocks.size()
-                      << " x " << config_.blockSize << " bytes from "
-                      << run_->blocks.front().buf.origin();
+                      << proto::portModeName(counters_.usb) << ", " << run_->blocks.size() << " x "
+                      << config_.blockSize << " bytes from " << run_->blocks.front().buf.origin();
     prime();
     return 0;
 }
@@ -251,10 +251,10 @@ Result<void> PipelineStream::setUp()
 
     auto iioDone = [this](std::size_t b, int s, std::uint64_t n) { onIioDone(b, s, n); };
     auto usbDone = [this](std::size_t b, int s, std::uint64_t n) { onUsbDone(b, s, n); };
-    auto iioPort = *iioZero ? pipeline::makeIioDmabufPort(loop_, *run->iio, run->blocks, iioDone,
-                                                          cyclic_)
-                            : pipeline::makeIioFileioPort(loop_, *run->iio, config_.direction,
-                                                          run->blocks, iioDone);
+    auto iioPort =
+            *iioZero ? pipeline::makeIioDmabufPort(loop_, *run->iio, run->blocks, iioDone, cyclic_)
+                     : pipeline::makeIioFileioPort(loop_, *run->iio, config_.direction, run->blocks,
+                                                   iioDone);
     if (!iioPort)
         return iioPort.takeError();
     run->iioPort = std::move(*iioPort);

@@ -81,7 +81,7 @@ private:
     std::string stopReason_;
     bool stopFailed_ = false;
     bool stopping_ = false;
-    bool cyclic_ = false;          // this run plays one uploaded waveform again and again
+    bool cyclic_ = false; // this run plays one uploaded waveform again and again
     std::uint64_t cyclicBytes_ = 0;
 
     proto::StreamState state_ = proto::StreamState::Stopped;

@@ -62,8 +62,15 @@ public:
         disables++;
         stop();
     }
+    int startCyclic(std::uint64_t bytes) override
+    {
+        cyclicBytes = bytes;
+        state = proto::StreamState::Running;
+        return 0;
+    }
 
     int starts = 0, stops = 0, disables = 0;
+    std::uint64_t cyclicBytes = 0;
     proto::StreamState state = proto::StreamState::Stopped;
 
 private:
@@ -178,4 +185,49 @@ TEST_F(ControlProtocolTest, DisableStopsEveryStream)
     EXPECT_EQ(rx.disables, 1);
     EXPECT_EQ(tx.disables, 1);
     EXPECT_EQ(rx.state, proto::StreamState::Stopped);
+}
+
+TEST_F(ControlProtocolTest, StartCyclicChecksBeforeTheDataStage)
+{
+    FakeStream wave{"tx1", proto::Direction::Tx};
+    ControlProtocol c{"SN1", {&rx, &wave}};
+    const proto::SetupPacket setup{0x41, 0x05, 1, 0, 8};
+
+    auto r = c.handle(setup);
+    ASSERT_EQ(r.kind, Kind::ReceiveData);
+    const auto data = proto::encodeCyclicLength(65536);
+    c.handleData(setup, data);
+    EXPECT_EQ(wave.cyclicBytes, 65536u);
+    EXPECT_EQ(wave.state, proto::StreamState::Running);
+
+    // Running: stalled before any data is read.
+    r = c.handle(setup);
+    EXPECT_EQ(r.kind, Kind::Stall);
+    EXPECT_EQ(r.reason, "START_CYCLIC tx1: the stream is running (STOP it first)");
+
+    // Not a tx stream, wrong length, wrong direction: stalled.
+    r = c.handle({0x41, 0x05, 0, 0, 8});
+    EXPECT_EQ(r.kind, Kind::Stall);
+    EXPECT_EQ(r.reason, "START_CYCLIC rx0: not a tx stream");
+    EXPECT_EQ(c.handle({0x41, 0x05, 1, 0, 4}).kind, Kind::Stall);
+    EXPECT_EQ(c.handle({0xc1, 0x05, 1, 0, 8}).kind, Kind::Stall);
+    EXPECT_EQ(c.handle({0x41, 0x05, 2, 0, 8}).kind, Kind::Stall);
+
+    // A short data stage is ignored.
+    FakeStream other{"tx2", proto::Direction::Tx};
+    ControlProtocol c2{"SN1", {&other}};
+    const proto::SetupPacket s2{0x41, 0x05, 0, 0, 8};
+    ASSERT_EQ(c2.handle(s2).kind, Kind::ReceiveData);
+    c2.handleData(s2, std::span<const std::uint8_t>(data.data(), 4));
+    EXPECT_EQ(other.cyclicBytes, 0u);
+    EXPECT_EQ(other.state, proto::StreamState::Stopped);
+}
+
+TEST(CyclicLength, RoundTrip)
+{
+    for (std::uint64_t v : {0ull, 1ull, 65536ull, 0x0102030405060708ull}) {
+        const auto d = proto::encodeCyclicLength(v);
+        EXPECT_EQ(proto::decodeCyclicLength(d), v);
+    }
+    EXPECT_EQ(proto::encodeCyclicLength(0x0102)[0], 0x02);
 }
