@@ -545,8 +545,8 @@ int playCyclicOnDevice(const Session &session, const proto::StreamInfo &stream,
     int r = libusb_bulk_transfer(session.device().handle.get(), stream.endpoint, copy.data(),
                                  static_cast<int>(copy.size()), &sent, 10000);
     if (r < 0 || static_cast<std::size_t>(sent) != wave.size()) {
-        printError(label + ": uploading the cyclic waveform failed after " +
-                   std::to_string(sent) + " bytes: " + libusb_error_name(r));
+        printError(label + ": uploading the cyclic waveform failed after " + std::to_string(sent) +
+                   " bytes: " + libusb_error_name(r));
         return kExitFailure;
     }
     // The device reports the waveform once it has it.
