@@ -72,9 +72,12 @@ iiousb_vm_test(stream_stock_udc_ss stream STOCK_KERNEL_ONLY --udc stock --speed 
 # zero-copy: off, both sides copy (fileio and AIO).
 iiousb_vm_test(stream_copy stream STOCK_KERNEL_ONLY --timeout 900 -- 256 64 copy copy off)
 # The same paths under lockdep, KASAN and DMA-API debugging, with less data.
-iiousb_vm_test(stream stream DEBUG_KERNEL_ONLY -- 64 32)
-iiousb_vm_test(stream_stock_udc stream DEBUG_KERNEL_ONLY --udc stock -- 32 16 copy zero-copy)
-iiousb_vm_test(stream_copy stream DEBUG_KERNEL_ONLY -- 32 16 copy copy off)
-iiousb_vm_test(stream_disconnect stream_disconnect -- 2)
+# (The debug kernel runs them 5-10 times slower.)
+iiousb_vm_test(stream stream DEBUG_KERNEL_ONLY --timeout 900 -- 32 16)
+iiousb_vm_test(stream_stock_udc stream DEBUG_KERNEL_ONLY --udc stock --timeout 900
+               -- 16 8 copy zero-copy)
+iiousb_vm_test(stream_copy stream DEBUG_KERNEL_ONLY --timeout 900 -- 16 8 copy copy off)
+iiousb_vm_test(stream_disconnect stream_disconnect --timeout 900 -- 2)
 iiousb_vm_test(stream_require stream_require STOCK_KERNEL_ONLY --udc stock)
-iiousb_vm_test(stream_cyclic stream_cyclic)
+iiousb_vm_test(stream_cyclic stream_cyclic --timeout 900)
+iiousb_vm_test(demo demo STOCK_KERNEL_ONLY -- 8)

@@ -20,9 +20,17 @@ dac=$(iio_dev_by_name iio-sim-dac) || die "no iio-sim-dac"
 # disconnect_during CMD...: run CMD in the background, pull the plug 2 s in, expect CMD to
 # report the disconnect, plug back in.
 disconnect_during() {
+	started=$(grep -c "started" "$DAEMON_LOG")
 	"$@" 2> /tmp/err.txt &
 	pid=$!
-	sleep 2
+	# Pull the plug once the stream runs (the daemon logs its start), plus a second.
+	n=0
+	while [ "$(grep -c "started" "$DAEMON_LOG")" = "$started" ]; do
+		n=$((n + 1))
+		[ $n -le 600 ] || { cat /tmp/err.txt; die "'$*' did not start a stream in 60 s"; }
+		sleep 0.1
+	done
+	sleep 1
 	kill -0 $pid 2>/dev/null || { cat /tmp/err.txt; die "'$*' ended before the disconnect"; }
 	if [ "$METHOD" = soft ]; then
 		echo disconnect > "/sys/class/udc/$udc/soft_connect"
