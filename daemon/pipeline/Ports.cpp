@@ -90,11 +90,13 @@ namespace {
 
 // --- Zero-copy ports ---------------------------------------------------------------------
 
-class IioDmabufPort : public Port {
+// A job queued with an ioctl whose completion is the DMABUF's fence: IIO enqueue or
+// FunctionFS transfer.
+class FencePort : public Port {
 public:
-    IioDmabufPort(iio::IioBuffer &buffer, std::vector<Block> &blocks,
-                  std::unique_ptr<JobQueue> queue, bool cyclic)
-        : buffer_(buffer), blocks_(blocks), queue_(std::move(queue)), cyclic_(cyclic)
+    using QueueFn = std::function<int(int dmabufFd, std::uint64_t bytes)>;
+    FencePort(std::vector<Block> &blocks, std::unique_ptr<JobQueue> queue, QueueFn queueJob)
+        : blocks_(blocks), queue_(std::move(queue)), queueJob_(std::move(queueJob))
     {}
     proto::PortMode mode() const override { return proto::PortMode::ZeroCopy; }
     std::size_t inFlight() const override { return queue_->size(); }
@@ -102,8 +104,9 @@ public:
     int submit(std::size_t block, std::uint64_t bytes) override
     {
         const int fd = blocks_[block].buf.fd();
-        if (int r = buffer_.enqueue(fd, bytes, cyclic_); r < 0)
+        if (int r = queueJob_(fd, bytes); r < 0)
             return r;
+        // Exported right away, before the fence can signal (a later export hides an error).
         auto sync = dmabuf::SyncFile::exportFrom(fd);
         if (!sync)
             return sync.error().code;
@@ -113,38 +116,9 @@ public:
     }
 
 private:
-    iio::IioBuffer &buffer_;
     std::vector<Block> &blocks_;
     std::unique_ptr<JobQueue> queue_;
-    bool cyclic_;
-};
-
-class UsbDmabufPort : public Port {
-public:
-    UsbDmabufPort(ffs::FfsEndpoint &endpoint, std::vector<Block> &blocks,
-                  std::unique_ptr<JobQueue> queue)
-        : endpoint_(endpoint), blocks_(blocks), queue_(std::move(queue))
-    {}
-    proto::PortMode mode() const override { return proto::PortMode::ZeroCopy; }
-    std::size_t inFlight() const override { return queue_->size(); }
-
-    int submit(std::size_t block, std::uint64_t bytes) override
-    {
-        const int fd = blocks_[block].buf.fd();
-        if (int r = endpoint_.transfer(fd, bytes); r < 0)
-            return r;
-        auto sync = dmabuf::SyncFile::exportFrom(fd);
-        if (!sync)
-            return sync.error().code;
-        if (auto r = queue_->pushFence(block, bytes, std::move(*sync)); !r)
-            return r.error().code;
-        return 0;
-    }
-
-private:
-    ffs::FfsEndpoint &endpoint_;
-    std::vector<Block> &blocks_;
-    std::unique_ptr<JobQueue> queue_;
+    QueueFn queueJob_;
 };
 
 // --- Copy ports --------------------------------------------------------------------------
@@ -284,7 +258,10 @@ Result<std::unique_ptr<Port>> makeIioDmabufPort(EventLoop &loop, iio::IioBuffer 
     auto q = JobQueue::create(loop, std::move(done));
     if (!q)
         return q.takeError();
-    return std::unique_ptr<Port>(new IioDmabufPort(buffer, blocks, std::move(*q), cyclic));
+    return std::unique_ptr<Port>(
+            new FencePort(blocks, std::move(*q), [&buffer, cyclic](int fd, std::uint64_t bytes) {
+                return buffer.enqueue(fd, bytes, cyclic);
+            }));
 }
 
 Result<std::unique_ptr<Port>> makeUsbDmabufPort(EventLoop &loop, ffs::FfsEndpoint &endpoint,
@@ -293,7 +270,10 @@ Result<std::unique_ptr<Port>> makeUsbDmabufPort(EventLoop &loop, ffs::FfsEndpoin
     auto q = JobQueue::create(loop, std::move(done));
     if (!q)
         return q.takeError();
-    return std::unique_ptr<Port>(new UsbDmabufPort(endpoint, blocks, std::move(*q)));
+    return std::unique_ptr<Port>(
+            new FencePort(blocks, std::move(*q), [&endpoint](int fd, std::uint64_t bytes) {
+                return endpoint.transfer(fd, bytes);
+            }));
 }
 
 Result<std::unique_ptr<Port>> makeUsbAioPort(EventLoop &loop, ffs::FfsEndpoint &endpoint,

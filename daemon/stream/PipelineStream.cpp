@@ -314,6 +314,15 @@ void PipelineStream::submitUsb(std::size_t block, std::uint64_t bytes)
     }
 }
 
+void PipelineStream::recycle(std::size_t block)
+{
+    // A failed block is not passed on: RX refills it, TX takes the next one from the host.
+    if (config_.direction == proto::Direction::Rx)
+        submitIio(block, config_.blockSize);
+    else
+        submitUsb(block, config_.blockSize);
+}
+
 void PipelineStream::onIioDone(std::size_t block, int status, std::uint64_t bytes)
 {
     if (stopping_)
@@ -333,11 +342,7 @@ void PipelineStream::onIioDone(std::size_t block, int status, std::uint64_t byte
         counters_.iioErrors++;
         LOG(Stream, Warning) << "Stream " << config_.name << ": IIO block " << block
                              << " failed: " << errnoString(status);
-        // A failed block is not passed on: RX refills it, TX takes the next from the host.
-        if (config_.direction == proto::Direction::Rx)
-            submitIio(block, config_.blockSize);
-        else
-            submitUsb(block, config_.blockSize);
+        recycle(block);
         return;
     }
     if (config_.direction == proto::Direction::Rx) {
@@ -381,10 +386,7 @@ void PipelineStream::onUsbDone(std::size_t block, int status, std::uint64_t byte
         }
         LOG(Stream, Warning) << "Stream " << config_.name << ": USB transfer of block " << block
                              << " failed: " << errnoString(status);
-        if (config_.direction == proto::Direction::Rx)
-            submitIio(block, config_.blockSize);
-        else
-            submitUsb(block, config_.blockSize);
+        recycle(block);
         return;
     }
     if (config_.direction == proto::Direction::Rx) {

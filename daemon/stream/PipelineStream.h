@@ -65,6 +65,8 @@ private:
     void onUsbDone(std::size_t block, int status, std::uint64_t bytes);
     void submitIio(std::size_t block, std::uint64_t bytes);
     void submitUsb(std::size_t block, std::uint64_t bytes);
+    // Starts a block that failed on one side over from the beginning of the cycle.
+    void recycle(std::size_t block);
     // Stops from the loop (not from inside a port's callback); `failed` marks the stream
     // Failed with `why`.
     void requestStop(const std::string &why, bool failed);

@@ -20,6 +20,8 @@ daemon_setup
 # As fast as the simulator can (the default config paces the ADC at 1 MS/s).
 sed -e 's/sampling_frequency: .*/sampling_frequency: 0/' -e "s/zero-copy: auto/zero-copy: $ZC/" \
 	"$DAEMON_CONF" > /tmp/iiousbd.yaml
+# The DAC too (it has no attributes in the config; its rate paces TX).
+echo 0 > "$(iio_dev_by_name iio-sim-dac)/sampling_frequency" || die "cannot set the DAC's rate"
 daemon_start /tmp/iiousbd.yaml
 daemon_wait_host
 fds_before=$(ls /proc/$DAEMON_PID/fd | wc -l)
