@@ -75,9 +75,10 @@ iiousb_vm_test(stream_copy stream STOCK_KERNEL_ONLY --timeout 900 -- 256 64 copy
 # (The debug kernel runs them 5-10 times slower.)
 iiousb_vm_test(stream stream DEBUG_KERNEL_ONLY --timeout 900 -- 32 16)
 iiousb_vm_test(stream_stock_udc stream DEBUG_KERNEL_ONLY --udc stock --timeout 900
-               -- 16 8 copy zero-copy)
-iiousb_vm_test(stream_copy stream DEBUG_KERNEL_ONLY --timeout 900 -- 16 8 copy copy off)
+               -- 8 4 copy zero-copy)
+iiousb_vm_test(stream_copy stream DEBUG_KERNEL_ONLY --timeout 900 -- 8 4 copy copy off)
 iiousb_vm_test(stream_disconnect stream_disconnect --timeout 900 -- 2)
 iiousb_vm_test(stream_require stream_require STOCK_KERNEL_ONLY --udc stock)
-iiousb_vm_test(stream_cyclic stream_cyclic --timeout 900)
+# (IIO cyclic DMABUFs are exercised on the debug kernel by iio_dmabuf.)
+iiousb_vm_test(stream_cyclic stream_cyclic STOCK_KERNEL_ONLY --timeout 900)
 iiousb_vm_test(demo demo STOCK_KERNEL_ONLY -- 8)
