@@ -82,3 +82,6 @@ iiousb_vm_test(stream_require stream_require STOCK_KERNEL_ONLY --udc stock)
 # (IIO cyclic DMABUFs are exercised on the debug kernel by iio_dmabuf.)
 iiousb_vm_test(stream_cyclic stream_cyclic STOCK_KERNEL_ONLY --timeout 900)
 iiousb_vm_test(demo demo STOCK_KERNEL_ONLY -- 8)
+# No such dma-heap: the blocks come from udmabuf, still zero-copy on both sides.
+iiousb_vm_test(stream_udmabuf stream STOCK_KERNEL_ONLY -- 64 16 zero-copy zero-copy auto
+               /dev/dma_heap/none)

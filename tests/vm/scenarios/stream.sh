@@ -1,11 +1,12 @@
 # The daemon's data pipeline end to end: iiousbd streams iio-sim's ADC to the host tool and
 # the host tool's data into iio-sim's DAC, through the real kernel paths (IIO DMABUF,
 # FunctionFS DMABUF or AIO, dummy_hcd).
-#   Arguments: RX_MIB TX_MIB [USB_MODE [IIO_MODE [ZERO_COPY]]]
+#   Arguments: RX_MIB TX_MIB [USB_MODE [IIO_MODE [ZERO_COPY [HEAP]]]]
 #   RX_MIB of rx0 verified word by word by `iiousb capture --verify`; TX_MIB of the pattern
 #   played into tx0 by `iiousb play`, checked by the DAC's counters; then TX_MIB each way
 #   through both streams at once (stream_duplex), rx checked by the host, tx by the DAC; USB_MODE/IIO_MODE: the port modes GET_STATS must report (zero-copy | copy);
-#   ZERO_COPY: the streams' zero-copy setting (auto | off | require).
+#   ZERO_COPY: the streams' zero-copy setting (auto | off | require); HEAP: their
+#   dmabuf-heap (a missing one makes the daemon use udmabuf).
 . /lib/iiousb/functions.sh
 . /scenarios/_daemon.sh
 
@@ -14,12 +15,15 @@ TX_MIB=${2:-32}
 USB_MODE=${3:-zero-copy}
 IIO_MODE=${4:-zero-copy}
 ZC=${5:-auto}
+HEAP=${6:-/dev/dma_heap/system}
 
 daemon_setup
 [ "$DAEMON_SIM" = 1 ] || die "iio-sim is needed"
 # As fast as the simulator can (the default config paces the ADC at 1 MS/s).
 sed -e 's/sampling_frequency: .*/sampling_frequency: 0/' -e "s/zero-copy: auto/zero-copy: $ZC/" \
-	"$DAEMON_CONF" > /tmp/iiousbd.yaml
+	-e "s|^\(    zero-copy: .*\)|\1\n    dmabuf-heap: $HEAP|" "$DAEMON_CONF" > /tmp/iiousbd.yaml
+grep -q "dmabuf-heap: $HEAP" /tmp/iiousbd.yaml || die "could not set dmabuf-heap in the config"
+[ -e "$HEAP" ] && origin=$HEAP || origin=udmabuf
 # The DAC too (it has no attributes in the config; its rate paces TX).
 echo 0 > "$(iio_dev_by_name iio-sim-dac)/sampling_frequency" || die "cannot set the DAC's rate"
 daemon_start /tmp/iiousbd.yaml
@@ -44,6 +48,8 @@ cat /tmp/stats.json
 daemon_expect "rx0 IIO side" "$(stat_field rx0 iio)" "$IIO_MODE"
 daemon_expect "rx0 USB side" "$(stat_field rx0 usb)" "$USB_MODE"
 daemon_expect "rx0 state" "$(stat_field rx0 state)" "stopped"
+grep -q "Stream rx0 started: .* bytes from $origin\$" "$DAEMON_LOG" ||
+	{ daemon_show_log; die "the blocks did not come from $origin"; }
 daemon_expect "rx0 USB errors" "$(stat_field rx0 usb_errors)" "0"
 daemon_expect "rx0 IIO errors" "$(stat_field rx0 iio_errors)" "0"
 
