@@ -1,6 +1,10 @@
 #include "control/ControlProtocol.h"
 
+#include "log/Log.h"
+
 namespace iiousb {
+
+IIOUSB_LOG_CATEGORY(Control, "control")
 
 ControlProtocol::ControlProtocol(std::string serial, std::vector<Stream *> streams,
                                  std::uint16_t interfaceNumber)
@@ -55,17 +59,38 @@ ControlProtocol::Reply ControlProtocol::handle(const proto::SetupPacket &setup)
     }
     case proto::RequestCode::Start: {
         Stream *s = streams_[req->value];
+        const bool wasRunning = s->stats().state == proto::StreamState::Running;
         if (int r = s->start(); r < 0) {
             reply.reason = "START " + s->name() + ": " + errnoString(r);
+            LOG(Control, Warning)
+                            .field(log::kStream, s->name())
+                            .field(log::kDevice, s->config().device)
+                            .field(log::kEvent, "start-failed")
+                    << "Stream " << s->name() << " failed to start: " << errnoString(r);
             return reply;
         }
+        if (!wasRunning)
+            LOG(Control, Info)
+                            .field(log::kStream, s->name())
+                            .field(log::kDevice, s->config().device)
+                            .field(log::kEvent, "start")
+                    << "Stream " << s->name() << " started by the host";
         reply.kind = Reply::Kind::Acknowledge;
         break;
     }
-    case proto::RequestCode::Stop:
-        streams_[req->value]->stop();
+    case proto::RequestCode::Stop: {
+        Stream *s = streams_[req->value];
+        const bool wasRunning = s->stats().state == proto::StreamState::Running;
+        s->stop();
+        if (wasRunning)
+            LOG(Control, Info)
+                            .field(log::kStream, s->name())
+                            .field(log::kDevice, s->config().device)
+                            .field(log::kEvent, "stop")
+                    << "Stream " << s->name() << " stopped by the host";
         reply.kind = Reply::Kind::Acknowledge;
         break;
+    }
     case proto::RequestCode::GetStats: {
         auto record = proto::encodeStats(streams_[req->value]->stats());
         reply.kind = Reply::Kind::Data;
@@ -78,8 +103,15 @@ ControlProtocol::Reply ControlProtocol::handle(const proto::SetupPacket &setup)
 
 void ControlProtocol::disable()
 {
-    for (Stream *s : streams_)
+    for (Stream *s : streams_) {
+        if (s->stats().state == proto::StreamState::Running)
+            LOG(Control, Info)
+                            .field(log::kStream, s->name())
+                            .field(log::kDevice, s->config().device)
+                            .field(log::kEvent, "disconnect")
+                    << "Host gone: stopping stream " << s->name();
         s->usbDisabled();
+    }
 }
 
 } // namespace iiousb
