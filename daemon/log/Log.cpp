@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 
+// Our own CODE_FILE/CODE_LINE/CODE_FUNC (the LOG call site's), not sd_journal_sendv()'s.
+#define SD_JOURNAL_SUPPRESS_LOCATION
 #include <systemd/sd-journal.h>
 
 namespace iiousb::log {
