@@ -132,7 +132,7 @@ echo 'root:*:19000:0:99999:7:::' > "$root/etc/shadow"
 chmod 600 "$root/etc/shadow"
 
 # iiousbd's unit, as CMake installs it, with the guest's paths.
-sed -e 's|@IIOUSB_SBINDIR@|/usr/bin|g' -e 's|@IIOUSB_DOCDIR@|/usr/share/doc/iiousb|g' \
+sed -e 's|@IIOUSB_SBINDIR@|/usr/bin|g' -e 's|@IIOUSB_SYSCONFDIR@|/etc|g' -e 's|@IIOUSB_DOCDIR@|/usr/share/doc/iiousb|g' \
 	"$top/systemd/iiousbd.service.in" > "$root/lib/systemd/system/iiousbd.service"
 # The scenario's units and drop-ins.
 cp -a "$here/guest/systemd/." "$root/etc/systemd/system/"
