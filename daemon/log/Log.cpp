@@ -209,16 +209,23 @@ std::string_view sourcePath(const char *file)
     return f;
 }
 
-void writeStderr(const Record &rec)
+// One line on stderr: with a timestamp and the level, or, when stderr is the journal's
+// stream (the journal refused a structured entry), with a "<PRIORITY>" prefix instead.
+void writeStderr(const Record &rec, bool journal)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    char stamp[32];
-    snprintf(stamp, sizeof(stamp), "[%5lld.%06ld] ", static_cast<long long>(ts.tv_sec),
-             ts.tv_nsec / 1000);
-    std::string line = stamp;
-    line += levelName(rec.level);
-    line += ' ';
+    std::string line;
+    if (journal) {
+        line = "<" + std::to_string(syslogPriority(rec.level)) + ">";
+    } else {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        char stamp[32];
+        snprintf(stamp, sizeof(stamp), "[%5lld.%06ld] ", static_cast<long long>(ts.tv_sec),
+                 ts.tv_nsec / 1000);
+        line = stamp;
+        line += levelName(rec.level);
+        line += ' ';
+    }
     line += rec.category;
     line += ": ";
     line += rec.message;
@@ -271,7 +278,7 @@ bool writeJournal(const Record &rec)
 void writeDefault(const Record &rec, bool journal)
 {
     if (!journal || !writeJournal(rec))
-        writeStderr(rec);
+        writeStderr(rec, journal);
 }
 
 } // namespace

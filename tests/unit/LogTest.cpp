@@ -2,8 +2,12 @@
 // file, line and function) and the per-call-site rate limiter.
 #include "log/Log.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -176,4 +180,31 @@ TEST(RateLimiter, QuietCallSiteNeverSuppressed)
         EXPECT_TRUE(d.emit);
         EXPECT_EQ(d.suppressed, 0u);
     }
+}
+
+TEST(Log, StderrLineCarriesTheFields)
+{
+    // Not under journald (the test unsets JOURNAL_STREAM before the first default-sink
+    // message of this process): the default sink writes one line to stderr.
+    unsetenv("JOURNAL_STREAM");
+    char path[] = "/tmp/iiousb-logtest-XXXXXX";
+    int fd = mkstemp(path);
+    ASSERT_GE(fd, 0);
+    unlink(path);
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    ASSERT_GE(saved, 0);
+    dup2(fd, STDERR_FILENO);
+    LOG(Test, Warning).field(log::kStream, "tx0").field(log::kEvent, "overrun") << "late";
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    std::string text(256, '\0');
+    ssize_t n = pread(fd, text.data(), text.size(), 0);
+    close(fd);
+    ASSERT_GT(n, 0);
+    text.resize(static_cast<std::size_t>(n));
+    EXPECT_NE(text.find("warning test: late [IIOUSB_STREAM=tx0 IIOUSB_EVENT=overrun]\n"),
+              std::string::npos)
+            << text;
 }
