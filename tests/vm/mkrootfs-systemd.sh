@@ -56,6 +56,10 @@ versions=$(apt-cache show --no-all-versions "${pkgs[@]}" 2>/dev/null |
 # The key also covers how the tree is made (this script's tree-building part, format 1).
 key=$(printf 'tree-format-1\n%s\n' "$versions" | sha256sum | cut -c1-16)
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/iiousb/systemd-rootfs-$key
+mkdir -p "$(dirname "$cache")"
+# One builder at a time (CTest may start several VM runs at once).
+exec 9> "$cache.lock"
+flock 9
 if [ ! -f "$cache/complete" ]; then
 	echo "mkrootfs-systemd: building the systemd tree ($(echo "$versions" | grep '^systemd='))" \
 		"into $cache" >&2
@@ -84,6 +88,7 @@ if [ ! -f "$cache/complete" ]; then
 	echo "$versions" > "$cache/versions"
 	touch "$cache/complete"
 fi
+flock -u 9
 
 # --- This run's root --------------------------------------------------------------------------
 work=$(mktemp -d)
