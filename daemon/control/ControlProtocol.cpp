@@ -6,6 +6,26 @@ namespace iiousb {
 
 IIOUSB_LOG_CATEGORY(Control, "control")
 
+namespace {
+
+bool running(const Stream &s)
+{
+    return s.stats().state == proto::StreamState::Running;
+}
+
+// One journal entry per stream state change the host caused (IIOUSB_EVENT=start|stop, or
+// disconnect when the host went away with the stream running).
+void logStreamEvent(const Stream &s, const char *event, const char *what)
+{
+    LOG(Control, Info)
+                    .field(log::kStream, s.name())
+                    .field(log::kDevice, s.config().device)
+                    .field(log::kEvent, event)
+            << "Stream " << s.name() << " " << what;
+}
+
+} // namespace
+
 ControlProtocol::ControlProtocol(std::string serial, std::vector<Stream *> streams,
                                  std::uint16_t interfaceNumber)
     : serial_(std::move(serial)), streams_(std::move(streams)), interface_(interfaceNumber)
@@ -50,6 +70,9 @@ ControlProtocol::Reply ControlProtocol::handle(const proto::SetupPacket &setup)
         reply.reason = std::move(error);
         return reply;
     }
+    const bool startOrStop =
+            req->code == proto::RequestCode::Start || req->code == proto::RequestCode::Stop;
+    const bool wasRunning = startOrStop && running(*streams_[req->value]);
     switch (req->code) {
     case proto::RequestCode::GetInfo: {
         auto slice = proto::infoSlice(infoText_, req->value, req->length);
@@ -59,38 +82,17 @@ ControlProtocol::Reply ControlProtocol::handle(const proto::SetupPacket &setup)
     }
     case proto::RequestCode::Start: {
         Stream *s = streams_[req->value];
-        const bool wasRunning = s->stats().state == proto::StreamState::Running;
         if (int r = s->start(); r < 0) {
             reply.reason = "START " + s->name() + ": " + errnoString(r);
-            LOG(Control, Warning)
-                            .field(log::kStream, s->name())
-                            .field(log::kDevice, s->config().device)
-                            .field(log::kEvent, "start-failed")
-                    << "Stream " << s->name() << " failed to start: " << errnoString(r);
             return reply;
         }
-        if (!wasRunning)
-            LOG(Control, Info)
-                            .field(log::kStream, s->name())
-                            .field(log::kDevice, s->config().device)
-                            .field(log::kEvent, "start")
-                    << "Stream " << s->name() << " started by the host";
         reply.kind = Reply::Kind::Acknowledge;
         break;
     }
-    case proto::RequestCode::Stop: {
-        Stream *s = streams_[req->value];
-        const bool wasRunning = s->stats().state == proto::StreamState::Running;
-        s->stop();
-        if (wasRunning)
-            LOG(Control, Info)
-                            .field(log::kStream, s->name())
-                            .field(log::kDevice, s->config().device)
-                            .field(log::kEvent, "stop")
-                    << "Stream " << s->name() << " stopped by the host";
+    case proto::RequestCode::Stop:
+        streams_[req->value]->stop();
         reply.kind = Reply::Kind::Acknowledge;
         break;
-    }
     case proto::RequestCode::GetStats: {
         auto record = proto::encodeStats(streams_[req->value]->stats());
         reply.kind = Reply::Kind::Data;
@@ -98,18 +100,20 @@ ControlProtocol::Reply ControlProtocol::handle(const proto::SetupPacket &setup)
         break;
     }
     }
+    if (startOrStop && running(*streams_[req->value]) != wasRunning) {
+        if (wasRunning)
+            logStreamEvent(*streams_[req->value], "stop", "stopped by the host");
+        else
+            logStreamEvent(*streams_[req->value], "start", "started by the host");
+    }
     return reply;
 }
 
 void ControlProtocol::disable()
 {
     for (Stream *s : streams_) {
-        if (s->stats().state == proto::StreamState::Running)
-            LOG(Control, Info)
-                            .field(log::kStream, s->name())
-                            .field(log::kDevice, s->config().device)
-                            .field(log::kEvent, "disconnect")
-                    << "Host gone: stopping stream " << s->name();
+        if (running(*s))
+            logStreamEvent(*s, "disconnect", "stopped: the host went away");
         s->usbDisabled();
     }
 }

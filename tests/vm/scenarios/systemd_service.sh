@@ -33,6 +33,7 @@ wait_for() {
 daemon_setup
 [ "$DAEMON_SIM" = 1 ] || die "iio-sim.ko not built"
 systemd-analyze verify "/lib/systemd/system/$UNIT" 2>&1 | sed 's/^/  verify| /'
+log "hardening: $(systemd-analyze security --no-pager "$UNIT" 2>&1 | tail -n 1)"
 
 # --- start: active only once the gadget is bound ----------------------------------------
 t0=$(now)
