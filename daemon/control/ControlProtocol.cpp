@@ -13,17 +13,6 @@ bool running(const Stream &s)
     return s.stats().state == proto::StreamState::Running;
 }
 
-// One journal entry per stream state change the host caused (IIOUSB_EVENT=start|stop, or
-// disconnect when the host went away with the stream running).
-void logStreamEvent(const Stream &s, const char *event, const char *what)
-{
-    LOG(Control, Info)
-                    .field(log::kStream, s.name())
-                    .field(log::kDevice, s.config().device)
-                    .field(log::kEvent, event)
-            << "Stream " << s.name() << " " << what;
-}
-
 } // namespace
 
 ControlProtocol::ControlProtocol(std::string serial, std::vector<Stream *> streams,
@@ -100,11 +89,15 @@ ControlProtocol::Reply ControlProtocol::handle(const proto::SetupPacket &setup)
         break;
     }
     }
+    // One journal entry per stream state change the host caused.
     if (startOrStop && running(*streams_[req->value]) != wasRunning) {
-        if (wasRunning)
-            logStreamEvent(*streams_[req->value], "stop", "stopped by the host");
-        else
-            logStreamEvent(*streams_[req->value], "start", "started by the host");
+        const Stream &s = *streams_[req->value];
+        LOG(Control, Info)
+                        .field(log::kStream, s.name())
+                        .field(log::kDevice, s.config().device)
+                        .field(log::kEvent, wasRunning ? "stop" : "start")
+                << "Stream " << s.name() << (wasRunning ? " stopped" : " started")
+                << " by the host";
     }
     return reply;
 }
@@ -113,7 +106,11 @@ void ControlProtocol::disable()
 {
     for (Stream *s : streams_) {
         if (running(*s))
-            logStreamEvent(*s, "disconnect", "stopped: the host went away");
+            LOG(Control, Info)
+                            .field(log::kStream, s->name())
+                            .field(log::kDevice, s->config().device)
+                            .field(log::kEvent, "disconnect")
+                    << "Stream " << s->name() << " stopped: the host went away";
         s->usbDisabled();
     }
 }
