@@ -34,6 +34,9 @@ pkgs=(
 	iiod libiio-utils usbutils
 	clang-format clang-tidy
 )
+# (The systemd VM scenarios need no package installed here: tests/vm/mkrootfs-systemd.sh
+# fetches systemd and its libraries with `apt-get download` against these apt sources and
+# unpacks them with dpkg-deb; readelf comes with build-essential's binutils.)
 # Installing a kernel image runs initramfs-tools hooks we do not need.
 INITRD=No apt-get install -y -q --no-install-recommends "${pkgs[@]}"
 echo "install-deps: kernel $kabi-amd64 (linux-source-6.12 $src_ver)"

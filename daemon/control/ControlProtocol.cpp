@@ -1,6 +1,19 @@
 #include "control/ControlProtocol.h"
 
+#include "log/Log.h"
+
 namespace iiousb {
+
+IIOUSB_LOG_CATEGORY(Control, "control")
+
+namespace {
+
+bool running(const Stream &s)
+{
+    return s.stats().state == proto::StreamState::Running;
+}
+
+} // namespace
 
 ControlProtocol::ControlProtocol(std::string serial, std::vector<Stream *> streams,
                                  std::uint16_t interfaceNumber)
@@ -46,6 +59,9 @@ ControlProtocol::Reply ControlProtocol::handle(const proto::SetupPacket &setup)
         reply.reason = std::move(error);
         return reply;
     }
+    const bool startOrStop =
+            req->code == proto::RequestCode::Start || req->code == proto::RequestCode::Stop;
+    const bool wasRunning = startOrStop && running(*streams_[req->value]);
     switch (req->code) {
     case proto::RequestCode::GetInfo: {
         auto slice = proto::infoSlice(infoText_, req->value, req->length);
@@ -87,6 +103,16 @@ ControlProtocol::Reply ControlProtocol::handle(const proto::SetupPacket &setup)
         break;
     }
     }
+    // One journal entry per stream state change the host caused.
+    if (startOrStop && running(*streams_[req->value]) != wasRunning) {
+        const Stream &s = *streams_[req->value];
+        LOG(Control, Info)
+                        .field(log::kStream, s.name())
+                        .field(log::kDevice, s.config().device)
+                        .field(log::kEvent, wasRunning ? "stop" : "start")
+                << "Stream " << s.name() << (wasRunning ? " stopped" : " started")
+                << " by the host";
+    }
     return reply;
 }
 
@@ -104,8 +130,15 @@ void ControlProtocol::handleData(const proto::SetupPacket &setup,
 
 void ControlProtocol::disable()
 {
-    for (Stream *s : streams_)
+    for (Stream *s : streams_) {
+        if (running(*s))
+            LOG(Control, Info)
+                            .field(log::kStream, s->name())
+                            .field(log::kDevice, s->config().device)
+                            .field(log::kEvent, "disconnect")
+                    << "Stream " << s->name() << " stopped: the host went away";
         s->usbDisabled();
+    }
 }
 
 } // namespace iiousb

@@ -1,7 +1,9 @@
 #include "log/Log.h"
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <mutex>
 #include <utility>
@@ -10,6 +12,11 @@
 #include <unistd.h>
 
 #include <sys/stat.h>
+#include <sys/uio.h>
+
+// Our own CODE_FILE/CODE_LINE/CODE_FUNC (the LOG call site's), not sd_journal_sendv()'s.
+#define SD_JOURNAL_SUPPRESS_LOCATION
+#include <systemd/sd-journal.h>
 
 namespace iiousb::log {
 
@@ -22,6 +29,8 @@ struct Registry {
     std::vector<std::pair<std::string, Level>> rules;
     bool journal = false;
     bool journalChecked = false;
+    Sink sink;
+    RateLimiter limiter{kRateLimitBurst, kRateLimitInterval};
 };
 
 Registry &registry()
@@ -55,6 +64,8 @@ bool stderrIsJournal()
     return st.st_dev == dev && st.st_ino == ino;
 }
 
+} // namespace
+
 int syslogPriority(Level level)
 {
     switch (level) {
@@ -71,8 +82,6 @@ int syslogPriority(Level level)
     }
     return 6;
 }
-
-} // namespace
 
 std::optional<Level> parseLevel(std::string_view name)
 {
@@ -146,21 +155,67 @@ bool configure(std::string_view spec, std::string *error)
     return true;
 }
 
-Message::Message(const Category &category, Level level) : category_(category), level_(level) {}
+bool validFieldName(std::string_view name)
+{
+    if (name.empty() || name.size() > 64 || name[0] == '_' || (name[0] >= '0' && name[0] <= '9'))
+        return false;
+    for (char c : name) {
+        if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
+            return false;
+    }
+    return true;
+}
 
-Message::~Message()
+Sink setSink(Sink sink)
 {
     Registry &r = registry();
-    std::string line;
-    {
-        std::lock_guard guard(r.lock);
-        if (!r.journalChecked) {
-            r.journal = stderrIsJournal();
-            r.journalChecked = true;
-        }
+    std::lock_guard guard(r.lock);
+    std::swap(r.sink, sink);
+    return sink;
+}
+
+RateLimiter::Decision RateLimiter::check(const std::string &key, Clock::time_point now)
+{
+    Decision d;
+    auto [it, inserted] = windows_.try_emplace(key);
+    Window &w = it->second;
+    if (inserted || now - w.start >= interval_) {
+        d.suppressed = w.suppressed;
+        w.start = now;
+        w.count = 1;
+        w.suppressed = 0;
+        return d;
     }
-    if (r.journal) {
-        line = "<" + std::to_string(syslogPriority(level_)) + ">";
+    if (w.count < burst_) {
+        w.count++;
+        return d;
+    }
+    w.suppressed++;
+    d.emit = false;
+    return d;
+}
+
+namespace {
+
+// __FILE__ relative to the source tree: from the last "daemon/" or "tools/" on.
+std::string_view sourcePath(const char *file)
+{
+    std::string_view f(file ? file : "");
+    for (std::string_view top : {"/daemon/", "/tools/", "/tests/"}) {
+        auto pos = f.rfind(top);
+        if (pos != std::string_view::npos)
+            return f.substr(pos + 1);
+    }
+    return f;
+}
+
+// One line on stderr: with a timestamp and the level, or, when stderr is the journal's
+// stream (the journal refused a structured entry), with a "<PRIORITY>" prefix instead.
+void writeStderr(const Record &rec, bool journal)
+{
+    std::string line;
+    if (journal) {
+        line = "<" + std::to_string(syslogPriority(rec.level)) + ">";
     } else {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -168,14 +223,128 @@ Message::~Message()
         snprintf(stamp, sizeof(stamp), "[%5lld.%06ld] ", static_cast<long long>(ts.tv_sec),
                  ts.tv_nsec / 1000);
         line = stamp;
-        line += levelName(level_);
+        line += levelName(rec.level);
         line += ' ';
     }
-    line += category_.name();
+    line += rec.category;
     line += ": ";
-    line += stream_.str();
+    line += rec.message;
+    if (rec.fields && !rec.fields->empty()) {
+        line += " [";
+        bool first = true;
+        for (const auto &[name, value] : *rec.fields) {
+            if (!first)
+                line += ' ';
+            first = false;
+            line += name;
+            line += '=';
+            line += value;
+        }
+        line += ']';
+    }
     line += '\n';
     fwrite(line.data(), 1, line.size(), stderr);
+}
+
+// One journal entry: MESSAGE, PRIORITY, CODE_*, SYSLOG_IDENTIFIER, IIOUSB_CATEGORY and the
+// call site's fields. Returns false if the journal refused it.
+bool writeJournal(const Record &rec)
+{
+    std::vector<std::string> items;
+    items.reserve(8 + (rec.fields ? rec.fields->size() : 0));
+    std::string message = "MESSAGE=";
+    message += rec.category;
+    message += ": ";
+    message += rec.message;
+    items.push_back(std::move(message));
+    items.push_back("PRIORITY=" + std::to_string(syslogPriority(rec.level)));
+    items.push_back("CODE_FILE=" + std::string(rec.file));
+    items.push_back("CODE_LINE=" + std::to_string(rec.line));
+    items.push_back("CODE_FUNC=" + std::string(rec.function));
+    items.emplace_back("SYSLOG_IDENTIFIER=" + std::string(program_invocation_short_name));
+    items.push_back("IIOUSB_CATEGORY=" + std::string(rec.category));
+    if (rec.fields) {
+        for (const auto &[name, value] : *rec.fields)
+            items.push_back(name + "=" + value);
+    }
+    std::vector<struct iovec> iov(items.size());
+    for (std::size_t i = 0; i < items.size(); i++) {
+        iov[i].iov_base = items[i].data();
+        iov[i].iov_len = items[i].size();
+    }
+    return sd_journal_sendv(iov.data(), static_cast<int>(iov.size())) >= 0;
+}
+
+void writeDefault(const Record &rec, bool journal)
+{
+    if (!journal || !writeJournal(rec))
+        writeStderr(rec, journal);
+}
+
+} // namespace
+
+Message::Message(const Category &category, Level level, const char *file, int line,
+                 const char *function)
+    : category_(category), level_(level), file_(file), line_(line), function_(function)
+{}
+
+Message &Message::field(std::string_view name, std::string_view value)
+{
+    if (!validFieldName(name)) {
+        stream_ << "[bad field name '" << name << "'] ";
+        return *this;
+    }
+    fields_.emplace_back(std::string(name), std::string(value));
+    return *this;
+}
+
+Message::~Message()
+{
+    Registry &r = registry();
+    Sink sink;
+    bool journal = false;
+    RateLimiter::Decision d;
+    const std::string_view file = sourcePath(file_);
+    {
+        std::lock_guard guard(r.lock);
+        if (!r.journalChecked) {
+            r.journal = stderrIsJournal();
+            r.journalChecked = true;
+        }
+        journal = r.journal;
+        sink = r.sink;
+        if (level_ >= Level::Warning) {
+            std::string key(file);
+            key += ':';
+            key += std::to_string(line_);
+            d = r.limiter.check(key, RateLimiter::Clock::now());
+        }
+    }
+    if (!d.emit)
+        return;
+    const std::string text = stream_.str();
+    Record rec;
+    rec.category = category_.name();
+    rec.file = file;
+    rec.line = line_;
+    rec.function = function_ ? function_ : "";
+    rec.fields = &fields_;
+    if (d.suppressed > 0) {
+        const std::string note = "Suppressed " + std::to_string(d.suppressed) + " messages from " +
+                                 std::string(file) + ":" + std::to_string(line_);
+        rec.level = Level::Notice;
+        rec.message = note;
+        if (sink)
+            sink(rec);
+        else
+            writeDefault(rec, journal);
+    }
+    rec.level = level_;
+    rec.message = text;
+    if (sink)
+        sink(rec);
+    else
+        writeDefault(rec, journal);
 }
 
 } // namespace iiousb::log

@@ -93,11 +93,11 @@ int Daemon::run()
                             .count();
     LOG(Daemon, Info) << "Ready: gadget bound to " << session_->udc() << " " << ms
                       << " ms after start";
-    lastStatus_ = session_->status();
+    lastStatus_ = currentStatus();
     notify("READY=1\nSTATUS=" + lastStatus_);
 
     int r = loop_->run();
-    notify("STOPPING=1");
+    notify("STOPPING=1\nSTATUS=Stopping: removing the gadget");
     LOG(Daemon, Info) << "Tearing the gadget down";
     session_.reset();
     LOG(Daemon, Info) << "Stopped";
@@ -140,7 +140,8 @@ void Daemon::reload()
         }
         session_ = std::move(*old);
     }
-    lastStatus_ = session_->status();
+    statusLine_.reset();
+    lastStatus_ = currentStatus();
     notify("READY=1\nSTATUS=" + lastStatus_);
     LOG(Daemon, Info) << "Reloaded: gadget bound to " << session_->udc();
 }
@@ -149,12 +150,23 @@ void Daemon::updateStatus()
 {
     if (!session_)
         return;
-    std::string status = session_->status();
+    std::string status = currentStatus();
     if (status == lastStatus_)
         return;
     lastStatus_ = status;
     notify("STATUS=" + status);
     LOG(Daemon, Debug) << status;
+}
+
+std::string Daemon::currentStatus()
+{
+    StatusLine::Samples samples;
+    for (const auto &stream : session_->streams())
+        samples.emplace_back(stream->name(), stream->stats());
+    std::string state = "Gadget " + session_->config().gadget.name + " bound to " +
+                        session_->udc() + ", host " +
+                        (session_->hostConnected() ? "connected" : "not connected");
+    return statusLine_.update(state, samples, StatusLine::Clock::now());
 }
 
 } // namespace iiousb

@@ -8,6 +8,7 @@
 #include "config/Config.h"
 #include "event/EventLoop.h"
 #include "service/GadgetSession.h"
+#include "service/StatusLine.h"
 
 namespace iiousb {
 
@@ -26,6 +27,7 @@ private:
     Result<std::unique_ptr<GadgetSession>> startSession(const Config &config);
     void reload();
     void updateStatus();
+    std::string currentStatus();
 
     Config config_;
     std::chrono::steady_clock::time_point started_;
@@ -33,6 +35,7 @@ private:
     std::vector<EventSourcePtr> sources_;
     std::unique_ptr<GadgetSession> session_;
     std::string lastStatus_;
+    StatusLine statusLine_;
 };
 
 } // namespace iiousb

@@ -18,6 +18,9 @@
 #   --build-dir DIR      CMake build dir with kmod/ and vm-guest/ (default: $IIOUSB_BUILD_DIR or ./build)
 #   --no-build           do not run `cmake --build DIR --target vm-deps` first
 #   --log FILE           also write the console to FILE
+#   --rootfs busybox|systemd  the guest's userspace: the busybox initramfs with the
+#                        rig's own init (default), or systemd as PID 1 on a root built
+#                        from Debian's packages (mkrootfs-systemd.sh, cached)
 #
 # SCENARIO is tests/vm/scenarios/SCENARIO.sh, run as PID 1's child in the guest
 # with ARGs. The exit status is the scenario's, or 1 if the guest printed a
@@ -36,9 +39,10 @@ log=
 kernel=stock
 expect=
 modules=fixed
+rootfs=busybox
 
 usage() {
-	sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'
 	exit "${1:-0}"
 }
 
@@ -55,6 +59,7 @@ while [ $# -gt 0 ]; do
 	--build-dir) build=$2; shift 2 ;;
 	--no-build) do_build=0; shift ;;
 	--log) log=$2; shift 2 ;;
+	--rootfs) rootfs=$2; shift 2 ;;
 	-h|--help) usage 0 ;;
 	-*) echo "run.sh: unknown option '$1'" >&2; usage 2 >&2 ;;
 	*) break ;;
@@ -68,6 +73,7 @@ scen_args=$(IFS=,; echo "$*")
 fail() { echo "run.sh: $*" >&2; exit 1; }
 case $speed in hs|ss) ;; *) fail "--speed must be hs or ss, not '$speed'" ;; esac
 case $udc in patched|stock) ;; *) fail "--udc must be patched or stock, not '$udc'" ;; esac
+case $rootfs in busybox|systemd) ;; *) fail "--rootfs must be busybox or systemd, not '$rootfs'" ;; esac
 [ -f "$here/scenarios/$scenario.sh" ] || fail "no scenario '$scenario' (tests/vm/scenarios/$scenario.sh)"
 command -v qemu-system-x86_64 >/dev/null || fail "qemu-system-x86_64 missing (run tests/install-deps.sh)"
 
@@ -103,14 +109,22 @@ fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-"$here/mkinitramfs.sh" --kver "$kver" --build-dir "$build" --out "$work/initramfs.cpio" \
-	--kmod "$kmod" ${modroot:+--modroot "$modroot"}
+if [ "$rootfs" = systemd ]; then
+	"$here/mkrootfs-systemd.sh" --kver "$kver" --build-dir "$build" --out "$work/initramfs.cpio" \
+		--kmod "$kmod" ${modroot:+--modroot "$modroot"}
+else
+	"$here/mkinitramfs.sh" --kver "$kver" --build-dir "$build" --out "$work/initramfs.cpio" \
+		--kmod "$kmod" ${modroot:+--modroot "$modroot"}
+fi
 [ -n "$log" ] || log=$work/console.log
 
 append="console=ttyS0 panic=-1 loglevel=4 iiousb.scenario=$scenario iiousb.speed=$speed iiousb.udc=$udc"
+if [ "$rootfs" = systemd ]; then
+	append="$append rdinit=/lib/systemd/systemd systemd.unit=iiousb-vm.target systemd.show_status=error"
+fi
 [ -n "$scen_args" ] && append="$append iiousb.args=$scen_args"
 
-echo "run.sh: $scenario (kernel=$kernel modules=$modules speed=$speed udc=$udc mem=${mem}M smp=$smp release=$kver timeout=${timeout_s}s)"
+echo "run.sh: $scenario (rootfs=$rootfs kernel=$kernel modules=$modules speed=$speed udc=$udc mem=${mem}M smp=$smp release=$kver timeout=${timeout_s}s)"
 # One boot of the VM, console to "$log"; sets qrc.
 boot_once() {
 	: > "$log"

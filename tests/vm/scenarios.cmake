@@ -53,6 +53,12 @@ iiousb_vm_test(daemon_restart daemon_restart)
 iiousb_vm_test(daemon_bringup_ss daemon_bringup STOCK_KERNEL_ONLY --speed ss)
 iiousb_vm_test(daemon_failures daemon_failures STOCK_KERNEL_ONLY)
 
+# systemd service (issue 7): iiousbd.service under Debian's systemd as PID 1 (run.sh --rootfs
+# systemd; the root is built from Debian's packages and cached by mkrootfs-systemd.sh):
+# notify/READY only once bound, live STATUS, journal fields, watchdog restart, reload with a
+# broken config, clean stop. Userspace only: Debian's kernel suffices.
+iiousb_vm_test(systemd_service systemd_service STOCK_KERNEL_ONLY --rootfs systemd)
+
 # host tool iiousb (issue 4): control requests against iiousbd; streaming against a
 # FunctionFS stand-in (tool_ffs_source) until the daemon's pipeline moves data
 iiousb_vm_test(tool_control tool_control STOCK_KERNEL_ONLY)

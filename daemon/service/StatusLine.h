@@ -1,0 +1,41 @@
+// The text systemd shows as "Status:" (sd_notify STATUS=): the service's state and, per
+// stream, its state and throughput in MB/s (10^6 bytes per second) computed from the
+// difference between this sample of Stream::stats().bytes and the previous one.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "protocol/Protocol.h"
+
+namespace iiousb {
+
+class StatusLine {
+public:
+    using Clock = std::chrono::steady_clock;
+    using Samples = std::vector<std::pair<std::string, proto::Stats>>;
+
+    // "STATE; rx0 running 12.3 MB/s, tx0 stopped". A stream's rate is shown once there is
+    // an earlier sample of it with fewer or equal bytes (a restarted stream whose counter
+    // went back shows no rate until the next sample).
+    std::string update(std::string_view state, const Samples &streams, Clock::time_point now);
+
+    // Forget the previous samples (a new session starts its counters from zero).
+    void reset() { previous_.clear(); }
+
+private:
+    struct Sample {
+        Clock::time_point when;
+        std::uint64_t bytes = 0;
+    };
+    std::map<std::string, Sample> previous_;
+};
+
+// "12.3": bytes over `elapsed` in MB/s, one decimal.
+std::string formatRate(std::uint64_t bytes, std::chrono::nanoseconds elapsed);
+
+} // namespace iiousb
