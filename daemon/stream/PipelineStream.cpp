@@ -109,9 +109,13 @@ int PipelineStream::startRun()
                 return;
             const bool failed = stopFailed_;
             if (failed)
-                LOG(Stream, Error) << "Stream " << config_.name << ": " << stopReason_;
+                LOG(Stream, Error).field(log::kStream, config_.name).field(log::kEvent, "stop")
+                        << "Stream " << config_.name << ": " << stopReason_;
             else
-                LOG(Stream, Notice) << "Stream " << config_.name << ": " << stopReason_;
+                LOG(Stream, Notice)
+                                .field(log::kStream, config_.name)
+                                .field(log::kEvent, "disconnect")
+                        << "Stream " << config_.name << ": " << stopReason_;
             stop();
             if (failed)
                 state_ = proto::StreamState::Failed;
@@ -155,8 +159,12 @@ Result<bool> PipelineStream::attachIio(Run &run)
                                     " cannot import DMABUFs (" + errnoString(r) + ")";
             if (config_.zeroCopy == ZeroCopy::Require)
                 return makeError(r, why + " and zero-copy is 'require'");
-            LOG(Stream, Warning) << "Stream " << config_.name << ": " << why
-                                 << "; falling back to copying on the IIO side (fileio)";
+            LOG(Stream, Warning)
+                            .field(log::kStream, config_.name)
+                            .field(log::kDevice, iio_->deviceName)
+                            .field(log::kEvent, "fallback")
+                    << "Stream " << config_.name << ": " << why
+                    << "; falling back to copying on the IIO side (fileio)";
             return false;
         }
         return errnoError(r, "Failed to attach DMABUF " + std::to_string(i) + " to IIO device " +
@@ -179,8 +187,12 @@ Result<bool> PipelineStream::attachUsb(Run &run)
                     (r == -EPERM ? ": the USB device controller lacks scatter-gather)" : ")");
             if (config_.zeroCopy == ZeroCopy::Require)
                 return makeError(r, why + " and zero-copy is 'require'");
-            LOG(Stream, Warning) << "Stream " << config_.name << ": " << why
-                                 << "; falling back to copying on the USB side";
+            LOG(Stream, Warning)
+                            .field(log::kStream, config_.name)
+                            .field(log::kDevice, iio_->deviceName)
+                            .field(log::kEvent, "fallback")
+                    << "Stream " << config_.name << ": " << why
+                    << "; falling back to copying on the USB side";
             return false;
         }
         return errnoError(r,
@@ -347,14 +359,26 @@ void PipelineStream::onIioDone(std::size_t block, int status, std::uint64_t byte
     }
     if (config_.direction == proto::Direction::Rx) {
         // The device had no block left to fill: a real converter dropped samples here.
-        if (run_->iioPort->inFlight() == 0)
-            counters_.overruns++;
+        if (run_->iioPort->inFlight() == 0 && counters_.overruns++ == 0)
+            LOG(Stream, Notice)
+                            .field(log::kStream, config_.name)
+                            .field(log::kDevice, iio_->deviceName)
+                            .field(log::kEvent, "overrun")
+                    << "Stream " << config_.name
+                    << ": the IIO device ran out of blocks to fill (USB slower than the "
+                       "device; GET_STATS counts each time)";
         submitUsb(block, bytes ? bytes : config_.blockSize);
     } else {
         counters_.bytes += bytes ? bytes : config_.blockSize;
         counters_.blocks++;
-        if (run_->iioPort->inFlight() == 0)
-            counters_.underruns++;
+        if (run_->iioPort->inFlight() == 0 && counters_.underruns++ == 0)
+            LOG(Stream, Notice)
+                            .field(log::kStream, config_.name)
+                            .field(log::kDevice, iio_->deviceName)
+                            .field(log::kEvent, "underrun")
+                    << "Stream " << config_.name
+                    << ": the IIO device ran out of blocks to play (the host is slower than "
+                       "the device; GET_STATS counts each time)";
         submitUsb(block, config_.blockSize);
     }
 }

@@ -118,7 +118,10 @@ else
 fi
 [ -n "$log" ] || log=$work/console.log
 
-append="console=ttyS0 panic=-1 loglevel=4 iiousb.scenario=$scenario iiousb.speed=$speed iiousb.udc=$udc"
+# watchdog_thresh=60: the soft-lockup detector fires after 120 s instead of 20 s. A TCG
+# guest starved by a loaded host (two VMs on two cores plus builds) was reported stuck for
+# 22 s in an initcall (jitterentropy's self-test) long before any code of ours ran.
+append="console=ttyS0 panic=-1 loglevel=4 watchdog_thresh=60 iiousb.scenario=$scenario iiousb.speed=$speed iiousb.udc=$udc"
 if [ "$rootfs" = systemd ]; then
 	append="$append rdinit=/lib/systemd/systemd systemd.unit=iiousb-vm.target systemd.show_status=error"
 fi
