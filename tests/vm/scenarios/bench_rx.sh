@@ -1,0 +1,388 @@
+# The RX benchmark (bench/run.sh; not a test, not registered with CTest): iio-sim's ADC
+# (header pattern, sampling_frequency 0, so the simulated DMA costs almost nothing) streamed
+# to the USB host side of this VM by four servers, one after the other:
+#   (a) iiousbd, zero-copy: auto        (b) iiousbd, zero-copy: off
+#   (c) tool_ffs_source --dmabuf: the raw IIO -> FunctionFS DMABUF loop with bare ioctls
+#   (d) Debian's iiod 0.24 (-F, FunctionFS) read by Debian's iio_readdev -u usb:...
+# (a), (b) and (c) are read by `iiousb capture` with the same fixed transfers (HOST_T x
+# HOST_S); (d) speaks libiio's protocol, so its reader is iio_readdev. For each grid point
+# (block size, buffers) it runs (c), (a), (b) back to back, then (d) at its own points.
+# Extra rows (x): iiousb capture against the plain libusb reader usb_bulk_baseline, on the
+# write() source (tool_stream's comparison) and on (c).
+#
+# Every result is one console line, parsed by bench/run.sh:
+#   BENCH speed=S srv=a|b|c|d|w block=BYTES bufs=N reader=iiousb|libusb|iio_readdev
+#         bytes=B secs=S cpu=C vmcpu=V ok=1|0 note=TEXT...
+# cpu: the server process's user+system seconds (/proc/PID/stat) around the run; vmcpu:
+# the whole guest's busy CPU seconds. A server that fails or moves nothing gives ok=0 and
+# a note; only a broken rig (UDC, iio-sim, gadget bind) fails the scenario.
+#
+# Arguments: SECONDS BLOCKS BUFS DBLOCKS WHAT (lists colon-separated; WHAT: letters of
+# the contenders to run, x for the extra rows), defaults 4 64K:256K:1M:4M 1:2:4:8
+# 64K:256K:1M abcdx (sizes in bytes).
+. /lib/iiousb/functions.sh
+. /scenarios/_ffs_gadget.sh
+
+T=${1:-4}
+BLOCKS=$(echo "${2:-65536:262144:1048576:4194304}" | tr : ' ')
+BUFS=$(echo "${3:-1:2:4:8}" | tr : ' ')
+DBLOCKS=$(echo "${4:-65536:262144:1048576}" | tr : ' ')
+WHAT=${5:-abcdx}
+SPEED=${IIOUSB_SPEED:-hs}
+# The host reader for (a), (b), (c): fixed, so that every server sees the same host.
+HOST_T=16
+HOST_S=262144
+TEST_ID=1d6b:0104
+IIOD_ID=0456:b673
+
+wants() { case $WHAT in *"$1"*) return 0 ;; esac; return 1; }
+
+# result SRV BLOCK BUFS READER BYTES SECS CPU VMCPU OK NOTE...
+result() {
+	srv=$1 blk=$2 nb=$3 reader=$4 bytes=$5 secs=$6 cpu=$7 vmcpu=$8 ok=$9
+	shift 9
+	echo "BENCH speed=$SPEED srv=$srv block=$blk bufs=$nb reader=$reader bytes=$bytes" \
+		"secs=$secs cpu=$cpu vmcpu=$vmcpu ok=$ok note=$*"
+}
+
+sub() { awk "BEGIN { printf \"%.3f\", $1 - $2 }"; }
+
+# ---- host side ---------------------------------------------------------------------------
+
+# host_dev VID:PID: the host's sysfs directory of that device, if it is there.
+host_dev() {
+	for d in /sys/bus/usb/devices/*; do
+		[ -f "$d/idVendor" ] || continue
+		[ "$(cat "$d/idVendor" 2>/dev/null):$(cat "$d/idProduct" 2>/dev/null)" = "$1" ] &&
+			{ echo "$d"; return 0; }
+	done
+	return 1
+}
+
+# wait_host VID:PID: until the host has configured the device (its first interface shows).
+wait_host() {
+	n=0
+	until d=$(host_dev "$1") && [ -d "$d/$(basename "$d"):1.0" ]; do
+		n=$((n + 1))
+		[ $n -le 300 ] || return 1
+		sleep 0.1
+	done
+	HOST_DEV=$d
+}
+
+# wait_host_gone VID:PID: until the host has dropped the device (so that the next server's
+# device is not confused with the last one's).
+wait_host_gone() {
+	n=0
+	while host_dev "$1" > /dev/null; do
+		n=$((n + 1))
+		[ $n -le 100 ] || { log "WARNING: $1 still on the host side 10 s after its server stopped"; return 1; }
+		sleep 0.1
+	done
+}
+
+# capture SRV BLOCK BUFS PID: `iiousb capture` for T seconds from a server with the iiousb
+# protocol, the server's CPU read around it.
+capture() {
+	c0=$(bench_util cpu "$4") || c0=
+	v0=$(bench_util vmcpu)
+	timeout $((T + 60)) iiousb capture rx0 -o /dev/null -t "$T" -T $HOST_T -S $HOST_S -q \
+		2> /tmp/capture.err
+	rc=$?
+	c1=$(bench_util cpu "$4") || c1=
+	v1=$(bench_util vmcpu)
+	sed 's/^/  capture| /' /tmp/capture.err
+	summary=$(grep ': captured ' /tmp/capture.err | tail -n 1)
+	bytes=$(echo "$summary" | sed -n 's/.*captured .* (\([0-9]*\) bytes) in .*/\1/p')
+	secs=$(echo "$summary" | sed -n 's/.* bytes) in \([0-9.]*\) s: .*/\1/p')
+	[ -n "$bytes" ] || bytes=0
+	[ -n "$secs" ] || secs=0
+	cpu=-1
+	[ -n "$c0" ] && [ -n "$c1" ] && cpu=$(sub "$c1" "$c0")
+	vm=$(sub "$v1" "$v0")
+	if [ $rc != 0 ]; then
+		result "$1" "$2" "$3" iiousb "$bytes" "$secs" "$cpu" "$vm" 0 \
+			"capture exit $rc: $(grep -m1 -v ': captured ' /tmp/capture.err | cut -c1-120)"
+	elif [ "$bytes" = 0 ]; then
+		result "$1" "$2" "$3" iiousb 0 "$secs" "$cpu" "$vm" 0 "capture moved 0 bytes"
+	else
+		result "$1" "$2" "$3" iiousb "$bytes" "$secs" "$cpu" "$vm" 1 ok
+	fi
+	LAST_BYTES=$bytes
+}
+
+# baseline SRV BLOCK BUFS PID: the plain libusb reader with the same transfers.
+baseline() {
+	c0=$(bench_util cpu "$4") || c0=
+	v0=$(bench_util vmcpu)
+	timeout $((T + 60)) usb_bulk_baseline -n $HOST_T -s $HOST_S -t "$T" -c 0 -z \
+		> /tmp/base.out 2> /tmp/base.err
+	rc=$?
+	c1=$(bench_util cpu "$4") || c1=
+	v1=$(bench_util vmcpu)
+	sed 's/^/  baseline| /' /tmp/base.out /tmp/base.err
+	bytes=$(sed -n 's/.*: \([0-9]*\) bytes in \([0-9.]*\) s: .*/\1/p' /tmp/base.out)
+	secs=$(sed -n 's/.*: \([0-9]*\) bytes in \([0-9.]*\) s: .*/\2/p' /tmp/base.out)
+	[ -n "$bytes" ] || bytes=0
+	[ -n "$secs" ] || secs=0
+	cpu=-1
+	[ -n "$c0" ] && [ -n "$c1" ] && cpu=$(sub "$c1" "$c0")
+	ok=1 note=ok
+	[ $rc = 0 ] && [ "$bytes" != 0 ] || { ok=0; note="usb_bulk_baseline exit $rc, $bytes bytes"; }
+	result "$1" "$2" "$3" libusb "$bytes" "$secs" "$cpu" "$(sub "$v1" "$v0")" $ok "$note"
+}
+
+# ---- (c) and the write() source: tool_ffs_source on the test gadget --------------------------
+
+SRC_PID=
+# source_start [tool_ffs_source options]: 0 when the host has the device.
+source_start() {
+	rm -f /tmp/ready
+	tool_ffs_source --ready /tmp/ready "$@" "$FFS_DIR" > /tmp/source.log 2>&1 &
+	SRC_PID=$!
+	ffs_gadget_bind /tmp/ready
+	wait_host $TEST_ID || { log "the host did not enumerate tool_ffs_source $*"; return 1; }
+}
+
+source_stop() {
+	[ -n "$SRC_PID" ] || return 0
+	kill -TERM "$SRC_PID" 2> /dev/null
+	wait "$SRC_PID"
+	sed 's/^/  source| /' /tmp/source.log | grep -v ' ep0 \| stream [01] \(started\|stopped\)'
+	SRC_PID=
+	n=0
+	while [ -n "$(cat "$FFS_GADGET/UDC" 2>/dev/null)" ] && [ $n -lt 50 ]; do
+		sleep 0.1
+		n=$((n + 1))
+	done
+	wait_host_gone $TEST_ID
+}
+
+run_c() {
+	blk=$1 nb=$2
+	if source_start --dmabuf "$nb" --block "$blk" --mask f; then
+		capture c "$blk" "$nb" "$SRC_PID"
+	else
+		result c "$blk" "$nb" iiousb 0 0 -1 -1 0 "tool_ffs_source did not come up"
+	fi
+	source_stop
+}
+
+# ---- (a), (b): iiousbd ---------------------------------------------------------------------
+
+DAEMON_PID=
+DAEMON_GADGET=/sys/kernel/config/usb_gadget/iiousb
+# daemon_conf BLOCK BUFS ZEROCOPY: the simulated ADC alone, at full speed.
+daemon_conf() {
+	cat > /tmp/bench.yaml << EOF
+gadget:
+  name: iiousb
+  vid: 0x1d6b
+  pid: 0x0104
+  product: iiousb benchmark
+  serial: "0001"
+functionfs:
+  instance: iiousb
+  mount: /run/iiousbd/ffs
+streams:
+  - name: rx0
+    direction: rx
+    device: iio-sim-adc
+    channels: all
+    attributes:
+      sampling_frequency: 0
+    block-size: $1
+    block-count: $2
+    zero-copy: $3
+EOF
+}
+
+daemon_up() {
+	iiousbd --config /tmp/bench.yaml > /tmp/iiousbd.log 2>&1 &
+	DAEMON_PID=$!
+	n=0
+	while [ -z "$(cat "$DAEMON_GADGET/UDC" 2>/dev/null)" ]; do
+		kill -0 "$DAEMON_PID" 2> /dev/null || { DAEMON_WHY="iiousbd exited before binding the UDC"; return 1; }
+		n=$((n + 1))
+		[ $n -le 300 ] || { DAEMON_WHY="iiousbd did not bind the UDC in 30 s"; return 1; }
+		sleep 0.1
+	done
+	wait_host $TEST_ID || { DAEMON_WHY="the host did not enumerate iiousbd's gadget"; return 1; }
+}
+
+daemon_down() {
+	[ -n "$DAEMON_PID" ] || return 0
+	kill -TERM "$DAEMON_PID" 2> /dev/null
+	n=0
+	while kill -0 "$DAEMON_PID" 2> /dev/null && [ $n -lt 100 ]; do
+		sleep 0.1
+		n=$((n + 1))
+	done
+	if kill -0 "$DAEMON_PID" 2> /dev/null; then
+		log "WARNING: iiousbd did not exit 10 s after SIGTERM: killing it"
+		kill -KILL "$DAEMON_PID"
+	fi
+	wait "$DAEMON_PID"
+	DAEMON_PID=
+	wait_host_gone $TEST_ID
+}
+
+# Zero-byte runs in a row per mode: after two, the daemon evidently moves no data yet and
+# the remaining points of that mode are not run.
+ZERO_a=0
+ZERO_b=0
+run_daemon() {
+	srv=$1 blk=$2 nb=$3
+	mode=auto
+	[ "$srv" = b ] && mode=off
+	eval "zeros=\$ZERO_$srv"
+	if [ "$zeros" -ge 2 ]; then
+		result "$srv" "$blk" "$nb" iiousb 0 0 -1 -1 0 "not run: the first points moved 0 bytes"
+		return
+	fi
+	daemon_conf "$blk" "$nb" $mode
+	if daemon_up; then
+		capture "$srv" "$blk" "$nb" "$DAEMON_PID"
+		grep -i 'zero-copy\|copy\|dmabuf\|error\|warning' /tmp/iiousbd.log | head -n 8 |
+			sed 's/^/  iiousbd| /'
+	else
+		sed 's/^/  iiousbd| /' /tmp/iiousbd.log | tail -n 5
+		result "$srv" "$blk" "$nb" iiousb 0 0 -1 -1 0 "$DAEMON_WHY"
+		LAST_BYTES=0
+	fi
+	daemon_down
+	if [ "$LAST_BYTES" = 0 ]; then
+		eval "ZERO_$srv=\$((ZERO_$srv + 1))"
+	else
+		eval "ZERO_$srv=0"
+	fi
+}
+
+# ---- (d): iiod over FunctionFS, iio_readdev on the host side -----------------------------------
+
+IIOD_PID=
+IIOD_G=/sys/kernel/config/usb_gadget/iiod
+iiod_up() {
+	mkdir $IIOD_G || return 1
+	echo 0x0456 > $IIOD_G/idVendor
+	echo 0xb673 > $IIOD_G/idProduct
+	mkdir $IIOD_G/strings/0x409
+	echo iiousb > $IIOD_G/strings/0x409/manufacturer
+	echo "iiod benchmark" > $IIOD_G/strings/0x409/product
+	mkdir $IIOD_G/configs/c.1 $IIOD_G/functions/ffs.iio
+	ln -s $IIOD_G/functions/ffs.iio $IIOD_G/configs/c.1/
+	mkdir -p /dev/iio_ffs
+	mount -t functionfs iio /dev/iio_ffs || return 1
+	iiod -F /dev/iio_ffs -n 3 > /tmp/iiod.log 2>&1 &
+	IIOD_PID=$!
+	# iiod writes its descriptors asynchronously: bind once FunctionFS takes it.
+	n=0
+	until echo "$(ls /sys/class/udc | head -n 1)" > $IIOD_G/UDC 2> /dev/null; do
+		n=$((n + 1))
+		[ $n -lt 150 ] || { cat /tmp/iiod.log; return 1; }
+		sleep 0.2
+	done
+	wait_host $IIOD_ID || return 1
+	bus=$(cat "$HOST_DEV/busnum")
+	dev=$(cat "$HOST_DEV/devnum")
+	intf=$(cat "$HOST_DEV/$(basename "$HOST_DEV"):1.0/bInterfaceNumber")
+	IIOD_URI=usb:$bus.$dev.$((intf))
+	log "iiod up (pid $IIOD_PID), host URI $IIOD_URI"
+	sleep 1
+}
+
+# Bytes per sample set of iio-sim-adc with every channel (iio_readdev reads them all).
+adc_set_bytes() {
+	d=$(iio_dev_by_name iio-sim-adc) || { echo 8; return; }
+	echo $((2 * $(ls "$d"/buffer0/in_voltage*_en | wc -l)))
+}
+
+D_RATE=4194304 # bytes/s guess for the first point; then the last measured rate
+run_d() {
+	blk=$1
+	set_bytes=$(adc_set_bytes)
+	samples=$((blk / set_bytes))
+	# Enough buffers for about T seconds after the first one, at least 8.
+	nblk=$(awk "BEGIN { n = int($T * $D_RATE / $blk) + 2; if (n < 8) n = 8; if (n > 4000) n = 4000; print n }")
+	log "(d) iio_readdev -b $samples -s $((samples * nblk)) ($nblk buffers of $blk bytes)"
+	{
+		timeout $((T * 6 + 60)) iio_readdev -u "$IIOD_URI" -b "$samples" -s $((samples * nblk)) \
+			iio-sim-adc 2> /tmp/readdev.err
+		echo $? > /tmp/readdev.rc
+	} | bench_util sink -b "$blk" -p "$IIOD_PID" > /tmp/sink.out
+	rc=$(cat /tmp/readdev.rc)
+	out=$(cat /tmp/sink.out)
+	log "  sink: $out (iio_readdev exit $rc)"
+	sed 's/^/  iio_readdev| /' /tmp/readdev.err | head -n 5
+	val() { echo "$out" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+	bytes=$(val bytes)
+	secs=$(val secs)
+	if [ "$rc" = 0 ] && [ -n "$bytes" ] && [ "$bytes" != 0 ]; then
+		result d "$blk" 4 iio_readdev "$bytes" "$secs" "$(val cpu)" "$(val vmcpu)" 1 \
+			"$nblk buffers of $samples samples, rate over the last $((nblk - 1))"
+		D_RATE=$(awk "BEGIN { print int($bytes / $secs) }")
+	else
+		result d "$blk" 4 iio_readdev "${bytes:-0}" "${secs:-0}" -1 -1 0 \
+			"iio_readdev exit $rc: $(head -n 1 /tmp/readdev.err | cut -c1-100)"
+	fi
+}
+
+# ---- the run ------------------------------------------------------------------------------
+
+[ -c /dev/dma_heap/system ] || die "no /dev/dma_heap/system"
+load_udc
+# The ADC as fast as it goes, writing only each block's 16-byte header.
+load_iio_sim pattern=header sampling_frequency=0
+iio_dev_by_name iio-sim-adc > /dev/null || die "no IIO device iio-sim-adc"
+log "bench_rx: speed $SPEED, $T s per point, blocks {$BLOCKS} x buffers {$BUFS}, (d) at {$DBLOCKS}, running '$WHAT'; host reader iiousb capture -T $HOST_T -S $HOST_S"
+echo "BENCH-CONF speed=$SPEED seconds=$T host_transfers=$HOST_T host_size=$HOST_S what=$WHAT"
+
+if wants a || wants b || wants c; then
+	ffs_gadget_create
+	for blk in $BLOCKS; do
+		for nb in $BUFS; do
+			log "---- block $blk, $nb buffers"
+			wants c && run_c "$blk" "$nb"
+			wants a && run_daemon a "$blk" "$nb"
+			wants b && run_daemon b "$blk" "$nb"
+		done
+	done
+fi
+
+if wants x; then
+	log "---- extra: iiousb capture vs usb_bulk_baseline"
+	[ -d "$FFS_GADGET" ] || ffs_gadget_create
+	# tool_stream's comparison: the write() source, 1 MiB blocks, header pattern.
+	if source_start --block 1048576 --mask f --pattern header; then
+		baseline w 1048576 1 "$SRC_PID"
+		capture w 1048576 1 "$SRC_PID"
+	fi
+	source_stop
+	# The same readers on the raw DMABUF loop (c).
+	if source_start --dmabuf 4 --block 1048576 --mask f; then
+		baseline c 1048576 4 "$SRC_PID"
+	fi
+	source_stop
+fi
+
+if wants d; then
+	log "---- (d) iiod"
+	if ! command -v iiod > /dev/null || ! command -v iio_readdev > /dev/null; then
+		for blk in $DBLOCKS; do
+			result d "$blk" 4 iio_readdev 0 0 -1 -1 0 "iiod or iio_readdev not in the guest"
+		done
+	elif ! iiod_up; then
+		for blk in $DBLOCKS; do
+			result d "$blk" 4 iio_readdev 0 0 -1 -1 0 "iiod did not come up"
+		done
+	else
+		for blk in $DBLOCKS; do
+			run_d "$blk"
+		done
+		echo "" > $IIOD_G/UDC
+		kill -TERM "$IIOD_PID"
+		wait "$IIOD_PID"
+	fi
+fi
+echo "BENCH-END speed=$SPEED"
+log "bench_rx: done"
