@@ -6,7 +6,7 @@
 #   --speed hs|ss|both   dummy_hcd speed(s), one VM boot each (default both)
 #   --quick              a small grid (blocks 64K,1M x buffers 1,4; (d) at 64K,1M; 3 s
 #                        per point): under 3 minutes per speed
-#   --seconds N          seconds per point (default 4, --quick 3)
+#   --seconds N          seconds per point and contender (default 3)
 #   --blocks LIST        block sizes in bytes, colon-separated (default 64K:256K:1M:4M)
 #   --bufs LIST          buffer counts, colon-separated (default 1:2:4:8)
 #   --dblocks LIST       block sizes for (d) iiod (default 64K:256K:1M; iio-sim's fileio
@@ -69,7 +69,7 @@ done
 if [ "$quick" = 1 ]; then
 	: "${seconds:=3}" "${blocks:=65536:1048576}" "${bufs:=1:4}" "${dblocks:=65536:1048576}"
 else
-	: "${seconds:=4}" "${blocks:=65536:262144:1048576:4194304}" "${bufs:=1:2:4:8}"
+	: "${seconds:=3}" "${blocks:=65536:262144:1048576:4194304}" "${bufs:=1:2:4:8}"
 	: "${dblocks:=65536:262144:1048576}"
 fi
 for l in "$blocks" "$bufs" "$dblocks"; do
@@ -176,10 +176,10 @@ tables() {
 		if (srv == "c" && R["reader"] == "libusb") srv = "c-libusb"
 		if (srv == "w") srv = "w-" R["reader"]
 		OK[srv, key] = R["ok"] + 0
-		RATE[srv, key] = mib(R["bytes"], R["secs"])
-		CPU[srv, key] = spg(R["cpu"], R["bytes"])
-		VM[srv, key] = spg(R["vmcpu"], R["bytes"])
-		if (!R["ok"]) {
+		RATE[srv, key] = mib(R["bytes"] + 0, R["secs"] + 0)
+		CPU[srv, key] = spg(R["cpu"] + 0, R["bytes"] + 0)
+		VM[srv, key] = spg(R["vmcpu"] + 0, R["bytes"] + 0)
+		if (!OK[srv, key]) {
 			if ((srv == "a" || srv == "b") && R["note"] ~ /0 bytes/)
 				NA[srv, key] = "n/a (daemon pipeline not available)"
 			else

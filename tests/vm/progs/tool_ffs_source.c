@@ -311,10 +311,30 @@ static int iio_ioctl_fd(int buf_fd, unsigned long req, int fd)
     return ioctl(buf_fd, req, &fd) < 0 ? -errno : 0;
 }
 
+/*
+ * Where the loop's CPU time goes: this thread's CPU seconds per kind of call, logged at
+ * the end of each run (the benchmark's server CPU is the whole process's).
+ */
+enum { PROF_ENQUEUE, PROF_TRANSFER, PROF_EXPORT, PROF_STATUS, PROF_POLL, PROF_N };
+static const char *const prof_name[PROF_N] = {"IIO enqueue", "FFS transfer", "export",
+                                              "status+close", "poll"};
+static double prof[PROF_N];
+
+static double thread_cpu(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* Queue a stage and export its fence at once (the export rules of DESIGN.md). */
 static int export_fence(struct zslot *s)
 {
+    double t = thread_cpu();
     int fd = test_export_sync_file(s->fd);
+
+    prof[PROF_EXPORT] += thread_cpu() - t;
 
     if (fd < 0)
         return fd;
@@ -325,8 +345,11 @@ static int export_fence(struct zslot *s)
 static int iio_queue(struct zrun *z, struct zslot *s)
 {
     struct iio_dmabuf req = {.fd = (__u32)s->fd, .bytes_used = opt.block};
+    double t = thread_cpu();
+    int r = ioctl(z->buf_fd, IIO_BUFFER_DMABUF_ENQUEUE_IOCTL, &req);
 
-    if (ioctl(z->buf_fd, IIO_BUFFER_DMABUF_ENQUEUE_IOCTL, &req) < 0)
+    prof[PROF_ENQUEUE] += thread_cpu() - t;
+    if (r < 0)
         return -errno;
     s->state = SLOT_IIO;
     return export_fence(s);
@@ -334,8 +357,10 @@ static int iio_queue(struct zrun *z, struct zslot *s)
 
 static int usb_queue(struct zrun *z, struct zslot *s)
 {
+    double t = thread_cpu();
     int ret = ffs_dmabuf_transfer(z->ep, s->fd, opt.block, 0);
 
+    prof[PROF_TRANSFER] += thread_cpu() - t;
     if (ret)
         return ret;
     s->state = SLOT_USB;
@@ -345,9 +370,11 @@ static int usb_queue(struct zrun *z, struct zslot *s)
 /* Read a signalled stage's fence status and close its sync_file: 1 done, else error. */
 static int stage_done(struct zslot *s)
 {
+    double t = thread_cpu();
     int status = test_sync_file_status(s->sync_fd, NULL, NULL, 0);
 
     close(s->sync_fd);
+    prof[PROF_STATUS] += thread_cpu() - t;
     s->sync_fd = -1;
     s->state = SLOT_IDLE;
     return status;
@@ -494,6 +521,7 @@ static void dmabuf_run(struct stream *st, unsigned gen)
     bool go;
 
     memset(&z, 0, sizeof(z));
+    memset(prof, 0, sizeof(prof));
     ret = zrun_setup(&z, st->fd);
     pthread_mutex_lock(&lock);
     if (ret)
@@ -519,9 +547,15 @@ static void dmabuf_run(struct stream *st, unsigned gen)
         if (!n) {
             tlog("dmabuf: no stage in flight (internal error)");
             ret = -EINVAL;
-        } else if (poll(pfd, (nfds_t)n, 1000) < 0 && errno != EINTR) {
-            ret = -errno;
-            tlog("dmabuf: poll: %s", strerror(errno));
+        } else {
+            double t = thread_cpu();
+            int r = poll(pfd, (nfds_t)n, 1000);
+
+            prof[PROF_POLL] += thread_cpu() - t;
+            if (r < 0 && errno != EINTR) {
+                ret = -errno;
+                tlog("dmabuf: poll: %s", strerror(errno));
+            }
         }
         if (!ret && ia >= 0 && (pfd[ia].revents & POLLIN)) {
             int status = stage_done(a);
@@ -560,6 +594,15 @@ static void dmabuf_run(struct stream *st, unsigned gen)
     zrun_teardown(&z, st);
     tlog("dmabuf: run ended: %llu blocks sent%s", (unsigned long long)st->blocks,
          ret ? " (stopped by an error)" : "");
+    if (st->blocks) {
+        char line[256];
+        int len = 0;
+
+        for (int k = 0; k < PROF_N; k++)
+            len += snprintf(line + len, sizeof(line) - (size_t)len, "%s%s %.0f", k ? ", " : "",
+                            prof_name[k], prof[k] * 1e6 / (double)st->blocks);
+        tlog("dmabuf: loop thread CPU per block, us: %s", line);
+    }
 }
 
 static void *stream_thread(void *arg)

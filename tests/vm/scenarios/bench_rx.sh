@@ -6,7 +6,8 @@
 #   (d) Debian's iiod 0.24 (-F, FunctionFS) read by Debian's iio_readdev -u usb:...
 # (a), (b) and (c) are read by `iiousb capture` with the same fixed transfers (HOST_T x
 # HOST_S); (d) speaks libiio's protocol, so its reader is iio_readdev. For each grid point
-# (block size, buffers) it runs (c), (a), (b) back to back, then (d) at its own points.
+# (block size, buffers) it runs (c), (a), (b) back to back (in alternating order), then
+# (d) at its own points.
 # Extra rows (x): iiousb capture against the plain libusb reader usb_bulk_baseline, on the
 # write() source (tool_stream's comparison) and on (c).
 #
@@ -18,12 +19,12 @@
 # a note; only a broken rig (UDC, iio-sim, gadget bind) fails the scenario.
 #
 # Arguments: SECONDS BLOCKS BUFS DBLOCKS WHAT (lists colon-separated; WHAT: letters of
-# the contenders to run, x for the extra rows), defaults 4 64K:256K:1M:4M 1:2:4:8
+# the contenders to run, x for the extra rows), defaults 3 64K:256K:1M:4M 1:2:4:8
 # 64K:256K:1M abcdx (sizes in bytes).
 . /lib/iiousb/functions.sh
 . /scenarios/_ffs_gadget.sh
 
-T=${1:-4}
+T=${1:-3}
 BLOCKS=$(echo "${2:-65536:262144:1048576:4194304}" | tr : ' ')
 BUFS=$(echo "${3:-1:2:4:8}" | tr : ' ')
 DBLOCKS=$(echo "${4:-65536:262144:1048576}" | tr : ' ')
@@ -297,13 +298,13 @@ adc_set_bytes() {
 	echo $((2 * $(ls "$d"/buffer0/in_voltage*_en | wc -l)))
 }
 
-D_RATE=4194304 # bytes/s guess for the first point; then the last measured rate
+D_RATE=2097152 # bytes/s guess for the first point; then the last measured rate
 run_d() {
 	blk=$1
 	set_bytes=$(adc_set_bytes)
 	samples=$((blk / set_bytes))
-	# Enough buffers for about T seconds after the first one, at least 8.
-	nblk=$(awk "BEGIN { n = int($T * $D_RATE / $blk) + 2; if (n < 8) n = 8; if (n > 4000) n = 4000; print n }")
+	# Enough buffers for about T seconds after the first one, at least 12.
+	nblk=$(awk "BEGIN { n = int($T * $D_RATE / $blk) + 2; if (n < 12) n = 12; if (n > 4000) n = 4000; print n }")
 	log "(d) iio_readdev -b $samples -s $((samples * nblk)) ($nblk buffers of $blk bytes)"
 	{
 		timeout $((T * 6 + 60)) iio_readdev -u "$IIOD_URI" -b "$samples" -s $((samples * nblk)) \
@@ -339,12 +340,22 @@ echo "BENCH-CONF speed=$SPEED seconds=$T host_transfers=$HOST_T host_size=$HOST_
 
 if wants a || wants b || wants c; then
 	ffs_gadget_create
+	# The order alternates from point to point (c a b, b a c, ...) so that a drift in the
+	# machine's load does not favour one contender.
+	point=0
 	for blk in $BLOCKS; do
 		for nb in $BUFS; do
 			log "---- block $blk, $nb buffers"
-			wants c && run_c "$blk" "$nb"
-			wants a && run_daemon a "$blk" "$nb"
-			wants b && run_daemon b "$blk" "$nb"
+			order="c a b"
+			[ $((point % 2)) = 1 ] && order="b a c"
+			for srv in $order; do
+				wants $srv || continue
+				case $srv in
+				c) run_c "$blk" "$nb" ;;
+				*) run_daemon $srv "$blk" "$nb" ;;
+				esac
+			done
+			point=$((point + 1))
 		done
 	done
 fi
