@@ -9,8 +9,7 @@
 #   --seconds N          seconds per point and contender (default 3)
 #   --blocks LIST        block sizes in bytes, colon-separated (default 64K:256K:1M:4M)
 #   --bufs LIST          buffer counts, colon-separated (default 1:2:4:8)
-#   --dblocks LIST       block sizes for (d) iiod (default 64K:256K:1M; iio-sim's fileio
-#                        blocks stop at 1 MiB)
+#   --dblocks LIST       buffer sizes for (d) iiod (default 64K:256K:1M:4M)
 #   --only LETTERS       run only these contenders: a b c d, x = extra rows (default abcdx)
 #   --build-dir DIR      CMake build dir (default: $IIOUSB_BUILD_DIR or ./build)
 #   --no-build           do not build the VM's modules and programs first
@@ -70,12 +69,14 @@ if [ "$quick" = 1 ]; then
 	: "${seconds:=3}" "${blocks:=65536:1048576}" "${bufs:=1:4}" "${dblocks:=65536:1048576}"
 else
 	: "${seconds:=3}" "${blocks:=65536:262144:1048576:4194304}" "${bufs:=1:2:4:8}"
-	: "${dblocks:=65536:262144:1048576}"
+	: "${dblocks:=65536:262144:1048576:4194304}"
 fi
 for l in "$blocks" "$bufs" "$dblocks"; do
 	[[ $l =~ ^[0-9]+(:[0-9]+)*$ ]] || fail "lists are numbers separated by ':' ('$l')"
 done
-[[ $seconds =~ ^[0-9]+$ ]] && [ "$seconds" -ge 1 ] || fail "--seconds must be a whole number >= 1"
+if ! [[ $seconds =~ ^[0-9]+$ ]] || [ "$seconds" -lt 1 ]; then
+	fail "--seconds must be a whole number >= 1"
+fi
 [[ $only =~ ^[abcdx]+$ ]] || fail "--only takes letters from abcdx"
 [ -d "$build" ] || fail "$build: no build directory (cmake -B build && cmake --build build)"
 build=$(cd "$build" && pwd)
@@ -193,7 +194,7 @@ tables() {
 	}
 	END {
 		U = toupper(speed)
-		printf "### %s: MiB/s, server CPU s/GiB and ratios\n\n%s. (d) is measured at its own block sizes with libiio'"'"'s 4 kernel buffers and shown in the 4-buffer rows.\n\n", U, conf
+		printf "### %s: MiB/s, server CPU s/GiB and ratios\n\n%s. (d) runs with iiod'"'"'s and libiio'"'"'s own buffering (the block is iio_readdev'"'"'s buffer) and is shown in the 4-buffer rows, next to (a) with 4 buffers.\n\n", U, conf
 		add("block\tbufs\t(a) MiB/s\t(b) MiB/s\t(c) MiB/s\t(d) MiB/s\t(a)/(c)\t(a)/(b)\t(a)/(d)\tCPU (a) s/GiB\tCPU (b) s/GiB\tCPU (c) s/GiB\tCPU (d) s/GiB\tCPU (a)/(b)\tCPU (a)/(d)")
 		# Blocks (d) has but the grid does not get rows of their own.
 		for (i = 1; i <= nd; i++) if (!(DL[i] in SEENB)) { BL[++nb] = DL[i]; SEENB[DL[i]] = 1 }
@@ -243,10 +244,10 @@ for s in $speeds; do
 		grep --line-buffered -E '^(BENCH |run.sh: )' | sed -u 's/^/  /' >&2
 	rc=${PIPESTATUS[0]}
 	set -e
-	if [ $rc != 0 ] || ! tr -d '\r' < "$log" | grep -q "^BENCH-END speed=$s"; then
+	if [ "$rc" != 0 ] || ! tr -d '\r' < "$log" | grep -q "^BENCH-END speed=$s"; then
 		echo "bench: FAIL: the $s VM run failed (run.sh exit $rc); last lines of $log:" >&2
 		tr -d '\r' < "$log" | grep -v '^BENCH' | tail -n 25 | sed 's/^/bench:   /' >&2
-		cat "$out/run-$s.txt" | grep -E '^run.sh' | sed 's/^/bench:   /' >&2
+		grep -E '^run.sh' "$out/run-$s.txt" | sed 's/^/bench:   /' >&2
 		status=1
 		continue
 	fi

@@ -59,8 +59,8 @@ static double proc_cpu(long pid)
         return -1;
     /* After ')': state(3) ppid pgrp session tty_nr tpgid flags minflt cminflt majflt
      * cmajflt utime(14) stime(15). */
-    if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
-               &stime) != 2)
+    if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) !=
+        2)
         return -1;
     return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
 }
@@ -75,8 +75,8 @@ static double vm_cpu(void)
     if (!f)
         return -1;
     /* cpu user nice system idle iowait irq softirq steal */
-    n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
-               &v[4], &v[5], &v[6], &v[7]);
+    n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4],
+               &v[5], &v[6], &v[7]);
     fclose(f);
     if (n < 7)
         return -1;

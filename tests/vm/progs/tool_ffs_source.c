@@ -219,8 +219,7 @@ static void copy_run(struct stream *st, unsigned gen, uint8_t *buf)
     }
     if (!st->in)
         tlog("tx0 run: %llu bytes checked, %llu mismatching, first at %lld",
-             (unsigned long long)offset, (unsigned long long)st->errors,
-             (long long)first_error);
+             (unsigned long long)offset, (unsigned long long)st->errors, (long long)first_error);
 }
 
 /* ---- --dmabuf: the raw zero-copy IIO -> FunctionFS loop ------------------------------ */
@@ -432,7 +431,8 @@ static int zrun_setup(struct zrun *z, int ep)
 
         if (ioctl(heap, DMA_HEAP_IOCTL_ALLOC, &alloc) < 0) {
             ret = -errno;
-            tlog("dmabuf: allocating %llu bytes: %s", (unsigned long long)opt.block, strerror(-ret));
+            tlog("dmabuf: allocating %llu bytes: %s", (unsigned long long)opt.block,
+                 strerror(-ret));
             break;
         }
         s->fd = (int)alloc.fd;
@@ -689,10 +689,11 @@ static int open_endpoints(const char *dir)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: tool_ffs_source [--ready FILE] [--block BYTES] [--mask HEX] "
-                    "[--pattern full|header] [--drop-block N] [--corrupt-offset N]\n"
-                    "                       [--dmabuf N (1..%d; --block a multiple of 4096) "
-                    "[--iio NAME]] FFS_DIR\n",
+    fprintf(stderr,
+            "usage: tool_ffs_source [--ready FILE] [--block BYTES] [--mask HEX] "
+            "[--pattern full|header] [--drop-block N] [--corrupt-offset N]\n"
+            "                       [--dmabuf N (1..%d; --block a multiple of 4096) "
+            "[--iio NAME]] FFS_DIR\n",
             MAX_DMABUFS);
     return 2;
 }

@@ -20,14 +20,14 @@
 #
 # Arguments: SECONDS BLOCKS BUFS DBLOCKS WHAT (lists colon-separated; WHAT: letters of
 # the contenders to run, x for the extra rows), defaults 3 64K:256K:1M:4M 1:2:4:8
-# 64K:256K:1M abcdx (sizes in bytes).
+# 64K:256K:1M:4M abcdx (sizes in bytes).
 . /lib/iiousb/functions.sh
 . /scenarios/_ffs_gadget.sh
 
 T=${1:-3}
 BLOCKS=$(echo "${2:-65536:262144:1048576:4194304}" | tr : ' ')
 BUFS=$(echo "${3:-1:2:4:8}" | tr : ' ')
-DBLOCKS=$(echo "${4:-65536:262144:1048576}" | tr : ' ')
+DBLOCKS=$(echo "${4:-65536:262144:1048576:4194304}" | tr : ' ')
 WHAT=${5:-abcdx}
 SPEED=${IIOUSB_SPEED:-hs}
 # The host reader for (a), (b), (c): fixed, so that every server sees the same host.
@@ -129,7 +129,10 @@ baseline() {
 	cpu=-1
 	[ -n "$c0" ] && [ -n "$c1" ] && cpu=$(sub "$c1" "$c0")
 	ok=1 note=ok
-	[ $rc = 0 ] && [ "$bytes" != 0 ] || { ok=0; note="usb_bulk_baseline exit $rc, $bytes bytes"; }
+	if [ $rc != 0 ] || [ "$bytes" = 0 ]; then
+		ok=0
+		note="usb_bulk_baseline exit $rc, $bytes bytes"
+	fi
 	result "$1" "$2" "$3" libusb "$bytes" "$secs" "$cpu" "$(sub "$v1" "$v0")" $ok "$note"
 }
 
@@ -230,13 +233,15 @@ daemon_down() {
 
 # Zero-byte runs in a row per mode: after two, the daemon evidently moves no data yet and
 # the remaining points of that mode are not run.
-ZERO_a=0
-ZERO_b=0
+ZERO_A=0
+ZERO_B=0
 run_daemon() {
 	srv=$1 blk=$2 nb=$3
-	mode=auto
-	[ "$srv" = b ] && mode=off
-	eval "zeros=\$ZERO_$srv"
+	if [ "$srv" = a ]; then
+		mode=auto zeros=$ZERO_A
+	else
+		mode=off zeros=$ZERO_B
+	fi
 	if [ "$zeros" -ge 2 ]; then
 		result "$srv" "$blk" "$nb" iiousb 0 0 -1 -1 0 "not run: the first points moved 0 bytes"
 		return
@@ -253,10 +258,11 @@ run_daemon() {
 	fi
 	daemon_down
 	if [ "$LAST_BYTES" = 0 ]; then
-		eval "ZERO_$srv=\$((ZERO_$srv + 1))"
+		zeros=$((zeros + 1))
 	else
-		eval "ZERO_$srv=0"
+		zeros=0
 	fi
+	if [ "$srv" = a ]; then ZERO_A=$zeros; else ZERO_B=$zeros; fi
 }
 
 # ---- (d): iiod over FunctionFS, iio_readdev on the host side -----------------------------------
@@ -278,7 +284,8 @@ iiod_up() {
 	IIOD_PID=$!
 	# iiod writes its descriptors asynchronously: bind once FunctionFS takes it.
 	n=0
-	until echo "$(ls /sys/class/udc | head -n 1)" > $IIOD_G/UDC 2> /dev/null; do
+	udc=$(ls /sys/class/udc | head -n 1)
+	until echo "$udc" > $IIOD_G/UDC 2> /dev/null; do
 		n=$((n + 1))
 		[ $n -lt 150 ] || { cat /tmp/iiod.log; return 1; }
 		sleep 0.2
@@ -295,35 +302,52 @@ iiod_up() {
 # Bytes per sample set of iio-sim-adc with every channel (iio_readdev reads them all).
 adc_set_bytes() {
 	d=$(iio_dev_by_name iio-sim-adc) || { echo 8; return; }
-	echo $((2 * $(ls "$d"/buffer0/in_voltage*_en | wc -l)))
+	n=0
+	for f in "$d"/buffer0/in_voltage*_en; do
+		[ -e "$f" ] && n=$((n + 1))
+	done
+	echo $((2 * n))
+}
+
+# readdev_once BLOCK SAMPLES NBLK: one iio_readdev session of NBLK buffers into the meter.
+readdev_once() {
+	log "(d) iio_readdev -b $2 -s $(($2 * $3)) ($3 buffers of $1 bytes)"
+	{
+		timeout $((T * 6 + 60)) iio_readdev -u "$IIOD_URI" -b "$2" -s $(($2 * $3)) \
+			iio-sim-adc 2> /tmp/readdev.err
+		echo $? > /tmp/readdev.rc
+	} | bench_util sink -b "$1" -p "$IIOD_PID" > /tmp/sink.out
+	rc=$(cat /tmp/readdev.rc)
+	out=$(cat /tmp/sink.out)
+	log "  sink: $out (iio_readdev exit $rc)"
+	sed 's/^/  iio_readdev| /' /tmp/readdev.err | head -n 5
+	bytes=$(echo "$out" | tr ' ' '\n' | sed -n 's/^bytes=//p')
+	secs=$(echo "$out" | tr ' ' '\n' | sed -n 's/^secs=//p')
+	[ -n "$bytes" ] || bytes=0
+	[ -n "$secs" ] || secs=0
+	[ "$rc" = 0 ] && [ "$bytes" != 0 ]
 }
 
 D_RATE=2097152 # bytes/s guess for the first point; then the last measured rate
 run_d() {
 	blk=$1
-	set_bytes=$(adc_set_bytes)
-	samples=$((blk / set_bytes))
-	# Enough buffers for about T seconds after the first one, at least 12.
-	nblk=$(awk "BEGIN { n = int($T * $D_RATE / $blk) + 2; if (n < 12) n = 12; if (n > 4000) n = 4000; print n }")
-	log "(d) iio_readdev -b $samples -s $((samples * nblk)) ($nblk buffers of $blk bytes)"
-	{
-		timeout $((T * 6 + 60)) iio_readdev -u "$IIOD_URI" -b "$samples" -s $((samples * nblk)) \
-			iio-sim-adc 2> /tmp/readdev.err
-		echo $? > /tmp/readdev.rc
-	} | bench_util sink -b "$blk" -p "$IIOD_PID" > /tmp/sink.out
-	rc=$(cat /tmp/readdev.rc)
-	out=$(cat /tmp/sink.out)
-	log "  sink: $out (iio_readdev exit $rc)"
-	sed 's/^/  iio_readdev| /' /tmp/readdev.err | head -n 5
-	val() { echo "$out" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
-	bytes=$(val bytes)
-	secs=$(val secs)
-	if [ "$rc" = 0 ] && [ -n "$bytes" ] && [ "$bytes" != 0 ]; then
-		result d "$blk" 4 iio_readdev "$bytes" "$secs" "$(val cpu)" "$(val vmcpu)" 1 \
+	samples=$((blk / $(adc_set_bytes)))
+	# Enough buffers for about T seconds after the first one (at least 8); a window
+	# much shorter than T (the guess was low) is measured again with the rate it showed.
+	nblk=$(awk "BEGIN { n = int($T * $D_RATE / $blk) + 2; if (n < 8) n = 8; if (n > 4000) n = 4000; print n }")
+	if readdev_once "$blk" "$samples" "$nblk" &&
+		awk "BEGIN { exit !($secs < 0.6 * $T) }"; then
+		nblk=$(awk "BEGIN { n = int($T * $bytes / $secs / $blk) + 2; if (n > 4000) n = 4000; print n }")
+		readdev_once "$blk" "$samples" "$nblk"
+	fi
+	if [ "$rc" = 0 ] && [ "$bytes" != 0 ]; then
+		result d "$blk" 4 iio_readdev "$bytes" "$secs" \
+			"$(echo "$out" | tr ' ' '\n' | sed -n 's/^cpu=//p')" \
+			"$(echo "$out" | tr ' ' '\n' | sed -n 's/^vmcpu=//p')" 1 \
 			"$nblk buffers of $samples samples, rate over the last $((nblk - 1))"
 		D_RATE=$(awk "BEGIN { print int($bytes / $secs) }")
 	else
-		result d "$blk" 4 iio_readdev "${bytes:-0}" "${secs:-0}" -1 -1 0 \
+		result d "$blk" 4 iio_readdev "$bytes" "$secs" -1 -1 0 \
 			"iio_readdev exit $rc: $(head -n 1 /tmp/readdev.err | cut -c1-100)"
 	fi
 }
@@ -349,10 +373,10 @@ if wants a || wants b || wants c; then
 			order="c a b"
 			[ $((point % 2)) = 1 ] && order="b a c"
 			for srv in $order; do
-				wants $srv || continue
+				wants "$srv" || continue
 				case $srv in
 				c) run_c "$blk" "$nb" ;;
-				*) run_daemon $srv "$blk" "$nb" ;;
+				*) run_daemon "$srv" "$blk" "$nb" ;;
 				esac
 			done
 			point=$((point + 1))
