@@ -9,18 +9,19 @@
 # (block size, buffers) it runs (c), (a), (b) back to back (in alternating order), then
 # (d) at its own points.
 # Extra rows (x): iiousb capture against the plain libusb reader usb_bulk_baseline, on the
-# write() source (tool_stream's comparison) and on (c).
+# write() source (w, tool_stream's comparison) and on the raw loop of (c) (z). ROUNDS
+# repeats everything (the grid round by round, so that the rounds spread over the run).
 #
 # Every result is one console line, parsed by bench/run.sh:
-#   BENCH speed=S srv=a|b|c|d|w block=BYTES bufs=N reader=iiousb|libusb|iio_readdev
+#   BENCH speed=S round=R srv=a|b|c|d|w|z block=BYTES bufs=N reader=iiousb|libusb|iio_readdev
 #         bytes=B secs=S cpu=C vmcpu=V ok=1|0 note=TEXT...
 # cpu: the server process's user+system seconds (/proc/PID/stat) around the run; vmcpu:
 # the whole guest's busy CPU seconds. A server that fails or moves nothing gives ok=0 and
 # a note; only a broken rig (UDC, iio-sim, gadget bind) fails the scenario.
 #
-# Arguments: SECONDS BLOCKS BUFS DBLOCKS WHAT (lists colon-separated; WHAT: letters of
-# the contenders to run, x for the extra rows), defaults 3 64K:256K:1M:4M 1:2:4:8
-# 64K:256K:1M:4M abcdx (sizes in bytes).
+# Arguments: SECONDS BLOCKS BUFS DBLOCKS WHAT ROUNDS (lists colon-separated; WHAT:
+# letters of the contenders to run, x for the extra rows), defaults 3 64K:256K:1M:4M
+# 1:2:4:8 64K:256K:1M:4M abcdx 1 (sizes in bytes).
 . /lib/iiousb/functions.sh
 . /scenarios/_ffs_gadget.sh
 
@@ -29,6 +30,8 @@ BLOCKS=$(echo "${2:-65536:262144:1048576:4194304}" | tr : ' ')
 BUFS=$(echo "${3:-1:2:4:8}" | tr : ' ')
 DBLOCKS=$(echo "${4:-65536:262144:1048576:4194304}" | tr : ' ')
 WHAT=${5:-abcdx}
+ROUNDS=${6:-1}
+ROUND=1
 SPEED=${IIOUSB_SPEED:-hs}
 # The host reader for (a), (b), (c): fixed, so that every server sees the same host.
 HOST_T=16
@@ -42,7 +45,7 @@ wants() { case $WHAT in *"$1"*) return 0 ;; esac; return 1; }
 result() {
 	srv=$1 blk=$2 nb=$3 reader=$4 bytes=$5 secs=$6 cpu=$7 vmcpu=$8 ok=$9
 	shift 9
-	echo "BENCH speed=$SPEED srv=$srv block=$blk bufs=$nb reader=$reader bytes=$bytes" \
+	echo "BENCH speed=$SPEED round=$ROUND srv=$srv block=$blk bufs=$nb reader=$reader bytes=$bytes" \
 		"secs=$secs cpu=$cpu vmcpu=$vmcpu ok=$ok note=$*"
 }
 
@@ -335,8 +338,17 @@ run_d() {
 	# Enough buffers for about T seconds after the first one (at least 8); a window
 	# much shorter than T (the guess was low) is measured again with the rate it showed.
 	nblk=$(awk "BEGIN { n = int($T * $D_RATE / $blk) + 2; if (n < 8) n = 8; if (n > 4000) n = 4000; print n }")
-	if readdev_once "$blk" "$samples" "$nblk" &&
-		awk "BEGIN { exit !($secs < 0.6 * $T) }"; then
+	retried=
+	if ! readdev_once "$blk" "$samples" "$nblk"; then
+		# Seen at SS: a session right after another one failing with "Unable to create
+		# IIO context usb:...: Invalid argument" (the next one works). Said, then retried.
+		retried=" (after a failed session: $(head -n 1 /tmp/readdev.err | cut -c1-80))"
+		log "WARNING: (d) iio_readdev session failed (exit $rc): retrying once"
+		sed 's/^/  iiod| /' /tmp/iiod.log | tail -n 5
+		sleep 1
+		readdev_once "$blk" "$samples" "$nblk"
+	fi
+	if [ "$rc" = 0 ] && [ "$bytes" != 0 ] && awk "BEGIN { exit !($secs < 0.6 * $T) }"; then
 		nblk=$(awk "BEGIN { n = int($T * $bytes / $secs / $blk) + 2; if (n > 4000) n = 4000; print n }")
 		readdev_once "$blk" "$samples" "$nblk"
 	fi
@@ -344,7 +356,7 @@ run_d() {
 		result d "$blk" 4 iio_readdev "$bytes" "$secs" \
 			"$(echo "$out" | tr ' ' '\n' | sed -n 's/^cpu=//p')" \
 			"$(echo "$out" | tr ' ' '\n' | sed -n 's/^vmcpu=//p')" 1 \
-			"$nblk buffers of $samples samples, rate over the last $((nblk - 1))"
+			"$nblk buffers of $samples samples, rate over the last $((nblk - 1))$retried"
 		D_RATE=$(awk "BEGIN { print int($bytes / $secs) }")
 	else
 		result d "$blk" 4 iio_readdev "$bytes" "$secs" -1 -1 0 \
@@ -359,45 +371,55 @@ load_udc
 # The ADC as fast as it goes, writing only each block's 16-byte header.
 load_iio_sim pattern=header sampling_frequency=0
 iio_dev_by_name iio-sim-adc > /dev/null || die "no IIO device iio-sim-adc"
-log "bench_rx: speed $SPEED, $T s per point, blocks {$BLOCKS} x buffers {$BUFS}, (d) at {$DBLOCKS}, running '$WHAT'; host reader iiousb capture -T $HOST_T -S $HOST_S"
-echo "BENCH-CONF speed=$SPEED seconds=$T host_transfers=$HOST_T host_size=$HOST_S what=$WHAT"
+log "bench_rx: speed $SPEED, $T s per point, $ROUNDS round(s), blocks {$BLOCKS} x buffers {$BUFS}, (d) at {$DBLOCKS}, running '$WHAT'; host reader iiousb capture -T $HOST_T -S $HOST_S"
+echo "BENCH-CONF speed=$SPEED seconds=$T rounds=$ROUNDS host_transfers=$HOST_T host_size=$HOST_S what=$WHAT"
 
 if wants a || wants b || wants c; then
 	ffs_gadget_create
 	# The order alternates from point to point (c a b, b a c, ...) so that a drift in the
-	# machine's load does not favour one contender.
+	# machine's load does not favour one contender; rounds go over the whole grid.
 	point=0
-	for blk in $BLOCKS; do
-		for nb in $BUFS; do
-			log "---- block $blk, $nb buffers"
-			order="c a b"
-			[ $((point % 2)) = 1 ] && order="b a c"
-			for srv in $order; do
-				wants "$srv" || continue
-				case $srv in
-				c) run_c "$blk" "$nb" ;;
-				*) run_daemon "$srv" "$blk" "$nb" ;;
-				esac
+	for ROUND in $(seq 1 "$ROUNDS"); do
+		for blk in $BLOCKS; do
+			for nb in $BUFS; do
+				log "---- round $ROUND: block $blk, $nb buffers"
+				order="c a b"
+				[ $((point % 2)) = 1 ] && order="b a c"
+				for srv in $order; do
+					wants "$srv" || continue
+					case $srv in
+					c) run_c "$blk" "$nb" ;;
+					*) run_daemon "$srv" "$blk" "$nb" ;;
+					esac
+				done
+				point=$((point + 1))
 			done
-			point=$((point + 1))
 		done
 	done
 fi
 
 if wants x; then
-	log "---- extra: iiousb capture vs usb_bulk_baseline"
 	[ -d "$FFS_GADGET" ] || ffs_gadget_create
-	# tool_stream's comparison: the write() source, 1 MiB blocks, header pattern.
-	if source_start --block 1048576 --mask f --pattern header; then
-		baseline w 1048576 1 "$SRC_PID"
-		capture w 1048576 1 "$SRC_PID"
-	fi
-	source_stop
-	# The same readers on the raw DMABUF loop (c).
-	if source_start --dmabuf 4 --block 1048576 --mask f; then
-		baseline c 1048576 4 "$SRC_PID"
-	fi
-	source_stop
+	for ROUND in $(seq 1 "$ROUNDS"); do
+		log "---- round $ROUND: extra: iiousb capture vs usb_bulk_baseline"
+		# tool_stream's comparison (w): the write() source, 1 MiB blocks, header pattern;
+		# then (z) the same readers on the raw DMABUF loop of (c), 4 x 1 MiB.
+		for srv in w z; do
+			if [ $srv = w ]; then
+				source_start --block 1048576 --mask f --pattern header
+			else
+				source_start --dmabuf 4 --block 1048576 --mask f
+			fi || { source_stop; continue; }
+			if [ $((ROUND % 2)) = 1 ]; then
+				baseline "$srv" 1048576 4 "$SRC_PID"
+				capture "$srv" 1048576 4 "$SRC_PID"
+			else
+				capture "$srv" 1048576 4 "$SRC_PID"
+				baseline "$srv" 1048576 4 "$SRC_PID"
+			fi
+			source_stop
+		done
+	done
 fi
 
 if wants d; then
@@ -411,8 +433,10 @@ if wants d; then
 			result d "$blk" 4 iio_readdev 0 0 -1 -1 0 "iiod did not come up"
 		done
 	else
-		for blk in $DBLOCKS; do
-			run_d "$blk"
+		for ROUND in $(seq 1 "$ROUNDS"); do
+			for blk in $DBLOCKS; do
+				run_d "$blk"
+			done
 		done
 		echo "" > $IIOD_G/UDC
 		kill -TERM "$IIOD_PID"
