@@ -439,7 +439,15 @@ if wants d; then
 			done
 		done
 		echo "" > $IIOD_G/UDC
+		# iiod takes ~40 s to leave after SIGTERM once its gadget is unbound (seen at
+		# HS): nothing is measured any more, so give it 3 s.
 		kill -TERM "$IIOD_PID"
+		n=0
+		while kill -0 "$IIOD_PID" 2> /dev/null && [ $n -lt 30 ]; do
+			sleep 0.1
+			n=$((n + 1))
+		done
+		kill -KILL "$IIOD_PID" 2> /dev/null
 		wait "$IIOD_PID"
 	fi
 fi
