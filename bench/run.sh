@@ -3,9 +3,10 @@
 #
 #   bench/run.sh [options]
 #
-#   --speed hs|ss|both   dummy_hcd speed(s), one VM boot each (default both)
+#   --speed hs|ss|both   dummy_hcd speed(s), one VM boot each (default both; hs with
+#                        --quick)
 #   --quick              a small grid (blocks 64K,1M x buffers 1,4; (d) at 64K,1M; 3 s
-#                        per point): under 3 minutes per speed
+#                        per point), HS unless --speed says otherwise: under 3 minutes
 #   --seconds N          seconds per point and contender (default 3)
 #   --blocks LIST        block sizes in bytes, colon-separated (default 64K:256K:1M:4M)
 #   --bufs LIST          buffer counts, colon-separated (default 1:2:4:8)
@@ -23,7 +24,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-speeds="hs ss"
+speeds=
 quick=0
 seconds=
 blocks=
@@ -70,8 +71,10 @@ while [ $# -gt 0 ]; do
 done
 
 if [ "$quick" = 1 ]; then
+	: "${speeds:=hs}"
 	: "${seconds:=3}" "${blocks:=65536:1048576}" "${bufs:=1:4}" "${dblocks:=65536:1048576}"
 else
+	: "${speeds:=hs ss}"
 	: "${seconds:=3}" "${blocks:=65536:262144:1048576:4194304}" "${bufs:=1:2:4:8}"
 	: "${dblocks:=65536:262144:1048576:4194304}"
 fi
