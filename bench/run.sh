@@ -270,7 +270,8 @@ for s in $speeds; do
 		grep --line-buffered -E '^(BENCH |run.sh: )' | sed -u 's/^/  /' >&2
 	rc=${PIPESTATUS[0]}
 	set -e
-	if [ "$rc" != 0 ] || ! tr -d '\r' < "$log" | grep -q "^BENCH-END speed=$s"; then
+	# (Not `tr | grep -q`: with pipefail, grep quitting early fails the pipeline.)
+	if [ "$rc" != 0 ] || ! grep -q "^BENCH-END speed=$s" "$log"; then
 		echo "bench: FAIL: the $s VM run failed (run.sh exit $rc); last lines of $log:" >&2
 		tr -d '\r' < "$log" | grep -v '^BENCH' | tail -n 25 | sed 's/^/bench:   /' >&2
 		grep -E '^run.sh' "$out/run-$s.txt" | sed 's/^/bench:   /' >&2

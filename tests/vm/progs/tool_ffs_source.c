@@ -327,7 +327,7 @@ static double thread_cpu(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Queue a stage and export its fence at once (the export rules of DESIGN.md). */
+/* Export the fence of the stage just queued, before it can signal (DESIGN.md's rules). */
 static int export_fence(struct zslot *s)
 {
     double t = thread_cpu();
