@@ -210,7 +210,7 @@ tables() {
 		VAL["cpu", k, i] = spg(R["cpu"] + 0, R["bytes"] + 0)
 		VAL["vm", k, i] = spg(R["vmcpu"] + 0, R["bytes"] + 0)
 		if (!OKR[k, i])
-			NA[k] = ((srv == "a" || srv == "b") && R["note"] ~ /0 bytes/) ? "n/a (daemon pipeline not available)" : "n/a (" R["note"] ")"
+			NA[k] = ((srv == "a" || srv == "b") && R["note"] ~ /no data from this daemon/) ? "n/a (daemon pipeline not available)" : "n/a (" R["note"] ")"
 		if (R["srv"] ~ /^[abc]$/) {
 			if (!(R["block"] in SEENB)) { SEENB[R["block"]] = 1; BL[++nb] = R["block"] }
 			if (!(R["bufs"] in SEENN)) { SEENN[R["bufs"]] = 1; NL[++nn] = R["bufs"] }

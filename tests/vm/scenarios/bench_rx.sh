@@ -85,8 +85,9 @@ wait_host_gone() {
 	done
 }
 
-# capture SRV BLOCK BUFS PID: `iiousb capture` for T seconds from a server with the iiousb
-# protocol, the server's CPU read around it.
+# capture SRV BLOCK BUFS PID [ZERO_NOTE]: `iiousb capture` for T seconds from a server
+# with the iiousb protocol, the server's CPU read around it; ZERO_NOTE is added to the note
+# when nothing arrived.
 capture() {
 	c0=$(bench_util cpu "$4") || c0=
 	v0=$(bench_util vmcpu)
@@ -108,7 +109,8 @@ capture() {
 		result "$1" "$2" "$3" iiousb "$bytes" "$secs" "$cpu" "$vm" 0 \
 			"capture exit $rc: $(grep -m1 -v ': captured ' /tmp/capture.err | cut -c1-120)"
 	elif [ "$bytes" = 0 ]; then
-		result "$1" "$2" "$3" iiousb 0 "$secs" "$cpu" "$vm" 0 "capture moved 0 bytes"
+		result "$1" "$2" "$3" iiousb 0 "$secs" "$cpu" "$vm" 0 \
+			"capture moved 0 bytes in $secs s${5:+ ($5)}"
 	else
 		result "$1" "$2" "$3" iiousb "$bytes" "$secs" "$cpu" "$vm" 1 ok
 	fi
@@ -234,24 +236,28 @@ daemon_down() {
 	wait_host_gone $TEST_ID
 }
 
-# Zero-byte runs in a row per mode: after two, the daemon evidently moves no data yet and
-# the remaining points of that mode are not run.
+# A mode whose first two points moved nothing is a daemon without its data pipeline: its
+# other points are not run. Once a mode has moved data in this boot, a point that moves
+# nothing (a window too short for its first block) is just reported.
 ZERO_A=0
 ZERO_B=0
+EVER_A=0
+EVER_B=0
 run_daemon() {
 	srv=$1 blk=$2 nb=$3
 	if [ "$srv" = a ]; then
-		mode=auto zeros=$ZERO_A
+		mode=auto zeros=$ZERO_A ever=$EVER_A
 	else
-		mode=off zeros=$ZERO_B
+		mode=off zeros=$ZERO_B ever=$EVER_B
 	fi
-	if [ "$zeros" -ge 2 ]; then
-		result "$srv" "$blk" "$nb" iiousb 0 0 -1 -1 0 "not run: the first points moved 0 bytes"
+	if [ "$ever" = 0 ] && [ "$zeros" -ge 2 ]; then
+		result "$srv" "$blk" "$nb" iiousb 0 0 -1 -1 0 "not run: no data from this daemon in the first points"
 		return
 	fi
 	daemon_conf "$blk" "$nb" $mode
 	if daemon_up; then
-		capture "$srv" "$blk" "$nb" "$DAEMON_PID"
+		capture "$srv" "$blk" "$nb" "$DAEMON_PID" \
+			"$([ "$ever" = 0 ] && echo "no data from this daemon so far")"
 		grep -i 'zero-copy\|copy\|dmabuf\|error\|warning' /tmp/iiousbd.log | head -n 8 |
 			sed 's/^/  iiousbd| /'
 	else
@@ -263,9 +269,13 @@ run_daemon() {
 	if [ "$LAST_BYTES" = 0 ]; then
 		zeros=$((zeros + 1))
 	else
-		zeros=0
+		zeros=0 ever=1
 	fi
-	if [ "$srv" = a ]; then ZERO_A=$zeros; else ZERO_B=$zeros; fi
+	if [ "$srv" = a ]; then
+		ZERO_A=$zeros EVER_A=$ever
+	else
+		ZERO_B=$zeros EVER_B=$ever
+	fi
 }
 
 # ---- (d): iiod over FunctionFS, iio_readdev on the host side -----------------------------------
