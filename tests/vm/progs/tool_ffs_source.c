@@ -7,15 +7,28 @@
  * while tx0 runs it read()s ep2 and checks the data against the same pattern.
  *
  *   tool_ffs_source [--ready FILE] [--block BYTES] [--mask HEX] [--pattern full|header]
- *                   [--drop-block N] [--corrupt-offset N] FFS_DIR
+ *                   [--drop-block N] [--corrupt-offset N] [--dmabuf N [--iio NAME]] FFS_DIR
+ *
+ * --dmabuf N turns rx0 into the raw zero-copy loop the benchmark (bench/) compares the
+ * daemon with: at START it takes N DMABUFs of --block bytes from /dev/dma_heap/system,
+ * attaches each to the IIO buffer of device NAME (default iio-sim-adc, channels --mask)
+ * and to ep1, and cycles them with nothing but ioctls: IIO_BUFFER_DMABUF_ENQUEUE ->
+ * IIO fence -> FUNCTIONFS_DMABUF_TRANSFER -> USB fence -> enqueue again, waiting with
+ * poll() on sync_files exported right after each queue and reading every fence's status
+ * before the next stage; blocks go out in the order IIO filled them. The data is never
+ * touched (whatever pattern iio-sim is set to; --pattern and the fault options do not
+ * apply). STOP disables the IIO buffer, reads and closes the sync_files, then detaches.
  *
  * --drop-block N leaves out block N of each rx run (the stream jumps, as after an
  * overrun); --corrupt-offset N flips the bits of byte N of each rx run. The program
  * runs until SIGTERM/SIGINT, then closes ep0 (which unbinds the gadget) and prints
  * its counters. Exit status: 0, 1 on a setup failure, 2 usage.
  */
+#include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
+
+#include <linux/iio/buffer.h>
 
 #include "ffs_test_util.h"
 #include "iiosim_pattern.h"
@@ -47,13 +60,22 @@ static struct {
     bool header;
     int64_t drop_block;
     int64_t corrupt_offset;
-} opt = {.block = 1 << 20, .mask = 0xf, .drop_block = -1, .corrupt_offset = -1};
+    int dmabufs;          /* --dmabuf N: rx0 is the raw DMABUF loop; 0: write() */
+    const char *iio_name; /* --iio NAME */
+} opt = {.block = 1 << 20,
+         .mask = 0xf,
+         .drop_block = -1,
+         .corrupt_offset = -1,
+         .iio_name = "iio-sim-adc"};
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
 static struct stream streams[2];
 static volatile sig_atomic_t quit;
 static bool quitting;
+/* Set once FUNCTIONFS_UNBIND was seen: DMABUF ioctls on the endpoints would then
+ * dereference the gone gadget (6.12): close the endpoint instead of detaching. */
+static bool ffs_unbound;
 
 static void on_signal(int sig)
 {
@@ -73,11 +95,11 @@ static int info_text(char *buf, size_t size)
 
     for (int s = 0; s < 2; s++) {
         n += snprintf(buf + n, size - (size_t)n,
-                      "stream %d name=%s dir=%s ep=0x%02x iio=%s block=%llu blocks=4 rate=0 "
+                      "stream %d name=%s dir=%s ep=0x%02x iio=%s block=%llu blocks=%d rate=0 "
                       "sample-bytes=%u channels=%u\n",
                       s, s ? "tx0" : "rx0", s ? "tx" : "rx", streams[s].ep_addr,
                       s ? "tool-ffs-sink" : "tool-ffs-source", (unsigned long long)opt.block,
-                      2 * nchan, nchan);
+                      !s && opt.dmabufs ? opt.dmabufs : 4, 2 * nchan, nchan);
         unsigned pos = 0;
         for (unsigned c = 0; c < IIOSIM_MAX_CHANNELS; c++)
             if (opt.mask & (1u << c))
@@ -102,8 +124,8 @@ static void stats_record(int s, uint8_t rec[64])
     put_le(rec, 1, 2);
     put_le(rec + 2, 64, 2);
     rec[4] = st->running ? 1 : 0;
-    rec[5] = 2; /* "IIO" side: copy */
-    rec[6] = 2; /* USB side: write()/read() */
+    rec[5] = s == 0 && opt.dmabufs ? 1 : 2; /* "IIO" side: DMABUF, or copy */
+    rec[6] = s == 0 && opt.dmabufs ? 1 : 2; /* USB side: DMABUF, or write()/read() */
     put_le(rec + 8, st->bytes, 8);
     put_le(rec + 16, st->blocks, 8);
     put_le(rec + 40, st->in ? st->errors : 0, 8);
@@ -142,6 +164,447 @@ static void stream_set(int s, bool run)
     tlog("stream %d %s", s, run ? "started" : "stopped");
 }
 
+/* One run of a stream with write() (rx0) or read() (tx0), until STOP. */
+static void copy_run(struct stream *st, unsigned gen, uint8_t *buf)
+{
+    struct iiosim_stream pat;
+    iiosim_stream_init(&pat, opt.mask);
+    uint64_t seq = 0, offset = 0;
+    int64_t first_error = -1;
+    bool go = true;
+    while (go) {
+        uint64_t len = opt.block;
+        ssize_t r;
+        if (st->in) {
+            uint64_t first = pat.sample;
+            if (opt.header) {
+                iiosim_header_make(buf, (uint32_t)seq, first);
+                iiosim_stream_seek(&pat, pat.offset + len);
+                /* S advances by whole sets per block, as iio-sim does */
+                pat.sample = first + len / iiosim_set_bytes(&pat);
+            } else {
+                iiosim_fill(&pat, buf, len);
+            }
+            if ((int64_t)seq == opt.drop_block) {
+                seq++;
+                continue;
+            }
+            if (opt.corrupt_offset >= 0 && (uint64_t)opt.corrupt_offset >= offset &&
+                (uint64_t)opt.corrupt_offset < offset + len)
+                buf[opt.corrupt_offset - offset] ^= 0xff;
+            r = write(st->fd, buf, len);
+        } else {
+            r = read(st->fd, buf, len);
+            if (r > 0) {
+                uint64_t bad = iiosim_check(&pat, buf, (size_t)r, &first_error);
+                pthread_mutex_lock(&lock);
+                st->errors += bad;
+                pthread_mutex_unlock(&lock);
+            }
+        }
+        pthread_mutex_lock(&lock);
+        if (r > 0) {
+            st->bytes += (uint64_t)r;
+            st->blocks++;
+            offset += (uint64_t)r;
+        }
+        go = st->running && st->generation == gen && !quitting && (r > 0 || errno == EAGAIN);
+        if (r < 0 && errno != EINTR && go)
+            go = false;
+        if (r < 0 && errno != EINTR)
+            tlog("stream %s: %s: %s", st->in ? "rx0" : "tx0", st->in ? "write" : "read",
+                 strerror(errno));
+        pthread_mutex_unlock(&lock);
+        seq++;
+    }
+    if (!st->in)
+        tlog("tx0 run: %llu bytes checked, %llu mismatching, first at %lld",
+             (unsigned long long)offset, (unsigned long long)st->errors, (long long)first_error);
+}
+
+/* ---- --dmabuf: the raw zero-copy IIO -> FunctionFS loop ------------------------------ */
+
+/* The IIO DMABUF interface (Linux 6.11); the build host's uapi headers may predate it. */
+#ifndef IIO_BUFFER_DMABUF_ATTACH_IOCTL
+struct iio_dmabuf {
+    __u32 fd;
+    __u32 flags;
+    __u64 bytes_used;
+};
+#define IIO_BUFFER_DMABUF_ATTACH_IOCTL _IOW('i', 0x92, int)
+#define IIO_BUFFER_DMABUF_DETACH_IOCTL _IOW('i', 0x93, int)
+#define IIO_BUFFER_DMABUF_ENQUEUE_IOCTL _IOW('i', 0x94, struct iio_dmabuf)
+#endif
+
+#define MAX_DMABUFS 64
+
+enum slot_state { SLOT_IDLE, SLOT_IIO, SLOT_USB };
+
+struct zslot {
+    int fd;      /* the DMABUF */
+    int sync_fd; /* sync_file of the stage in flight, or -1 */
+    enum slot_state state;
+    bool iio_attached, ffs_attached;
+};
+
+struct zrun {
+    char sysdir[300]; /* /sys/bus/iio/devices/iio:deviceN */
+    int dev_fd, buf_fd, ep;
+    bool enabled;
+    int n;
+    struct zslot slot[MAX_DMABUFS];
+};
+
+static int sysfs_put(const char *dir, const char *file, const char *val)
+{
+    char path[512];
+    int fd, err = 0;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, file);
+    fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    if (write(fd, val, strlen(val)) < 0)
+        err = -errno;
+    close(fd);
+    return err;
+}
+
+/* The IIO device named opt.iio_name: its sysfs directory and /dev node number. */
+static int iio_find(struct zrun *z, int *num)
+{
+    DIR *d = opendir("/sys/bus/iio/devices");
+    struct dirent *de;
+    int ret = -ENODEV;
+
+    if (!d)
+        return -errno;
+    while (ret && (de = readdir(d))) {
+        char path[300], name[64] = "";
+        int fd;
+        ssize_t n;
+
+        if (strncmp(de->d_name, "iio:device", 10))
+            continue;
+        snprintf(path, sizeof(path), "/sys/bus/iio/devices/%s/name", de->d_name);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        n = read(fd, name, sizeof(name) - 1);
+        close(fd);
+        if (n <= 0)
+            continue;
+        name[strcspn(name, "\n")] = '\0';
+        if (strcmp(name, opt.iio_name))
+            continue;
+        snprintf(z->sysdir, sizeof(z->sysdir), "/sys/bus/iio/devices/%s", de->d_name);
+        *num = atoi(de->d_name + 10);
+        ret = 0;
+    }
+    closedir(d);
+    return ret;
+}
+
+static int iio_ioctl_fd(int buf_fd, unsigned long req, int fd)
+{
+    return ioctl(buf_fd, req, &fd) < 0 ? -errno : 0;
+}
+
+/*
+ * Where the loop's CPU time goes: this thread's CPU seconds per kind of call, logged at
+ * the end of each run (the benchmark's server CPU is the whole process's).
+ */
+enum { PROF_ENQUEUE, PROF_TRANSFER, PROF_EXPORT, PROF_STATUS, PROF_POLL, PROF_N };
+static const char *const prof_name[PROF_N] = {"IIO enqueue", "FFS transfer", "export",
+                                              "status+close", "poll"};
+static double prof[PROF_N];
+
+static double thread_cpu(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Export the fence of the stage just queued, before it can signal (DESIGN.md's rules). */
+static int export_fence(struct zslot *s)
+{
+    double t = thread_cpu();
+    int fd = test_export_sync_file(s->fd);
+
+    prof[PROF_EXPORT] += thread_cpu() - t;
+
+    if (fd < 0)
+        return fd;
+    s->sync_fd = fd;
+    return 0;
+}
+
+static int iio_queue(struct zrun *z, struct zslot *s)
+{
+    struct iio_dmabuf req = {.fd = (__u32)s->fd, .bytes_used = opt.block};
+    double t = thread_cpu();
+    int r = ioctl(z->buf_fd, IIO_BUFFER_DMABUF_ENQUEUE_IOCTL, &req);
+
+    prof[PROF_ENQUEUE] += thread_cpu() - t;
+    if (r < 0)
+        return -errno;
+    s->state = SLOT_IIO;
+    return export_fence(s);
+}
+
+static int usb_queue(struct zrun *z, struct zslot *s)
+{
+    double t = thread_cpu();
+    int ret = ffs_dmabuf_transfer(z->ep, s->fd, opt.block, 0);
+
+    prof[PROF_TRANSFER] += thread_cpu() - t;
+    if (ret)
+        return ret;
+    s->state = SLOT_USB;
+    return export_fence(s);
+}
+
+/* Read a signalled stage's fence status and close its sync_file: 1 done, else error. */
+static int stage_done(struct zslot *s)
+{
+    double t = thread_cpu();
+    int status = test_sync_file_status(s->sync_fd, NULL, NULL, 0);
+
+    close(s->sync_fd);
+    prof[PROF_STATUS] += thread_cpu() - t;
+    s->sync_fd = -1;
+    s->state = SLOT_IDLE;
+    return status;
+}
+
+static int zrun_setup(struct zrun *z, int ep)
+{
+    int num = 0, heap, ret;
+    char path[64];
+
+    z->ep = ep;
+    z->n = opt.dmabufs;
+    z->dev_fd = z->buf_fd = -1;
+    for (int i = 0; i < z->n; i++)
+        z->slot[i] = (struct zslot){.fd = -1, .sync_fd = -1};
+    ret = iio_find(z, &num);
+    if (ret) {
+        tlog("dmabuf: no IIO device '%s': %s", opt.iio_name, strerror(-ret));
+        return ret;
+    }
+    sysfs_put(z->sysdir, "buffer0/enable", "0");
+    for (unsigned c = 0; c < IIOSIM_MAX_CHANNELS; c++) {
+        char file[64];
+
+        snprintf(file, sizeof(file), "buffer0/in_voltage%u_en", c);
+        ret = sysfs_put(z->sysdir, file, opt.mask & (1u << c) ? "1" : "0");
+        if (ret && (opt.mask & (1u << c))) {
+            tlog("dmabuf: enabling %s/%s: %s", z->sysdir, file, strerror(-ret));
+            return ret;
+        }
+    }
+    snprintf(path, sizeof(path), "/dev/iio:device%d", num);
+    z->dev_fd = open(path, O_RDWR | O_CLOEXEC);
+    if (z->dev_fd < 0) {
+        ret = -errno;
+        tlog("dmabuf: %s: %s", path, strerror(errno));
+        return ret;
+    }
+    z->buf_fd = 0;
+    if (ioctl(z->dev_fd, IIO_BUFFER_GET_FD_IOCTL, &z->buf_fd) < 0) {
+        ret = -errno;
+        z->buf_fd = -1;
+        tlog("dmabuf: IIO_BUFFER_GET_FD_IOCTL: %s", strerror(errno));
+        return ret;
+    }
+    heap = open("/dev/dma_heap/system", O_RDONLY | O_CLOEXEC);
+    if (heap < 0) {
+        ret = -errno;
+        tlog("dmabuf: /dev/dma_heap/system: %s", strerror(errno));
+        return ret;
+    }
+    for (int i = 0; i < z->n; i++) {
+        struct zslot *s = &z->slot[i];
+        struct dma_heap_allocation_data alloc = {.len = opt.block, .fd_flags = O_RDWR | O_CLOEXEC};
+
+        if (ioctl(heap, DMA_HEAP_IOCTL_ALLOC, &alloc) < 0) {
+            ret = -errno;
+            tlog("dmabuf: allocating %llu bytes: %s", (unsigned long long)opt.block,
+                 strerror(-ret));
+            break;
+        }
+        s->fd = (int)alloc.fd;
+        ret = iio_ioctl_fd(z->buf_fd, IIO_BUFFER_DMABUF_ATTACH_IOCTL, s->fd);
+        if (ret) {
+            tlog("dmabuf: IIO_BUFFER_DMABUF_ATTACH_IOCTL: %s", strerror(-ret));
+            break;
+        }
+        s->iio_attached = true;
+        ret = ffs_dmabuf_attach(ep, s->fd);
+        if (ret) {
+            tlog("dmabuf: FUNCTIONFS_DMABUF_ATTACH: %s", strerror(-ret));
+            break;
+        }
+        s->ffs_attached = true;
+    }
+    close(heap);
+    if (ret)
+        return ret;
+    /* Every DMABUF goes to IIO first (allowed before enable); then enable. */
+    for (int i = 0; i < z->n; i++) {
+        ret = iio_queue(z, &z->slot[i]);
+        if (ret) {
+            tlog("dmabuf: first IIO enqueue: %s", strerror(-ret));
+            return ret;
+        }
+    }
+    ret = sysfs_put(z->sysdir, "buffer0/enable", "1");
+    if (ret) {
+        tlog("dmabuf: enabling the IIO buffer: %s", strerror(-ret));
+        return ret;
+    }
+    z->enabled = true;
+    return 0;
+}
+
+/*
+ * Tear down in the order the 6.12 kernel needs: stop the IIO side (queued blocks end
+ * with -EINTR), read and close every sync_file while its DMABUF is still attached, then
+ * detach (an FFS DETACH dequeues a transfer the host did not read; after an unbind the
+ * endpoint is closed instead), then free.
+ */
+static void zrun_teardown(struct zrun *z, struct stream *st)
+{
+    if (z->enabled)
+        sysfs_put(z->sysdir, "buffer0/enable", "0");
+    for (int i = 0; i < z->n; i++) {
+        struct zslot *s = &z->slot[i];
+
+        if (s->sync_fd >= 0) {
+            (void)test_sync_file_status(s->sync_fd, NULL, NULL, 0);
+            close(s->sync_fd);
+            s->sync_fd = -1;
+        }
+    }
+    if (ffs_unbound && st->fd >= 0) {
+        close(st->fd);
+        st->fd = -1;
+    }
+    for (int i = 0; i < z->n; i++) {
+        struct zslot *s = &z->slot[i];
+
+        if (s->ffs_attached && st->fd >= 0)
+            ffs_dmabuf_detach(z->ep, s->fd);
+        if (s->iio_attached)
+            iio_ioctl_fd(z->buf_fd, IIO_BUFFER_DMABUF_DETACH_IOCTL, s->fd);
+        if (s->fd >= 0)
+            close(s->fd);
+    }
+    if (z->buf_fd >= 0)
+        close(z->buf_fd);
+    if (z->dev_fd >= 0)
+        close(z->dev_fd);
+}
+
+/*
+ * One rx0 run in --dmabuf mode. The DMABUFs form a ring: IIO fills them in the order
+ * they were queued and the endpoint sends them in the order they were queued, so only
+ * the oldest slot of each stage can complete next; polling those two keeps the blocks
+ * in order.
+ */
+static void dmabuf_run(struct stream *st, unsigned gen)
+{
+    static struct zrun z;
+    int iio_next = 0, usb_next = 0, ret;
+    bool go;
+
+    memset(&z, 0, sizeof(z));
+    memset(prof, 0, sizeof(prof));
+    ret = zrun_setup(&z, st->fd);
+    pthread_mutex_lock(&lock);
+    if (ret)
+        st->errors++;
+    go = !ret && st->running && st->generation == gen && !quitting;
+    pthread_mutex_unlock(&lock);
+    if (!ret)
+        tlog("dmabuf: %d x %llu B attached to %s and ep1, streaming", z.n,
+             (unsigned long long)opt.block, opt.iio_name);
+    while (go) {
+        struct pollfd pfd[2];
+        struct zslot *a = &z.slot[iio_next], *b = &z.slot[usb_next];
+        int n = 0, ia = -1, ib = -1;
+
+        if (a->state == SLOT_IIO) {
+            ia = n;
+            pfd[n++] = (struct pollfd){.fd = a->sync_fd, .events = POLLIN};
+        }
+        if (b->state == SLOT_USB) {
+            ib = n;
+            pfd[n++] = (struct pollfd){.fd = b->sync_fd, .events = POLLIN};
+        }
+        if (!n) {
+            tlog("dmabuf: no stage in flight (internal error)");
+            ret = -EINVAL;
+        } else {
+            double t = thread_cpu();
+            int r = poll(pfd, (nfds_t)n, 1000);
+
+            prof[PROF_POLL] += thread_cpu() - t;
+            if (r < 0 && errno != EINTR) {
+                ret = -errno;
+                tlog("dmabuf: poll: %s", strerror(errno));
+            }
+        }
+        if (!ret && ia >= 0 && (pfd[ia].revents & POLLIN)) {
+            int status = stage_done(a);
+
+            if (status != 1) {
+                tlog("dmabuf: IIO block failed: fence status %d", status);
+                ret = status < 0 ? status : -EIO;
+            } else if ((ret = usb_queue(&z, a))) {
+                tlog("dmabuf: FUNCTIONFS_DMABUF_TRANSFER: %s", strerror(-ret));
+            } else {
+                iio_next = (iio_next + 1) % z.n;
+            }
+        }
+        if (!ret && ib >= 0 && (pfd[ib].revents & POLLIN)) {
+            int status = stage_done(b);
+
+            if (status != 1) {
+                tlog("dmabuf: USB transfer failed: fence status %d", status);
+                ret = status < 0 ? status : -EIO;
+            } else if ((ret = iio_queue(&z, b))) {
+                tlog("dmabuf: IIO_BUFFER_DMABUF_ENQUEUE: %s", strerror(-ret));
+            } else {
+                usb_next = (usb_next + 1) % z.n;
+                pthread_mutex_lock(&lock);
+                st->bytes += opt.block;
+                st->blocks++;
+                pthread_mutex_unlock(&lock);
+            }
+        }
+        pthread_mutex_lock(&lock);
+        if (ret)
+            st->errors++;
+        go = !ret && st->running && st->generation == gen && !quitting;
+        pthread_mutex_unlock(&lock);
+    }
+    zrun_teardown(&z, st);
+    tlog("dmabuf: run ended: %llu blocks sent%s", (unsigned long long)st->blocks,
+         ret ? " (stopped by an error)" : "");
+    if (st->blocks) {
+        char line[256];
+        int len = 0;
+
+        for (int k = 0; k < PROF_N; k++)
+            len += snprintf(line + len, sizeof(line) - (size_t)len, "%s%s %.0f", k ? ", " : "",
+                            prof_name[k], prof[k] * 1e6 / (double)st->blocks);
+        tlog("dmabuf: loop thread CPU per block, us: %s", line);
+    }
+}
+
 static void *stream_thread(void *arg)
 {
     struct stream *st = arg;
@@ -159,60 +622,10 @@ static void *stream_thread(void *arg)
         st->idle = false;
         pthread_mutex_unlock(&lock);
 
-        struct iiosim_stream pat;
-        iiosim_stream_init(&pat, opt.mask);
-        uint64_t seq = 0, offset = 0;
-        int64_t first_error = -1;
-        bool go = true;
-        while (go) {
-            uint64_t len = opt.block;
-            ssize_t r;
-            if (st->in) {
-                uint64_t first = pat.sample;
-                if (opt.header) {
-                    iiosim_header_make(buf, (uint32_t)seq, first);
-                    iiosim_stream_seek(&pat, pat.offset + len);
-                    /* S advances by whole sets per block, as iio-sim does */
-                    pat.sample = first + len / iiosim_set_bytes(&pat);
-                } else {
-                    iiosim_fill(&pat, buf, len);
-                }
-                if ((int64_t)seq == opt.drop_block) {
-                    seq++;
-                    continue;
-                }
-                if (opt.corrupt_offset >= 0 && (uint64_t)opt.corrupt_offset >= offset &&
-                    (uint64_t)opt.corrupt_offset < offset + len)
-                    buf[opt.corrupt_offset - offset] ^= 0xff;
-                r = write(st->fd, buf, len);
-            } else {
-                r = read(st->fd, buf, len);
-                if (r > 0) {
-                    uint64_t bad = iiosim_check(&pat, buf, (size_t)r, &first_error);
-                    pthread_mutex_lock(&lock);
-                    st->errors += bad;
-                    pthread_mutex_unlock(&lock);
-                }
-            }
-            pthread_mutex_lock(&lock);
-            if (r > 0) {
-                st->bytes += (uint64_t)r;
-                st->blocks++;
-                offset += (uint64_t)r;
-            }
-            go = st->running && st->generation == gen && !quitting && (r > 0 || errno == EAGAIN);
-            if (r < 0 && errno != EINTR && go)
-                go = false;
-            if (r < 0 && errno != EINTR)
-                tlog("stream %s: %s: %s", st->in ? "rx0" : "tx0", st->in ? "write" : "read",
-                     strerror(errno));
-            pthread_mutex_unlock(&lock);
-            seq++;
-        }
-        if (!st->in)
-            tlog("tx0 run: %llu bytes checked, %llu mismatching, first at %lld",
-                 (unsigned long long)offset, (unsigned long long)st->errors,
-                 (long long)first_error);
+        if (st->in && opt.dmabufs)
+            dmabuf_run(st, gen);
+        else
+            copy_run(st, gen, buf);
         pthread_mutex_lock(&lock);
         st->idle = true;
         /* A START that came while we were busy has its own generation: go round. */
@@ -276,8 +689,12 @@ static int open_endpoints(const char *dir)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: tool_ffs_source [--ready FILE] [--block BYTES] [--mask HEX] "
-                    "[--pattern full|header] [--drop-block N] [--corrupt-offset N] FFS_DIR\n");
+    fprintf(stderr,
+            "usage: tool_ffs_source [--ready FILE] [--block BYTES] [--mask HEX] "
+            "[--pattern full|header] [--drop-block N] [--corrupt-offset N]\n"
+            "                       [--dmabuf N (1..%d; --block a multiple of 4096) "
+            "[--iio NAME]] FFS_DIR\n",
+            MAX_DMABUFS);
     return 2;
 }
 
@@ -303,12 +720,17 @@ int main(int argc, char **argv)
             opt.drop_block = strtoll(argv[++i], NULL, 0);
         else if (!strcmp(a, "--corrupt-offset") && v)
             opt.corrupt_offset = strtoll(argv[++i], NULL, 0);
+        else if (!strcmp(a, "--dmabuf") && v)
+            opt.dmabufs = atoi(argv[++i]);
+        else if (!strcmp(a, "--iio") && v)
+            opt.iio_name = argv[++i];
         else if (a[0] != '-' && !dir)
             dir = a;
         else
             return usage();
     }
-    if (!dir || opt.block < IIOSIM_HEADER_SIZE || !(opt.mask & 0xffff))
+    if (!dir || opt.block < IIOSIM_HEADER_SIZE || !(opt.mask & 0xffff) || opt.dmabufs < 0 ||
+        opt.dmabufs > MAX_DMABUFS || (opt.dmabufs && opt.block % 4096))
         return usage();
 
     sigemptyset(&sa.sa_mask);
@@ -330,8 +752,12 @@ int main(int argc, char **argv)
     streams[0] = (struct stream){.fd = -1, .in = true, .ep_addr = 0x81, .idle = true};
     streams[1] = (struct stream){.fd = -1, .in = false, .ep_addr = 0x02, .idle = true};
     test_touch(opt.ready);
-    tlog("descriptors written; block %llu, mask 0x%x, %s pattern", (unsigned long long)opt.block,
-         opt.mask, opt.header ? "header" : "full");
+    if (opt.dmabufs)
+        tlog("descriptors written; rx0: %d DMABUFs of %llu bytes from %s (mask 0x%x), zero-copy",
+             opt.dmabufs, (unsigned long long)opt.block, opt.iio_name, opt.mask);
+    else
+        tlog("descriptors written; block %llu, mask 0x%x, %s pattern",
+             (unsigned long long)opt.block, opt.mask, opt.header ? "header" : "full");
 
     bool threads = false;
     while (!quit) {
@@ -345,6 +771,7 @@ int main(int argc, char **argv)
             continue;
         switch (ev.type) {
         case FUNCTIONFS_ENABLE:
+            ffs_unbound = false;
             if (open_endpoints(dir))
                 goto out;
             if (!threads) {
@@ -356,6 +783,8 @@ int main(int argc, char **argv)
             break;
         case FUNCTIONFS_DISABLE:
         case FUNCTIONFS_UNBIND:
+            if (ev.type == FUNCTIONFS_UNBIND)
+                ffs_unbound = true;
             if (threads)
                 for (int s = 0; s < 2; s++)
                     stream_set(s, false);

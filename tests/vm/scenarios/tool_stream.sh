@@ -161,7 +161,8 @@ stop_source
 # order, so that load changes on the machine hit both alike; the per-round ratios' median
 # is the figure. The
 # header pattern keeps the source cheap. Scenario arguments: ROUNDS SECONDS (3 4). The
-# check only guards against a gross regression; the figures are in the log (THROUGHPUT).
+# figures are only logged (THROUGHPUT): tests make no timing assertions; the comparison
+# with numbers is bench/run.sh's extra rows.
 start_source --mask f --block 1048576 --pattern header
 ROUNDS=${1:-3}
 T=${2:-4}
@@ -200,6 +201,5 @@ median() { sort -n "$1" | awk '{ a[NR] = $1 } END { m = NR % 2 ? a[(NR + 1) / 2]
 r=$(median /tmp/ratios.txt)
 log "THROUGHPUT over $ROUNDS rounds of ${T}s (${IIOUSB_SPEED:-hs}): iiousb/baseline median $r%," \
 	"with --verify=header $(median /tmp/vratios.txt)%"
-awk "BEGIN { exit !($r >= 75) }" || die "iiousb capture is far slower than the baseline ($r%)"
 stop_source
 log "tool_stream: PASS"
