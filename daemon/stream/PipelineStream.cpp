@@ -146,17 +146,20 @@ int PipelineStream::startRun()
     return 0;
 }
 
-Result<bool> PipelineStream::attachIio(Run &run)
+Result<bool> PipelineStream::attachAll(const Run &run, std::string_view port,
+                                       const std::string &side,
+                                       const std::function<int(int)> &attach,
+                                       const std::string &hint)
 {
     if (config_.zeroCopy == ZeroCopy::Off)
         return false;
     for (std::size_t i = 0; i < run.blocks.size(); i++) {
-        int r = run.iio->attach(run.blocks[i].buf.fd());
+        int r = attach(run.blocks[i].buf.fd());
         if (r == 0)
             continue;
         if (i == 0 && cannotImport(r)) {
-            const std::string why = "IIO device " + run.iio->deviceId() +
-                                    " cannot import DMABUFs (" + errnoString(r) + ")";
+            const std::string why = side + " cannot import DMABUFs (" + errnoString(r) +
+                                    (r == -EPERM ? hint : "") + ")";
             if (config_.zeroCopy == ZeroCopy::Require)
                 return makeError(r, why + " and zero-copy is 'require'");
             LOG(Stream, Warning)
@@ -164,41 +167,26 @@ Result<bool> PipelineStream::attachIio(Run &run)
                             .field(log::kDevice, iio_->deviceName)
                             .field(log::kEvent, "fallback")
                     << "Stream " << config_.name << ": " << why
-                    << "; falling back to copying on the IIO side (fileio)";
+                    << "; falling back to copying on the " << port << " side";
             return false;
         }
-        return errnoError(r, "Failed to attach DMABUF " + std::to_string(i) + " to IIO device " +
-                                     run.iio->deviceId());
+        return errnoError(r, "Failed to attach DMABUF " + std::to_string(i) + " to " + side);
     }
     return true;
 }
 
+Result<bool> PipelineStream::attachIio(Run &run)
+{
+    return attachAll(
+            run, "IIO", "IIO device " + run.iio->deviceId(),
+            [&run](int fd) { return run.iio->attach(fd); }, " (not a DMA buffer)");
+}
+
 Result<bool> PipelineStream::attachUsb(Run &run)
 {
-    if (config_.zeroCopy == ZeroCopy::Off)
-        return false;
-    for (std::size_t i = 0; i < run.blocks.size(); i++) {
-        int r = run.endpoint->attach(run.blocks[i].buf.fd());
-        if (r == 0)
-            continue;
-        if (i == 0 && cannotImport(r)) {
-            const std::string why =
-                    endpointPath_ + " cannot import DMABUFs (" + errnoString(r) +
-                    (r == -EPERM ? ": the USB device controller lacks scatter-gather)" : ")");
-            if (config_.zeroCopy == ZeroCopy::Require)
-                return makeError(r, why + " and zero-copy is 'require'");
-            LOG(Stream, Warning)
-                            .field(log::kStream, config_.name)
-                            .field(log::kDevice, iio_->deviceName)
-                            .field(log::kEvent, "fallback")
-                    << "Stream " << config_.name << ": " << why
-                    << "; falling back to copying on the USB side";
-            return false;
-        }
-        return errnoError(r,
-                          "Failed to attach DMABUF " + std::to_string(i) + " to " + endpointPath_);
-    }
-    return true;
+    return attachAll(
+            run, "USB", endpointPath_, [&run](int fd) { return run.endpoint->attach(fd); },
+            ": the USB device controller lacks scatter-gather");
 }
 
 Result<void> PipelineStream::setUp()

@@ -11,9 +11,11 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/Result.h"
@@ -57,6 +59,10 @@ private:
 
     int startRun();
     Result<void> setUp();
+    // Attaches every block to one side: true, false when that side must copy (it cannot
+    // import DMABUFs, or zero-copy is off; logged), or an error.
+    Result<bool> attachAll(const Run &run, std::string_view port, const std::string &side,
+                           const std::function<int(int)> &attach, const std::string &hint);
     Result<bool> attachIio(Run &run);
     Result<bool> attachUsb(Run &run);
     void tearDown();
