@@ -763,6 +763,14 @@ int main(int argc, char **argv)
     while (!quit) {
         struct usb_functionfs_event ev;
         ret = ffs_test_read_event(ep0, &ev, 200);
+        /*
+         * EIDRM: f_fs cancelled a control request the host gave up on (it sent
+         * the next SETUP first); the events that follow are still there.
+         */
+        if (ret == -EIDRM) {
+            tlog("ep0: a control request was cancelled by the host");
+            continue;
+        }
         if (ret < 0 && ret != -EINTR) {
             tlog("ep0: %s", strerror(-ret));
             break;

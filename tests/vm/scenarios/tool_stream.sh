@@ -8,6 +8,15 @@
 . /lib/iiousb/functions.sh
 . /scenarios/_ffs_gadget.sh
 
+# A failure shows the stand-in device's own log too (it once went away during a GET_STATS
+# in CI, cause not yet known: its log says whether it exited and why).
+die() {
+	echo "--- tool_ffs_source log (last 40 lines):"
+	tail -n 40 /tmp/source.log 2>/dev/null
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
 load_udc
 ffs_gadget_create
 
