@@ -36,21 +36,7 @@
 
 #include "iiosim_pattern.h"
 
-/*
- * The IIO DMABUF interface of include/uapi/linux/iio/buffer.h, Linux 6.11 and
- * later; the build host's libc headers may predate it.
- */
-#ifndef IIO_BUFFER_DMABUF_ATTACH_IOCTL
-#define IIO_BUFFER_DMABUF_CYCLIC (1 << 0)
-struct iio_dmabuf {
-	__u32 fd;
-	__u32 flags;
-	__u64 bytes_used;
-};
-#define IIO_BUFFER_DMABUF_ATTACH_IOCTL _IOW('i', 0x92, int)
-#define IIO_BUFFER_DMABUF_DETACH_IOCTL _IOW('i', 0x93, int)
-#define IIO_BUFFER_DMABUF_ENQUEUE_IOCTL _IOW('i', 0x94, struct iio_dmabuf)
-#endif
+#include "common/iio_dmabuf_uapi.h"
 
 #define PROG "iio_dmabuf_test"
 #define FENCE_TIMEOUT_MS 20000

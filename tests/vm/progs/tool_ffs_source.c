@@ -224,17 +224,7 @@ static void copy_run(struct stream *st, unsigned gen, uint8_t *buf)
 
 /* ---- --dmabuf: the raw zero-copy IIO -> FunctionFS loop ------------------------------ */
 
-/* The IIO DMABUF interface (Linux 6.11); the build host's uapi headers may predate it. */
-#ifndef IIO_BUFFER_DMABUF_ATTACH_IOCTL
-struct iio_dmabuf {
-    __u32 fd;
-    __u32 flags;
-    __u64 bytes_used;
-};
-#define IIO_BUFFER_DMABUF_ATTACH_IOCTL _IOW('i', 0x92, int)
-#define IIO_BUFFER_DMABUF_DETACH_IOCTL _IOW('i', 0x93, int)
-#define IIO_BUFFER_DMABUF_ENQUEUE_IOCTL _IOW('i', 0x94, struct iio_dmabuf)
-#endif
+#include "common/iio_dmabuf_uapi.h"
 
 #define MAX_DMABUFS 64
 
