@@ -26,6 +26,7 @@ iiousb_vm_test(udc_fifo_flush_stock udc_fifo_flush STOCK_KERNEL_ONLY --udc stock
 iiousb_vm_test(kbug_iio_dmabuf_read kbug_iio_dmabuf_read)
 iiousb_vm_test(kbug_iio_reorder kbug_iio_reorder)
 iiousb_vm_test(kbug_iio_lockorder kbug_iio_lockorder)
+iiousb_vm_test(kbug_ffs_contend kbug_ffs_contend)
 iiousb_vm_test(kbug_ffs_abort kbug_ffs_abort)
 iiousb_vm_test(kbug_ffs_fence kbug_ffs_fence)
 iiousb_vm_test(kbug_ffs_unbind kbug_ffs_unbind)
@@ -40,11 +41,10 @@ iiousb_vm_regression(bug6_ffs_unbind kbug_ffs_unbind stock
                      "BUG: kernel NULL pointer dereference|general protection fault")
 iiousb_vm_regression(bug3_iio_lockorder kbug_iio_lockorder debug
                      "possible circular locking dependency detected")
-# Bug 4 is not registered: lockdep reports it only when the reservation lock has a
-# waiter at the moment f_fs unlocks it under eps_lock, which the abort loop hits
-# now and then (seen once in 500 rounds on a loaded machine, not in 5000 rounds on
-# an idle one). Run by hand: tests/vm/run.sh --kernel debug --modules unfixed
-#   --expect-report 'SOFTIRQ-safe -> SOFTIRQ-unsafe' kbug_ffs_abort 5000
+# Bug 4: lockdep reports it when the reservation lock has a waiter at the moment f_fs
+# unlocks it under eps_lock. kbug_ffs_contend arranges that every time (the abort loop,
+# kbug_ffs_abort, hits it only now and then).
+iiousb_vm_regression(bug4_ffs_contend kbug_ffs_contend debug "SOFTIRQ-safe -> SOFTIRQ-unsafe")
 iiousb_vm_regression(bug5_ffs_fence kbug_ffs_fence debug "KASAN: slab-use-after-free")
 
 # iiousbd foundation (issue 3)

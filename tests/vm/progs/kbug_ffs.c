@@ -8,11 +8,16 @@
  *                     DETACH and after closing the endpoint: the fence's lock
  *                     was the freed attachment's (use-after-free without 0021,
  *                     seen by KASAN on the debug kernel).
+ *   kbug_ffs contend  a blocking transfer on ep2 waits for a write fence with
+ *                     the DMABUF's reservation lock held while another task
+ *                     queues on that lock; the fence is then signalled, and
+ *                     ffs_dmabuf_transfer() releases the lock to the waiter
+ *                     (lockdep "SOFTIRQ-safe -> SOFTIRQ-unsafe" on the debug
+ *                     kernel without 0020, every time).
  *   kbug_ffs abort [N] N rounds (default 500) of attach/transfer/abort (DETACH
  *                     or close) on two endpoints at once with the same DMABUF:
- *                     the reservation lock is contended while
- *                     ffs_dmabuf_transfer() releases it (lockdep "SOFTIRQ-safe
- *                     -> SOFTIRQ-unsafe" on the debug kernel without 0020).
+ *                     the same path under load; the lock has a waiter at the
+ *                     wrong moment only now and then.
  *   kbug_ffs double   two transfers of one DMABUF in flight on one endpoint,
  *                     completed by unbinding the UDC: the first fence was
  *                     freed when the second replaced it in the reservation
@@ -372,6 +377,106 @@ static int test_abort(int rounds)
 	return 0;
 }
 
+struct contend_ctx {
+	int fd;		/* endpoint to transfer on, or sync_file to import */
+	int dmabuf;
+	int err;
+	long long done_ms;	/* 0 while the ioctl has not returned */
+};
+
+static void *contend_transfer(void *arg)
+{
+	struct contend_ctx *ctx = arg;
+
+	ctx->err = transfer(ctx->fd, ctx->dmabuf);
+	__atomic_store_n(&ctx->done_ms, kbug_now_ms(), __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void *contend_import(void *arg)
+{
+	struct contend_ctx *ctx = arg;
+
+	ctx->err = kbug_import_sync_file(ctx->dmabuf, ctx->fd, DMA_BUF_SYNC_READ);
+	__atomic_store_n(&ctx->done_ms, kbug_now_ms(), __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void check_contender(struct contend_ctx *ctx, const char *what, long long signal_ms)
+{
+	long long done = __atomic_load_n(&ctx->done_ms, __ATOMIC_ACQUIRE);
+
+	kbug_log("%s returned %s %lld ms after the fence was signalled", what,
+		 ctx->err ? strerror(-ctx->err) : "ok", done - signal_ms);
+	if (ctx->err)
+		kbug_die("%s: expected success", what);
+	if (done < signal_ms)
+		kbug_die("%s returned before the fence was signalled: the reproducer's setup no longer holds",
+			 what);
+}
+
+/*
+ * Bug 4, deterministic. ffs_dmabuf_transfer() holds the reservation lock
+ * while it waits (up to 5 s on a blocking file) for the fences an IN transfer
+ * must wait for: the write fences. An IN transfer left pending on ep1 whose
+ * fence is imported into the DMABUF as a write fence makes a blocking
+ * transfer of that DMABUF on ep2 wait with the lock held; an
+ * IMPORT_SYNC_FILE then sleeps on the lock; DETACH on ep1 signals the fence,
+ * and ep2's transfer, once queued, unlocks a mutex that has a waiter, which
+ * takes its wait_lock (without 0020: under eps_lock).
+ */
+static int test_contend(void)
+{
+	int dmabuf = kbug_dmabuf_alloc(DMABUF_SIZE);
+	int ep1 = ep_open(1);
+	int ep2 = ep_open(2);
+	struct contend_ctx xfer = { .fd = ep2, .dmabuf = dmabuf };
+	struct contend_ctx import = { .dmabuf = dmabuf };
+	pthread_t t_xfer, t_import;
+	long long signal_ms;
+	int err;
+
+	attach(ep1, dmabuf);
+	attach(ep2, dmabuf);
+	if (fcntl(ep2, F_SETFL, fcntl(ep2, F_GETFL) & ~O_NONBLOCK))
+		kbug_die("clearing O_NONBLOCK on ep2: %s", strerror(errno));
+
+	import.fd = pending_transfer_fence(ep1, dmabuf);
+	err = kbug_import_sync_file(dmabuf, import.fd, DMA_BUF_SYNC_WRITE);
+	if (err)
+		kbug_die("DMA_BUF_IOCTL_IMPORT_SYNC_FILE (write): %s", strerror(-err));
+
+	if (pthread_create(&t_xfer, NULL, contend_transfer, &xfer))
+		kbug_die("pthread_create");
+	kbug_sleep_ms(500);
+	if (pthread_create(&t_import, NULL, contend_import, &import))
+		kbug_die("pthread_create");
+	kbug_sleep_ms(500);
+	if (__atomic_load_n(&xfer.done_ms, __ATOMIC_ACQUIRE) ||
+	    __atomic_load_n(&import.done_ms, __ATOMIC_ACQUIRE))
+		kbug_die("the transfer on ep2 (%s) or the import (%s) did not wait for ep1's fence",
+			 xfer.err ? strerror(-xfer.err) : "ok",
+			 import.err ? strerror(-import.err) : "ok");
+	kbug_log("transfer on ep2 waits with the reservation lock held, an import waits for the lock");
+
+	signal_ms = kbug_now_ms();
+	err = detach(ep1, dmabuf);
+	if (err)
+		kbug_die("DETACH on ep1: %s", strerror(-err));
+	pthread_join(t_xfer, NULL);
+	pthread_join(t_import, NULL);
+	check_contender(&xfer, "blocking TRANSFER on ep2", signal_ms);
+	check_contender(&import, "IMPORT_SYNC_FILE", signal_ms);
+
+	/* Closing ep2 aborts its transfer, which nobody reads. */
+	close(ep2);
+	close(ep1);
+	kbug_sleep_ms(200);
+	close(import.fd);
+	close(dmabuf);
+	return 0;
+}
+
 /*
  * Two transfers of one DMABUF in flight on one endpoint: the second fence
  * replaces the first in the reservation object. Unbinding the UDC completes
@@ -408,8 +513,8 @@ int main(int argc, char **argv)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (strcmp(mode, "unbind") && strcmp(mode, "fence") && strcmp(mode, "abort") &&
-	    strcmp(mode, "double")) {
-		fprintf(stderr, "usage: kbug_ffs unbind|fence|abort [ROUNDS]|double\n");
+	    strcmp(mode, "double") && strcmp(mode, "contend")) {
+		fprintf(stderr, "usage: kbug_ffs unbind|fence|contend|abort [ROUNDS]|double\n");
 		return 2;
 	}
 	first_udc();
@@ -422,6 +527,8 @@ int main(int argc, char **argv)
 		rc = test_fence();
 	else if (!strcmp(mode, "double"))
 		rc = test_double();
+	else if (!strcmp(mode, "contend"))
+		rc = test_contend();
 	else
 		rc = test_abort(argc > 2 ? atoi(argv[2]) : 500);
 

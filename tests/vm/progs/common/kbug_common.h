@@ -129,6 +129,17 @@ static inline int kbug_export_sync_file(int dmabuf)
 	return req.fd;
 }
 
+/*
+ * Adds the sync_file's fence to the DMABUF's reservation object (flags:
+ * DMA_BUF_SYNC_READ or _WRITE, the usage it gets). Takes the reservation lock.
+ */
+static inline int kbug_import_sync_file(int dmabuf, int sync_file, __u32 flags)
+{
+	struct dma_buf_import_sync_file req = {.flags = flags, .fd = sync_file};
+
+	return ioctl(dmabuf, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, &req) ? -errno : 0;
+}
+
 /* Status of a sync_file with one fence: 1 signalled, 0 pending, <0 error. */
 static inline int kbug_sync_file_status(int sync_file, char *driver, size_t len)
 {
@@ -151,6 +162,15 @@ static inline void kbug_sleep_ms(unsigned int ms)
 	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
 
 	nanosleep(&ts, NULL);
+}
+
+/* CLOCK_MONOTONIC in milliseconds. */
+static inline long long kbug_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 #endif /* KBUG_COMMON_H */
