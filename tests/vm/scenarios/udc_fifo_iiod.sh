@@ -6,14 +6,13 @@
 # four of six seen; "Unable to create IIO context usb:: Invalid argument" or
 # "Input/output error"). With 0001+0002 every session must succeed.
 #
-# Needs iiod and iio_info in the guest, which the rig does not build:
-#   cp /usr/sbin/iiod /usr/bin/iio_info BUILD/vm-guest/bin/   (Debian: iiod, libiio-utils)
-# The expected outcome follows IIOUSB_UDC (stock: some session must fail).
+# iiod and iio_info come from Debian (packages iiod, libiio-utils; the build copies
+# them into BUILD/vm-guest/bin). The expected outcome follows IIOUSB_UDC (stock:
+# some session must fail).
 . /lib/iiousb/functions.sh
 
 if ! command -v iiod > /dev/null || ! command -v iio_info > /dev/null; then
-	log "SKIP: iiod and iio_info are not in the guest (copy them to BUILD/vm-guest/bin)"
-	exit 77
+	die "iiod and iio_info are not in the guest (BUILD/vm-guest/bin: run tests/install-deps.sh, rebuild)"
 fi
 load_udc
 # iiod serves the local IIO context, which needs a device: the simulated one.
