@@ -18,6 +18,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -1116,6 +1117,114 @@ static int set_nonblock(int fd, bool on)
 	return 0;
 }
 
+#define DETACH_ROUNDS 20
+
+struct detach_race {
+	int buf_fd, fd;
+	pthread_barrier_t *barrier;
+	int ret;
+};
+
+static void *detach_thread(void *arg)
+{
+	struct detach_race *r = arg;
+
+	pthread_barrier_wait(r->barrier);
+	r->ret = detach(r->buf_fd, r->fd);
+	return NULL;
+}
+
+/*
+ * DETACH_ROUNDS rounds: ATTACH a new DMABUF in s->bufs[idx] (the old one is
+ * detached), enable, ENQUEUE a block, then this thread and a second one DETACH
+ * it at the same moment (a barrier releases both). One DETACH must succeed and
+ * the other get EPERM; afterwards an ENQUEUE of it gets EPERM (nothing left
+ * attached) and its block, still queued, ends with the disable (-EINTR, or 1
+ * if it completed). Counted as one check: a summary line, or a FAIL line.
+ *
+ * A new DMABUF each round: the last round's attachment is unmapped by a work
+ * item some time after its fence signalled, and mapping the same DMABUF again
+ * before that is an overlapping mapping that DMA-API debugging warns about.
+ */
+static int hazard_concurrent_detach(struct session *s, unsigned int idx, size_t used)
+{
+	struct dmabuf *b = &s->bufs[idx];
+	size_t size = b->size;
+	int ok = 0, eperm = 0, other = 0, second_won = 0, enq_eperm = 0;
+	int eintr = 0, fence_err = 0, fence_done = 0, pending = 0, st, r, i, k;
+
+	for (i = 0; i < DETACH_ROUNDS; i++) {
+		struct detach_race race[2];
+		pthread_barrier_t barrier;
+		pthread_t t;
+
+		dmabuf_free(b);
+		if (dmabuf_alloc(b, size))
+			return -1;
+		r = attach(s->buf_fd, b->fd);
+		if (r)
+			return fail("attach", "IIO_BUFFER_DMABUF_ATTACH_IOCTL: %s", strerror(-r));
+		s->attached[idx] = true;
+		if (iiodev_enable(&s->dev, true) || enqueue(s->buf_fd, b, used, 0))
+			return -1;
+		pthread_barrier_init(&barrier, NULL, 2);
+		for (k = 0; k < 2; k++) {
+			race[k].buf_fd = s->buf_fd;
+			race[k].fd = b->fd;
+			race[k].barrier = &barrier;
+			race[k].ret = 1;
+		}
+		r = pthread_create(&t, NULL, detach_thread, &race[1]);
+		if (r) {
+			pthread_barrier_destroy(&barrier);
+			return fail("pthread_create", "%s", strerror(r));
+		}
+		detach_thread(&race[0]);
+		pthread_join(t, NULL);
+		pthread_barrier_destroy(&barrier);
+		for (k = 0; k < 2; k++) {
+			if (race[k].ret == 0)
+				ok++;
+			else if (race[k].ret == -EPERM)
+				eperm++;
+			else
+				other++;
+		}
+		second_won += race[1].ret == 0;
+		s->attached[idx] = race[0].ret && race[1].ret;
+		/* O_NONBLOCK: were it still attached, a blocking ENQUEUE would wait for its block */
+		if (set_nonblock(s->buf_fd, true))
+			return -1;
+		if (enqueue_raw(s->buf_fd, b->fd, used, 0) == -EPERM)
+			enq_eperm++;
+		if (set_nonblock(s->buf_fd, false) || iiodev_enable(&s->dev, false))
+			return -1;
+		if (wait_fence(b, FENCE_TIMEOUT_MS, &st))
+			return -1;
+		if (st == -EINTR)
+			eintr++;
+		else if (st < 0)
+			fence_err++;
+		else if (st == 1)
+			fence_done++;
+		else
+			pending++;
+	}
+	if (ok == DETACH_ROUNDS && eperm == DETACH_ROUNDS && !other && enq_eperm == DETACH_ROUNDS &&
+	    !pending) {
+		info("ok: %d rounds of two concurrent DETACHes, a block queued: %d ok (%d by the second thread), %d EPERM, %d other; ENQUEUE afterwards EPERM %d/%d; fences %d -EINTR, %d other errors, %d done, %d unsignalled",
+		     DETACH_ROUNDS, ok, second_won, eperm, other, enq_eperm, DETACH_ROUNDS, eintr,
+		     fence_err, fence_done, pending);
+		return 0;
+	}
+	hazard_failures++;
+	fail("concurrent DETACH",
+	     "%d rounds of two concurrent DETACHes, a block queued: %d ok (%d by the second thread), %d EPERM, %d other (want %d ok, %d EPERM); ENQUEUE afterwards EPERM %d/%d; fences %d -EINTR, %d other errors, %d done, %d unsignalled",
+	     DETACH_ROUNDS, ok, second_won, eperm, other, DETACH_ROUNDS, DETACH_ROUNDS, enq_eperm,
+	     DETACH_ROUNDS, eintr, fence_err, fence_done, pending);
+	return 0;
+}
+
 static int cmd_hazards(const struct opts *o)
 {
 	struct session s;
@@ -1286,6 +1395,10 @@ static int cmd_hazards(const struct opts *o)
 	if (iiodev_enable(&s.dev, false))
 		goto out;
 	expect_status("the detached block after disable", a, -EINTR, true);
+
+	/* Two threads DETACH the same DMABUF at once, its block queued, the buffer enabled (a is replaced) */
+	if (hazard_concurrent_detach(&s, 0, used))
+		goto out;
 
 	/* Closing the buffer file with a DMABUF queued, buffer enabled */
 	if (iiodev_enable(&s.dev, true))
