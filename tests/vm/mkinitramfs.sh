@@ -9,23 +9,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-kver=
-build=
-out=
-modroot=
-kmod=
-while [ $# -gt 0 ]; do
-	case $1 in
-	--kver) kver=$2; shift 2 ;;
-	--build-dir) build=$2; shift 2 ;;
-	--out) out=$2; shift 2 ;;
-	--modroot) modroot=$2; shift 2 ;;
-	--kmod) kmod=$2; shift 2 ;;
-	*) echo "mkinitramfs: unknown argument '$1'" >&2; exit 2 ;;
-	esac
-done
-fail() { echo "mkinitramfs: $*" >&2; exit 1; }
-[ -n "$kver" ] && [ -n "$build" ] && [ -n "$out" ] || fail "usage: --kver KVER --build-dir BUILD --out FILE"
+prog=mkinitramfs
+. "$here/rootfs-args.sh" "$@"
 [ -n "$kmod" ] || kmod=$build/kmod/modules
 [ -x /bin/busybox ] || fail "/bin/busybox missing (apt-get install busybox-static)"
 ldd /bin/busybox >/dev/null 2>&1 && fail "/bin/busybox is not static (install busybox-static)"

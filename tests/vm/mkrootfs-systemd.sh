@@ -18,23 +18,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-kver=
-build=
-out=
-modroot=
-kmod=
-while [ $# -gt 0 ]; do
-	case $1 in
-	--kver) kver=$2; shift 2 ;;
-	--build-dir) build=$2; shift 2 ;;
-	--out) out=$2; shift 2 ;;
-	--modroot) modroot=$2; shift 2 ;;
-	--kmod) kmod=$2; shift 2 ;;
-	*) echo "mkrootfs-systemd: unknown argument '$1'" >&2; exit 2 ;;
-	esac
-done
-fail() { echo "mkrootfs-systemd: $*" >&2; exit 1; }
-[ -n "$kver" ] && [ -n "$build" ] && [ -n "$out" ] || fail "usage: --kver KVER --build-dir BUILD --out FILE"
+prog=mkrootfs-systemd
+. "$here/rootfs-args.sh" "$@"
 command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null || fail "needs apt-get and dpkg-deb (Debian)"
 
 # systemd (PID 1, systemctl, journalctl, journald), util-linux's mount (mount units), and
