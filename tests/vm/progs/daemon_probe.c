@@ -9,6 +9,9 @@
  *   daemon_probe ... stats N           the GET_STATS record as key=value
  *   daemon_probe ... raw TYPE REQ VALUE LENGTH   any request to the interface:
  *                                      prints "STALL" or "ok BYTES"
+ *   daemon_probe -d HUB ... port N suspend|resume   SET/CLEAR_FEATURE(PORT_SUSPEND) on
+ *                                      port N of the hub HUB (a root hub: 1d6b:0002), behind
+ *                                      the hub driver's back, for kernels without runtime PM
  *
  * Exit status: 0 when the command ran (a STALL is a result, not a failure), 1 when the
  * device could not be used, 2 on bad usage.
@@ -29,6 +32,7 @@
 #define REQ_STOP 0x03
 #define REQ_GET_STATS 0x04
 #define TIMEOUT_MS 5000
+#define USB_PORT_FEAT_SUSPEND 2
 
 static libusb_context *ctx;
 static libusb_device_handle *dev;
@@ -161,10 +165,45 @@ static int cmd_stats(uint16_t stream)
     return 0;
 }
 
+/* Suspend or resume port N of the opened hub. A resume is complete once the hub reports
+ * the port's C_SUSPEND after the resume signalling (20 ms on dummy_hcd): GET_STATUS then. */
+static int cmd_port(unsigned port, const char *what)
+{
+    unsigned char st[4];
+    int resume = !strcmp(what, "resume"), n;
+
+    if (!resume && strcmp(what, "suspend"))
+        return 2;
+    n = libusb_control_transfer(dev, 0x23,
+                                resume ? LIBUSB_REQUEST_CLEAR_FEATURE : LIBUSB_REQUEST_SET_FEATURE,
+                                USB_PORT_FEAT_SUSPEND, (uint16_t)port, NULL, 0, TIMEOUT_MS);
+    if (n < 0) {
+        fprintf(stderr, "daemon_probe: port %u %s: %s\n", port, what, libusb_error_name(n));
+        return 1;
+    }
+    for (int i = 0; i < 50; i++) {
+        sleep_ms(30);
+        n = libusb_control_transfer(dev, 0xa3, LIBUSB_REQUEST_GET_STATUS, 0, (uint16_t)port, st,
+                                    sizeof(st), TIMEOUT_MS);
+        if (n != (int)sizeof(st)) {
+            fprintf(stderr, "daemon_probe: port %u status: %s\n", port,
+                    n < 0 ? libusb_error_name(n) : "short");
+            return 1;
+        }
+        if (!!(st[0] & (1 << USB_PORT_FEAT_SUSPEND)) != resume) {
+            printf("ok\n");
+            return 0;
+        }
+    }
+    fprintf(stderr, "daemon_probe: port %u: status %02x%02x after %s\n", port, st[1], st[0], what);
+    return 1;
+}
+
 static int usage(void)
 {
     fprintf(stderr, "usage: daemon_probe [-d VID:PID] [-w WAIT_MS] "
-                    "describe|info [SLICE]|start N|stop N|stats N|raw TYPE REQ VALUE LENGTH\n");
+                    "describe|info [SLICE]|start N|stop N|stats N|raw TYPE REQ VALUE LENGTH|"
+                    "port N suspend|resume\n");
     return 2;
 }
 
@@ -201,6 +240,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "daemon_probe: no device %04x:%04x\n", vid, pid);
         libusb_exit(ctx);
         return 1;
+    }
+    if (!strcmp(cmd, "port")) {
+        ret = argi + 1 < argc ? cmd_port((unsigned)strtoul(argv[argi], NULL, 0), argv[argi + 1])
+                              : 2;
+        if (ret == 2)
+            usage();
+        goto out;
     }
     ret = 1;
     if (find_interface(!strcmp(cmd, "describe") ? stdout : NULL))

@@ -1,7 +1,8 @@
 # iiousbd brings its gadget up on dummy_hcd; the guest's host side enumerates it
 # (identity, strings, interface and endpoints checked in sysfs) and drives the control
 # protocol (GET_INFO in slices, START/STOP/GET_STATS, malformed requests stalled while the
-# daemon survives); SIGHUP with a broken config keeps the running one, with a changed one
+# daemon survives); the host suspends and resumes the device (the daemon logs both, then
+# answers GET_INFO); SIGHUP with a broken config keeps the running one, with a changed one
 # brings the new one up; SIGTERM leaves no gadget and no mount.
 . /lib/iiousb/functions.sh
 . /scenarios/_daemon.sh
@@ -66,6 +67,54 @@ size=$(wc -c < /tmp/info.txt)
 daemon_probe info "$size" > /tmp/info-exact.txt || die "GET_INFO in $size-byte slices failed"
 cmp /tmp/info.txt /tmp/info-exact.txt || die "GET_INFO in slices of its size differs"
 log "GET_INFO: $size bytes, same in 4096-, 7- and $size-byte slices"
+
+# --- Host suspends and resumes the device ----------------------------------------------------
+# daemon_wait_log PATTERN COUNT WHAT: wait until PATTERN is in the daemon's log COUNT times.
+daemon_wait_log() {
+	n=0
+	until [ "$(grep -c "$1" "$DAEMON_LOG")" -ge "$2" ]; do
+		n=$((n + 1))
+		[ $n -le 100 ] || { daemon_show_log; die "$3: no '$1' in the daemon's log after 10 s"; }
+		sleep 0.1
+	done
+}
+nsusp=$(grep -c 'FunctionFS SUSPEND' "$DAEMON_LOG")
+nres=$(grep -c 'FunctionFS RESUME' "$DAEMON_LOG")
+if [ "$(cat "$dev/speed")" != 480 ]; then
+	# dummy_hcd's USB 3 root hub has no port suspend (U3 is a no-op there): with runtime PM
+	# the device autosuspends but the gadget is never told.
+	how=""
+	log "suspend/resume: skipped at $(cat "$dev/speed") Mb/s (dummy_hcd suspends USB 2 ports only)"
+elif [ -f "$dev/power/control" ]; then
+	# Runtime PM: no driver is bound to the interface, so the device autosuspends at once
+	# and dummy_hcd suspends its port.
+	how="runtime PM"
+	echo 0 > "$dev/power/autosuspend_delay_ms" || die "autosuspend_delay_ms"
+	echo auto > "$dev/power/control" || die "power/control auto"
+	daemon_wait_log 'FunctionFS SUSPEND' $((nsusp + 1)) "autosuspend"
+	daemon_expect "runtime_status after the autosuspend" "$(cat "$dev/power/runtime_status")" suspended
+	echo on > "$dev/power/control" || die "power/control on"
+	daemon_wait_log 'FunctionFS RESUME' $((nres + 1)) "resume"
+	daemon_expect "runtime_status after the resume" "$(cat "$dev/power/runtime_status")" active
+elif expr "$(basename "$dev")" : '[0-9]*-[0-9]*$' > /dev/null; then
+	# No runtime PM in this kernel (the debug kernel): suspend and resume the root hub's
+	# port directly (hub class requests through usbfs).
+	bus=$(basename "$dev" | sed 's/-.*//')
+	port=${dev##*-}
+	how="port $port of root hub usb$bus (no runtime PM)"
+	rh=$(cat "/sys/bus/usb/devices/usb$bus/idVendor"):$(cat "/sys/bus/usb/devices/usb$bus/idProduct")
+	daemon_expect "port $port suspend" "$(daemon_probe -d "$rh" port "$port" suspend)" ok
+	daemon_wait_log 'FunctionFS SUSPEND' $((nsusp + 1)) "port suspend"
+	daemon_expect "port $port resume" "$(daemon_probe -d "$rh" port "$port" resume)" ok
+	daemon_wait_log 'FunctionFS RESUME' $((nres + 1)) "port resume"
+else
+	die "no way to suspend $dev: no runtime PM, and not on a root hub port"
+fi
+if [ -n "$how" ]; then
+	daemon_probe info > /tmp/info-resume.txt && cmp /tmp/info.txt /tmp/info-resume.txt ||
+		die "GET_INFO after the resume failed"
+	log "suspend/resume by $how: the daemon saw SUSPEND and RESUME, GET_INFO answers after it"
+fi
 
 # --- START / STOP / GET_STATS -------------------------------------------------------------
 stat_field() { daemon_probe stats "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }

@@ -1,7 +1,8 @@
 # iiousbd's failure paths: a bring-up that fails at its last step (no such UDC) or in the
-# middle (the FunctionFS instance is taken) unwinds everything it did; a bad config at start
-# exits 78 touching nothing; a second daemon refuses to take over a running one's gadget; a
-# stream whose IIO device is missing comes up failed (START stalled) beside a working one.
+# middle (the FunctionFS instance is taken, the mount point cannot be created, mount(2)
+# fails) unwinds everything it did; a bad config at start exits 78 touching nothing; a
+# second daemon refuses to take over a running one's gadget; a stream whose IIO device is
+# missing comes up failed (START stalled) beside a working one.
 . /lib/iiousb/functions.sh
 . /scenarios/_daemon.sh
 
@@ -38,6 +39,30 @@ nothing_left "a failed function creation"
 daemon_expect "gadgets left" "$(ls /sys/kernel/config/usb_gadget)" other
 rmdir "$other/functions/ffs.iiousb" "$other" || die "removing $other"
 log "function creation failure: exit 1, our gadget unwound, the other gadget untouched"
+
+# --- The FunctionFS mount fails: after the gadget and its function exist -----------------
+# The mount point cannot be created (below a regular file).
+: > /tmp/not-a-dir
+sed 's|^  mount: .*|  mount: /tmp/not-a-dir/ffs|' "$DAEMON_CONF" > /tmp/bad-mount.yaml
+expect_exit 1 "Failed to create the FunctionFS mount point /tmp/not-a-dir/ffs: Not a directory" \
+	"mount point below a file" /tmp/bad-mount.yaml
+nothing_left "a failed mount point"
+[ -f /tmp/not-a-dir ] && [ ! -s /tmp/not-a-dir ] || die "/tmp/not-a-dir was changed"
+log "mount point below a file: exit 1, gadget unwound, no mount"
+# mount(2) itself fails on the mount point the daemon created: the namespace may hold no
+# more mounts (fs.mount-max); the daemon removes that mount point again.
+max=$(cat /proc/sys/fs/mount-max)
+wc -l < /proc/self/mounts > /proc/sys/fs/mount-max || die "setting fs.mount-max"
+mkdir -p /tmp/probe-mnt
+! mount -t tmpfs probe /tmp/probe-mnt 2> /dev/null ||
+	die "fs.mount-max $(cat /proc/sys/fs/mount-max) does not stop mounts"
+rmdir /tmp/probe-mnt
+expect_exit 1 "Failed to mount FunctionFS instance 'iiousb' on $DAEMON_MOUNT: No space left on device" \
+	"mount(2) failure" "$DAEMON_CONF"
+echo "$max" > /proc/sys/fs/mount-max
+nothing_left "a failed mount"
+[ -z "$(ls /sys/kernel/config/usb_gadget)" ] || die "gadgets left: $(ls /sys/kernel/config/usb_gadget)"
+log "mount(2) failure (fs.mount-max): exit 1, gadget and the created mount point unwound"
 
 # --- A broken config: exit 78, nothing touched -------------------------------------------
 printf 'gadget:\n  vid: 0x1d6b\n  pid: 0x0104\nstreams:\n  - {name: rx0, direction: up, device: x}\n' > /tmp/bad.yaml
