@@ -43,24 +43,31 @@ std::string unescape(const std::string &s)
     return out;
 }
 
-// mkdir -p; sets `created` if the last component was created.
-int makeDirs(const std::string &path, bool &created)
+// mkdir -p; appends each directory it created to `created`, outermost first.
+int makeDirs(const std::string &path, std::vector<std::string> &created)
 {
-    created = false;
     for (std::size_t pos = 1; pos <= path.size(); pos++) {
         if (pos != path.size() && path[pos] != '/')
             continue;
         std::string part = path.substr(0, pos);
-        if (::mkdir(part.c_str(), 0755) == 0) {
-            created = pos == path.size();
-        } else if (errno != EEXIST) {
+        if (::mkdir(part.c_str(), 0755) == 0)
+            created.push_back(std::move(part));
+        else if (errno != EEXIST)
             return -errno;
-        }
     }
     struct stat st;
     if (::stat(path.c_str(), &st) < 0)
         return -errno;
     return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+// Removes what makeDirs() created, innermost first (only while empty).
+void removeDirs(const std::vector<std::string> &dirs)
+{
+    for (auto it = dirs.rbegin(); it != dirs.rend(); ++it) {
+        if (::rmdir(it->c_str()) < 0)
+            LOG(Ffs, Debug) << "Failed to remove " << *it << ": " << errnoString(errno);
+    }
 }
 
 } // namespace
@@ -88,19 +95,20 @@ std::vector<MountEntry> readMounts()
 
 Result<FfsMount> FfsMount::mount(const std::string &instance, const std::string &mountPoint)
 {
-    bool created = false;
-    if (int r = makeDirs(mountPoint, created); r < 0)
+    std::vector<std::string> created;
+    if (int r = makeDirs(mountPoint, created); r < 0) {
+        removeDirs(created);
         return errnoError(r, "Failed to create the FunctionFS mount point " + mountPoint);
+    }
     if (::mount(instance.c_str(), mountPoint.c_str(), "functionfs",
                 MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) < 0) {
         int err = errno;
-        if (created)
-            ::rmdir(mountPoint.c_str());
+        removeDirs(created);
         return errnoError(err, "Failed to mount FunctionFS instance '" + instance + "' on " +
                                        mountPoint);
     }
     LOG(Ffs, Debug) << "Mounted FunctionFS '" << instance << "' on " << mountPoint;
-    return FfsMount(mountPoint, created);
+    return FfsMount(mountPoint, std::move(created));
 }
 
 Result<int> FfsMount::unmountStale(const std::string &instance)
@@ -122,9 +130,10 @@ Result<int> FfsMount::unmountStale(const std::string &instance)
 }
 
 FfsMount::FfsMount(FfsMount &&other) noexcept
-    : path_(std::move(other.path_)), createdDir_(other.createdDir_)
+    : path_(std::move(other.path_)), createdDirs_(std::move(other.createdDirs_))
 {
     other.path_.clear();
+    other.createdDirs_.clear();
 }
 
 FfsMount &FfsMount::operator=(FfsMount &&other) noexcept
@@ -132,8 +141,9 @@ FfsMount &FfsMount::operator=(FfsMount &&other) noexcept
     if (this != &other) {
         unmount();
         path_ = std::move(other.path_);
-        createdDir_ = other.createdDir_;
+        createdDirs_ = std::move(other.createdDirs_);
         other.path_.clear();
+        other.createdDirs_.clear();
     }
     return *this;
 }
@@ -157,8 +167,8 @@ void FfsMount::unmount()
     } else {
         LOG(Ffs, Debug) << "Unmounted " << path_;
     }
-    if (createdDir_ && ::rmdir(path_.c_str()) < 0)
-        LOG(Ffs, Debug) << "Failed to remove " << path_ << ": " << errnoString(errno);
+    removeDirs(createdDirs_);
+    createdDirs_.clear();
     path_.clear();
 }
 

@@ -11,7 +11,8 @@ namespace iiousb::ffs {
 class FfsMount {
 public:
     // Mounts the usb_f_fs instance `instance` (functions/ffs.<instance> must exist) on
-    // `mountPoint`, creating the directory if needed.
+    // `mountPoint`, creating the directory (and its missing parents) if needed; what it
+    // created is removed again on failure and on unmount.
     static Result<FfsMount> mount(const std::string &instance, const std::string &mountPoint);
 
     // Unmounts every functionfs mount of `instance` (a killed daemon's, for example).
@@ -30,10 +31,12 @@ public:
     void unmount();
 
 private:
-    FfsMount(std::string path, bool createdDir) : path_(std::move(path)), createdDir_(createdDir) {}
+    FfsMount(std::string path, std::vector<std::string> createdDirs)
+        : path_(std::move(path)), createdDirs_(std::move(createdDirs))
+    {}
 
-    std::string path_; // empty once unmounted or moved from
-    bool createdDir_ = false;
+    std::string path_;                     // empty once unmounted or moved from
+    std::vector<std::string> createdDirs_; // outermost first
 };
 
 struct MountEntry {

@@ -49,20 +49,22 @@ expect_exit 1 "Failed to create the FunctionFS mount point /tmp/not-a-dir/ffs: N
 nothing_left "a failed mount point"
 [ -f /tmp/not-a-dir ] && [ ! -s /tmp/not-a-dir ] || die "/tmp/not-a-dir was changed"
 log "mount point below a file: exit 1, gadget unwound, no mount"
-# mount(2) itself fails on the mount point the daemon created: the namespace may hold no
-# more mounts (fs.mount-max); the daemon removes that mount point again.
+# mount(2) itself fails on the mount point the daemon created, with two new parents: the
+# namespace may hold no more mounts (fs.mount-max); the daemon removes all three again.
+sed 's|^  mount: .*|  mount: /tmp/new-parent/sub/ffs|' "$DAEMON_CONF" > /tmp/new-mount.yaml
 max=$(cat /proc/sys/fs/mount-max)
 wc -l < /proc/self/mounts > /proc/sys/fs/mount-max || die "setting fs.mount-max"
 mkdir -p /tmp/probe-mnt
 ! mount -t tmpfs probe /tmp/probe-mnt 2> /dev/null ||
 	die "fs.mount-max $(cat /proc/sys/fs/mount-max) does not stop mounts"
 rmdir /tmp/probe-mnt
-expect_exit 1 "Failed to mount FunctionFS instance 'iiousb' on $DAEMON_MOUNT: No space left on device" \
-	"mount(2) failure" "$DAEMON_CONF"
+expect_exit 1 "Failed to mount FunctionFS instance 'iiousb' on /tmp/new-parent/sub/ffs: No space left on device" \
+	"mount(2) failure" /tmp/new-mount.yaml
 echo "$max" > /proc/sys/fs/mount-max
 nothing_left "a failed mount"
+[ ! -e /tmp/new-parent ] || die "a failed mount left the directories it created: $(find /tmp/new-parent)"
 [ -z "$(ls /sys/kernel/config/usb_gadget)" ] || die "gadgets left: $(ls /sys/kernel/config/usb_gadget)"
-log "mount(2) failure (fs.mount-max): exit 1, gadget and the created mount point unwound"
+log "mount(2) failure (fs.mount-max): exit 1, gadget and the created directories unwound"
 
 # --- A broken config: exit 78, nothing touched -------------------------------------------
 printf 'gadget:\n  vid: 0x1d6b\n  pid: 0x0104\nstreams:\n  - {name: rx0, direction: up, device: x}\n' > /tmp/bad.yaml
