@@ -33,6 +33,7 @@
 #define REQ_GET_STATS 0x04
 #define TIMEOUT_MS 5000
 #define USB_PORT_FEAT_SUSPEND 2
+#define USB_PORT_FEAT_C_SUSPEND 18
 
 static libusb_context *ctx;
 static libusb_device_handle *dev;
@@ -166,7 +167,9 @@ static int cmd_stats(uint16_t stream)
 }
 
 /* Suspend or resume port N of the opened hub. A resume is complete once the hub reports
- * the port's C_SUSPEND after the resume signalling (20 ms on dummy_hcd): GET_STATUS then. */
+ * the port's C_SUSPEND after the resume signalling (20 ms on dummy_hcd): GET_STATUS then,
+ * and acknowledge the change as the hub driver does. A kernel without CONFIG_PM never
+ * clears C_SUSPEND itself, and hub_wq would see the port change again and again. */
 static int cmd_port(unsigned port, const char *what)
 {
     unsigned char st[4];
@@ -191,6 +194,13 @@ static int cmd_port(unsigned port, const char *what)
             return 1;
         }
         if (!!(st[0] & (1 << USB_PORT_FEAT_SUSPEND)) != resume) {
+            if (resume && (n = libusb_control_transfer(dev, 0x23, LIBUSB_REQUEST_CLEAR_FEATURE,
+                                                       USB_PORT_FEAT_C_SUSPEND, (uint16_t)port,
+                                                       NULL, 0, TIMEOUT_MS)) < 0) {
+                fprintf(stderr, "daemon_probe: port %u: clearing C_SUSPEND: %s\n", port,
+                        libusb_error_name(n));
+                return 1;
+            }
             printf("ok\n");
             return 0;
         }
