@@ -55,7 +55,7 @@ iiousb_vm_regression(bug5_ffs_fence kbug_ffs_fence debug "KASAN: slab-use-after-
 iiousb_vm_test(daemon_bringup daemon_bringup)
 iiousb_vm_test(daemon_restart daemon_restart)
 iiousb_vm_test(daemon_bringup_ss daemon_bringup STOCK_KERNEL_ONLY --speed ss)
-iiousb_vm_test(daemon_failures daemon_failures STOCK_KERNEL_ONLY)
+iiousb_vm_test(daemon_failures daemon_failures)
 
 # systemd service (issue 7): iiousbd.service under Debian's systemd as PID 1 (run.sh --rootfs
 # systemd; the root is built from Debian's packages and cached by mkrootfs-systemd.sh):
@@ -95,3 +95,5 @@ iiousb_vm_test(demo demo STOCK_KERNEL_ONLY -- 8)
 # No such dma-heap: the blocks come from udmabuf, still zero-copy on both sides.
 iiousb_vm_test(stream_udmabuf stream STOCK_KERNEL_ONLY -- 64 16 zero-copy zero-copy auto
                /dev/dma_heap/none)
+iiousb_vm_test(stream_udmabuf stream DEBUG_KERNEL_ONLY --timeout 900 -- 8 4 zero-copy zero-copy
+               auto /dev/dma_heap/none)

@@ -6,13 +6,21 @@
 
 namespace iiousb::tool {
 
+unsigned ControlClient::timeoutFor(proto::RequestCode code) const
+{
+    return code == proto::RequestCode::Start || code == proto::RequestCode::StartCyclic
+                   ? startTimeoutMs_
+                   : timeoutMs_;
+}
+
 Expected<int> ControlClient::transfer(proto::RequestCode code, std::uint16_t value,
                                       unsigned char *data, std::uint16_t length,
                                       std::string_view what) const
 {
     const proto::SetupPacket setup = proto::encodeRequest(code, value, length, interface_);
+    const unsigned timeoutMs = timeoutFor(code);
     int r = libusb_control_transfer(handle_, setup.requestType, setup.request, setup.value,
-                                    setup.index, data, setup.length, timeoutMs_);
+                                    setup.index, data, setup.length, timeoutMs);
     if (r >= 0)
         return r;
     std::string msg(what);
@@ -24,7 +32,7 @@ Expected<int> ControlClient::transfer(proto::RequestCode code, std::uint16_t val
         msg += ": the device is gone (unplugged or the gadget was unbound)";
         break;
     case LIBUSB_ERROR_TIMEOUT:
-        msg += ": no answer within " + std::to_string(timeoutMs_) +
+        msg += ": no answer within " + std::to_string(timeoutMs) +
                " ms (is iiousbd running and serving ep0?)";
         break;
     default:

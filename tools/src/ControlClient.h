@@ -14,9 +14,12 @@ namespace iiousb::tool {
 
 class ControlClient {
 public:
+    // START and START_CYCLIC are answered once the device has set the stream's buffers up
+    // (docs/protocol.md): they get startTimeoutMs, the other requests timeoutMs.
     ControlClient(libusb_device_handle *handle, std::uint16_t interfaceNumber,
-                  unsigned timeoutMs = 2000)
-        : handle_(handle), interface_(interfaceNumber), timeoutMs_(timeoutMs)
+                  unsigned timeoutMs = 2000, unsigned startTimeoutMs = 10000)
+        : handle_(handle), interface_(interfaceNumber), timeoutMs_(timeoutMs),
+          startTimeoutMs_(startTimeoutMs)
     {}
 
     // The info text, read slice by slice until a short reply.
@@ -34,10 +37,12 @@ private:
     // request.
     Expected<int> transfer(proto::RequestCode code, std::uint16_t value, unsigned char *data,
                            std::uint16_t length, std::string_view what) const;
+    unsigned timeoutFor(proto::RequestCode code) const;
 
     libusb_device_handle *handle_;
     std::uint16_t interface_;
     unsigned timeoutMs_;
+    unsigned startTimeoutMs_;
 };
 
 } // namespace iiousb::tool

@@ -111,9 +111,10 @@ static libusb_device_handle *find_device(libusb_context *ctx, int *intf, unsigne
 	return h;
 }
 
+/* START/STOP; START is answered once the stream's buffers are set up (docs/protocol.md: 10 s). */
 static int control(libusb_device_handle *h, int intf, uint8_t req, uint16_t stream)
 {
-	return libusb_control_transfer(h, 0x41, req, stream, (uint16_t)intf, NULL, 0, 2000);
+	return libusb_control_transfer(h, 0x41, req, stream, (uint16_t)intf, NULL, 0, 10000);
 }
 
 static uint64_t device_bytes(libusb_device_handle *h, int intf, uint16_t stream)
