@@ -53,6 +53,16 @@ daemon_start() {
 }
 
 # The host side's sysfs directory of the device, or nothing.
+# daemon_wait_host_gone WHAT: the host side stops seeing the gadget within 10 s of WHAT.
+daemon_wait_host_gone() {
+	n=0
+	while daemon_host_dev > /dev/null; do
+		n=$((n + 1))
+		[ $n -le 100 ] || die "the host still sees $DAEMON_ID 10 s after $1"
+		sleep 0.1
+	done
+}
+
 daemon_host_dev() {
 	for d in /sys/bus/usb/devices/*; do
 		[ -f "$d/idVendor" ] || continue
@@ -91,11 +101,6 @@ daemon_stop_and_check_clean() {
 	[ ! -e "$DAEMON_GADGET" ] || die "SIGTERM left $DAEMON_GADGET behind"
 	! grep -q ' functionfs ' /proc/mounts || die "SIGTERM left a functionfs mount: $(grep functionfs /proc/mounts)"
 	[ -z "$(ls /sys/kernel/config/usb_gadget)" ] || die "gadgets left: $(ls /sys/kernel/config/usb_gadget)"
-	n=0
-	while daemon_host_dev > /dev/null; do
-		n=$((n + 1))
-		[ $n -le 100 ] || die "the host still sees $DAEMON_ID 10 s after SIGTERM"
-		sleep 0.1
-	done
+	daemon_wait_host_gone "SIGTERM"
 	log "teardown: SIGTERM -> exit 0 in $(elapsed "$t0" "$(now)")s; no gadget in configfs, no functionfs mount, host device gone"
 }

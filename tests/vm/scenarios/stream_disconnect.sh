@@ -42,12 +42,7 @@ disconnect_during() {
 	cat /tmp/err.txt
 	[ $rc != 0 ] || die "'$*' exited 0 although the device went away"
 	grep -q 'disconnected mid-stream' /tmp/err.txt || die "no 'disconnected mid-stream' from '$*'"
-	n=0
-	while daemon_host_dev > /dev/null; do
-		n=$((n + 1))
-		[ $n -le 100 ] || die "the host still sees the device 10 s after the disconnect"
-		sleep 0.1
-	done
+	daemon_wait_host_gone "the disconnect"
 	kill -0 "$DAEMON_PID" || die "iiousbd died on the disconnect"
 	if [ "$METHOD" = soft ]; then
 		echo connect > "/sys/class/udc/$udc/soft_connect"

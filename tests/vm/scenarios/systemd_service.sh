@@ -145,12 +145,7 @@ for m in /proc/[0-9]*/mounts; do
 	! grep -q ' functionfs ' "$m" 2>/dev/null || fail_with_journal "$m still has a functionfs mount"
 done
 journal -o cat | grep -q 'Tearing the gadget down' || fail_with_journal "no ordered teardown logged"
-n=0
-while daemon_host_dev > /dev/null; do
-	n=$((n + 1))
-	[ $n -le 100 ] || die "the host still sees $DAEMON_ID 10 s after stop"
-	sleep 0.1
-done
+daemon_wait_host_gone "stop"
 status_print
 log "stop: inactive after ${stop_s}s; no gadget in configfs, no functionfs mount, host device gone"
 log "systemd_service: PASS (start ${start_s}s, watchdog restart ${restart_s}s, stop ${stop_s}s)"
