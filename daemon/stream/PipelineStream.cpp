@@ -347,28 +347,27 @@ void PipelineStream::onIioDone(std::size_t block, int status, std::uint64_t byte
     }
     if (config_.direction == proto::Direction::Rx) {
         // The device had no block left to fill: a real converter dropped samples here.
-        if (run_->iioPort->inFlight() == 0 && counters_.overruns++ == 0)
-            LOG(Stream, Notice)
-                            .field(log::kStream, config_.name)
-                            .field(log::kDevice, iio_->deviceName)
-                            .field(log::kEvent, "overrun")
-                    << "Stream " << config_.name
-                    << ": the IIO device ran out of blocks to fill (USB slower than the "
-                       "device; GET_STATS counts each time)";
+        noteIioStarved(counters_.overruns, "overrun",
+                       "fill (USB slower than the device; GET_STATS counts each time)");
         submitUsb(block, bytes ? bytes : config_.blockSize);
     } else {
         counters_.bytes += bytes ? bytes : config_.blockSize;
         counters_.blocks++;
-        if (run_->iioPort->inFlight() == 0 && counters_.underruns++ == 0)
-            LOG(Stream, Notice)
-                            .field(log::kStream, config_.name)
-                            .field(log::kDevice, iio_->deviceName)
-                            .field(log::kEvent, "underrun")
-                    << "Stream " << config_.name
-                    << ": the IIO device ran out of blocks to play (the host is slower than "
-                       "the device; GET_STATS counts each time)";
+        noteIioStarved(counters_.underruns, "underrun",
+                       "play (the host is slower than the device; GET_STATS counts each time)");
         submitUsb(block, config_.blockSize);
     }
+}
+
+void PipelineStream::noteIioStarved(std::uint64_t &counter, const char *event, const char *what)
+{
+    if (run_->iioPort->inFlight() != 0 || counter++ != 0)
+        return;
+    LOG(Stream, Notice)
+                    .field(log::kStream, config_.name)
+                    .field(log::kDevice, iio_->deviceName)
+                    .field(log::kEvent, event)
+            << "Stream " << config_.name << ": the IIO device ran out of blocks to " << what;
 }
 
 void PipelineStream::onUsbDone(std::size_t block, int status, std::uint64_t bytes)

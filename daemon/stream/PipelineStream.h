@@ -71,6 +71,9 @@ private:
     void onUsbDone(std::size_t block, int status, std::uint64_t bytes);
     void submitIio(std::size_t block, std::uint64_t bytes);
     void submitUsb(std::size_t block, std::uint64_t bytes);
+    // After an IIO block completed: if the device now has none queued, count an overrun
+    // (RX) or underrun (TX) in `counter` and tell the journal the first time of a run.
+    void noteIioStarved(std::uint64_t &counter, const char *event, const char *what);
     // Starts a block that failed on one side over from the beginning of the cycle.
     void recycle(std::size_t block);
     // Stops from the loop (not from inside a port's callback); `failed` marks the stream
