@@ -69,7 +69,7 @@ done
 # headers f_fs.c includes.
 ffs=drivers/usb/gadget/function/f_fs.c
 ffs_patched=
-if printf '%s\n' "${patched_files[@]}" | grep -qx "$ffs"; then
+if printf '%s\n' "${patched_files[@]}" | grep -x "$ffs" > /dev/null; then
 	ffs_patched=1
 	stock_files+=(drivers/usb/gadget/function/u_fs.h
 		drivers/usb/gadget/u_os_desc.h drivers/usb/gadget/configfs.h)

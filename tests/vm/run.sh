@@ -128,6 +128,13 @@ fi
 [ -n "$scen_args" ] && append="$append iiousb.args=$scen_args"
 
 echo "run.sh: $scenario (rootfs=$rootfs kernel=$kernel modules=$modules speed=$speed udc=$udc mem=${mem}M smp=$smp release=$kver timeout=${timeout_s}s)"
+# console_has RE: a line of the console so far matches the extended regex RE. (Not
+# `tr | grep -q`: under pipefail, grep quitting at the first match can fail the pipeline
+# with tr's SIGPIPE once the console is larger than a pipe's buffer.)
+console_has() {
+	tr -d '\r' < "$log" | grep -E "$1" > /dev/null
+}
+
 # One boot of the VM, console to "$log"; sets qrc.
 boot_once() {
 	: > "$log"
@@ -141,7 +148,7 @@ boot_once() {
 		# A reproduced bug often leaves the guest hung: once the expected report is
 		# on the console, give it a few seconds to print the trace and stop the VM.
 		while kill -0 "$qpid" 2>/dev/null; do
-			if tr -d '\r' < "$log" | grep -qE "$expect"; then
+			if console_has "$expect"; then
 				sleep 5
 				kill "$qpid" 2>/dev/null
 				break
@@ -165,8 +172,8 @@ start=$(date +%s.%N)
 attempt=1
 while :; do
 	boot_once
-	if tr -d '\r' < "$log" | grep -q 'iiousb-vm: scenario=' ||
-		! tr -d '\r' < "$log" | grep -qE 'Oops|Kernel panic|BUG:' ||
+	if console_has 'iiousb-vm: scenario=' ||
+		! console_has 'Oops|Kernel panic|BUG:' ||
 		[ "$attempt" -ge 3 ]; then
 		break
 	fi
@@ -183,7 +190,7 @@ result=$(tr -d '\r' < "$log" | sed -n 's/^IIOUSB-VM-RESULT=\([0-9]*\)$/\1/p' | t
 report_re='WARNING:|BUG:|Oops|KASAN|refcount_t|possible circular locking|lock order detected|inconsistent lock state|DMA-API: [^ ]+ [^ ]+: |general protection fault|Kernel panic'
 bad=$(tr -d '\r' < "$log" | grep -E "$report_re" | grep -v '^run.sh:' | sort -u || true)
 if [ -n "$expect" ]; then
-	if tr -d '\r' < "$log" | grep -qE "$expect"; then
+	if console_has "$expect"; then
 		echo "run.sh: $scenario reproduced the expected kernel report /$expect/ (scenario status ${result:-none})"
 		exit 0
 	fi
