@@ -107,6 +107,7 @@ ControlProtocol::Reply ControlProtocol::handle(const proto::SetupPacket &setup)
     if (startOrStop && running(*streams_[req->value]) != wasRunning) {
         const Stream &s = *streams_[req->value];
         LOG(Control, Info)
+                        .hostTriggered()
                         .field(log::kStream, s.name())
                         .field(log::kDevice, s.config().device)
                         .field(log::kEvent, wasRunning ? "stop" : "start")
@@ -133,6 +134,7 @@ void ControlProtocol::disable()
     for (Stream *s : streams_) {
         if (running(*s))
             LOG(Control, Info)
+                            .hostTriggered()
                             .field(log::kStream, s->name())
                             .field(log::kDevice, s->config().device)
                             .field(log::kEvent, "disconnect")

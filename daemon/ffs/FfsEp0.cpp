@@ -118,24 +118,15 @@ Result<std::vector<FfsEvent>> FfsEp0::readEvents()
 
 Result<void> FfsEp0::reply(std::span<const std::uint8_t> data)
 {
-    // f_fs queues the data stage and waits for the host to take it (the host is waiting for
-    // it in the same control transfer, so this is short).
-    ssize_t n;
-    do {
-        n = ::write(fd_.get(), data.data(), data.size());
-    } while (n < 0 && errno == EINTR);
-    if (n < 0)
+    // f_fs queues the data stage and sleeps until the host has taken it (see Ep0Worker).
+    if (::write(fd_.get(), data.data(), data.size()) < 0)
         return errnoError(errno, "Failed to answer a control request on " + path_);
     return {};
 }
 
 Result<void> FfsEp0::acknowledge()
 {
-    ssize_t n;
-    do {
-        n = ::read(fd_.get(), nullptr, 0);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0)
+    if (::read(fd_.get(), nullptr, 0) < 0)
         return errnoError(errno, "Failed to acknowledge a control request on " + path_);
     return {};
 }
@@ -143,10 +134,7 @@ Result<void> FfsEp0::acknowledge()
 Result<std::vector<std::uint8_t>> FfsEp0::receive(std::uint16_t length)
 {
     std::vector<std::uint8_t> data(length);
-    ssize_t n;
-    do {
-        n = ::read(fd_.get(), data.data(), data.size());
-    } while (n < 0 && errno == EINTR);
+    ssize_t n = ::read(fd_.get(), data.data(), data.size());
     if (n < 0)
         return errnoError(errno, "Failed to receive a control request's data on " + path_);
     data.resize(static_cast<std::size_t>(n));

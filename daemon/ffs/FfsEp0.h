@@ -42,11 +42,16 @@ public:
     // ends with a short packet or a ZLP), the status stage of OUT requests without data, or a
     // stall: f_fs halts ep0 when it is read or written in the wrong direction and returns
     // EL2HLT.
+    // reply(), acknowledge() and receive() wait for the host (f_fs sleeps until the UDC
+    // completes the stage, O_NONBLOCK or not): call them from the Ep0Worker, never from the
+    // event loop. They return -EINTR when a signal interrupts the wait and -EAGAIN when
+    // f_fs's mutex is taken; the caller decides whether to try again.
     Result<void> reply(std::span<const std::uint8_t> data);
     Result<void> acknowledge();
     // Reads the data stage of the pending OUT SETUP (`length` bytes); the status stage
     // follows on its own.
     Result<std::vector<std::uint8_t>> receive(std::uint16_t length);
+    // Does not wait: f_fs halts ep0 at once.
     Result<void> stall(const proto::SetupPacket &setup);
 
 private:

@@ -313,7 +313,7 @@ Message::~Message()
         }
         journal = r.journal;
         sink = r.sink;
-        if (level_ >= Level::Warning) {
+        if (level_ >= Level::Warning || hostTriggered_) {
             std::string key(file);
             key += ':';
             key += std::to_string(line_);

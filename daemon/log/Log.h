@@ -9,8 +9,9 @@
 //
 // Levels: debug, info, notice, warning, error. The default level is info; the spec
 // "LEVEL" or "CATEGORY=LEVEL,..." ("*" for all) comes from --log-level or $IIOUSB_LOG.
-// Warnings and errors are rate-limited per call site (kRateLimitBurst per
-// kRateLimitInterval); the next message let through says how many were suppressed.
+// Warnings and errors, and messages marked hostTriggered(), are rate-limited per call site
+// (kRateLimitBurst per kRateLimitInterval); the next message let through says how many were
+// suppressed.
 #pragma once
 
 #include <chrono>
@@ -127,6 +128,15 @@ public:
         return field(name, std::string_view(std::to_string(value)));
     }
 
+    // Marks a message that a USB host (or any outside party) can cause at will: it is
+    // rate-limited like warnings, whatever its level, so a host looping bad requests cannot
+    // flood the journal.
+    Message &hostTriggered()
+    {
+        hostTriggered_ = true;
+        return *this;
+    }
+
     std::ostream &stream() { return stream_; }
 
     template <typename T>
@@ -153,6 +163,7 @@ private:
     int line_;
     const char *function_;
     Fields fields_;
+    bool hostTriggered_ = false;
     std::ostringstream stream_;
 };
 

@@ -138,6 +138,16 @@ Result<void> GadgetSession::bringUp(EventLoop &loop)
         return src.takeError();
     ep0Source_ = std::move(*src);
 
+    auto worker = ffs::Ep0Worker::start(*ep0_);
+    if (!worker)
+        return worker.takeError();
+    ep0Worker_ = std::move(*worker);
+    auto done =
+            loop.addIo(ep0Worker_->notifyFd(), EPOLLIN, [this](std::uint32_t) { onStageDone(); });
+    if (!done)
+        return done.takeError();
+    ep0DoneSource_ = std::move(*done);
+
     auto b = gadget_->bind(config_.gadget.udc);
     if (!b)
         return b.takeError();
@@ -156,9 +166,12 @@ Result<void> GadgetSession::bringUp(EventLoop &loop)
 
 GadgetSession::~GadgetSession()
 {
-    // Reverse order of bring-up. Streams stop before the UDC goes (no transfers in flight
-    // across an unbind), and release their endpoint files before ep0 closes and FunctionFS
-    // is unmounted.
+    // Reverse order of bring-up. A control transfer still waiting for the host is cancelled
+    // first (f_fs's unbind waits for the mutex that stage holds). Streams stop before the
+    // UDC goes (no transfers in flight across an unbind), and release their endpoint files
+    // before ep0 closes and FunctionFS is unmounted.
+    ep0DoneSource_.reset();
+    ep0Worker_.reset();
     if (control_)
         control_->disable();
     binding_.reset();
@@ -247,39 +260,78 @@ void GadgetSession::handleEvent(const ffs::FfsEvent &ev)
 
 void GadgetSession::handleSetup(const proto::SetupPacket &setup)
 {
+    using Job = ffs::Ep0Worker::Job;
+    if (ep0Worker_->busy()) {
+        // Cannot happen: ep0 is not read while a stage is with the worker.
+        LOG(Session, Error) << "SETUP " << describeSetup(setup)
+                            << " while the previous one is still being answered";
+        return;
+    }
     ControlProtocol::Reply reply = control_->handle(setup);
-    Result<void> r;
     switch (reply.kind) {
     case ControlProtocol::Reply::Kind::Stall:
-        LOG(Session, Notice) << "Stalling " << describeSetup(setup) << ": " << reply.reason;
-        r = ep0_->stall(setup);
-        break;
+        // The host decides how often this happens: rate-limited.
+        LOG(Session, Notice).hostTriggered()
+                << "Stalling " << describeSetup(setup) << ": " << reply.reason;
+        // A stall does not wait for the host: done here.
+        if (auto r = ep0_->stall(setup); !r)
+            LOG(Session, Warning) << r.error().message;
+        return;
     case ControlProtocol::Reply::Kind::Acknowledge:
-        LOG(Session, Debug) << "Acknowledging " << describeSetup(setup);
-        r = ep0_->acknowledge();
-        break;
-    case ControlProtocol::Reply::Kind::ReceiveData: {
-        auto data = ep0_->receive(setup.length);
-        if (data) {
-            LOG(Session, Debug) << "Received " << data->size() << " bytes for "
-                                << describeSetup(setup);
-            control_->handleData(setup, *data);
-            return;
-        }
-        r = data.takeError();
-        break;
-    }
+        submitStage({Job::Kind::Acknowledge, setup, {}});
+        return;
+    case ControlProtocol::Reply::Kind::ReceiveData:
+        submitStage({Job::Kind::Receive, setup, {}});
+        return;
     case ControlProtocol::Reply::Kind::Data:
-        LOG(Session, Debug) << "Answering " << describeSetup(setup) << " with " << reply.data.size()
-                            << " bytes";
-        r = ep0_->reply(reply.data);
-        break;
+        submitStage({Job::Kind::Reply, setup, std::move(reply.data)});
+        return;
     }
-    // EIDRM: the host gave up on the request (or sent the next SETUP) before the answer.
-    if (!r && r.error().code == -EIDRM)
-        LOG(Session, Debug) << r.error().message;
-    else if (!r)
-        LOG(Session, Warning) << r.error().message;
+}
+
+void GadgetSession::submitStage(ffs::Ep0Worker::Job job)
+{
+    // While the SETUP is pending f_fs reports ep0 readable, and a read would be taken as the
+    // stage itself: ep0 is not watched until the worker is done.
+    ep0Source_->setEnabled(false);
+    ep0Worker_->submit(std::move(job));
+}
+
+void GadgetSession::onStageDone()
+{
+    using Kind = ffs::Ep0Worker::Job::Kind;
+    auto done = ep0Worker_->takeDone();
+    if (!done)
+        return;
+    // Re-adding ep0 to epoll checks its readiness: events that came meanwhile are seen.
+    ep0Source_->setEnabled(true);
+    const auto &setup = done->job.setup;
+    const char *what = done->job.kind == Kind::Reply         ? "Answered"
+                       : done->job.kind == Kind::Acknowledge ? "Acknowledged"
+                                                             : "Received the data of";
+    if (done->result) {
+        LOG(Session, Debug) << what << " " << describeSetup(setup)
+                            << (done->job.kind == Kind::Reply
+                                        ? " with " + std::to_string(done->job.data.size()) +
+                                                  " bytes"
+                                        : std::string())
+                            << " in " << done->micros << " us";
+        if (done->job.kind == Kind::Receive)
+            control_->handleData(setup, *done->result);
+        return;
+    }
+    // EIDRM: the host gave up on the request (or sent the next SETUP) before the stage;
+    // ESHUTDOWN/ECONNRESET: it went away; EINTR: cancelled. A host can make this happen at
+    // will: rate-limited, and not above Notice.
+    const int code = done->result.error().code;
+    const bool hostSide = code == -EIDRM || code == -ESHUTDOWN || code == -ECONNRESET ||
+                          code == -EOVERFLOW || code == -EINTR;
+    if (hostSide)
+        LOG(Session, Notice).hostTriggered()
+                << "The host did not complete " << describeSetup(setup) << " ("
+                << done->result.error().message << ", after " << done->micros / 1000 << " ms)";
+    else
+        LOG(Session, Warning) << done->result.error().message;
 }
 
 void GadgetSession::readEndpointAddresses()

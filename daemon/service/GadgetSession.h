@@ -14,6 +14,7 @@
 #include "config/Config.h"
 #include "control/ControlProtocol.h"
 #include "event/EventLoop.h"
+#include "ffs/Ep0Worker.h"
 #include "ffs/FfsEp0.h"
 #include "ffs/FfsMount.h"
 #include "gadget/Gadget.h"
@@ -49,6 +50,9 @@ private:
     void onEp0Readable();
     void handleEvent(const ffs::FfsEvent &event);
     void handleSetup(const proto::SetupPacket &setup);
+    // Hands a data or status stage to the ep0 worker; ep0's events wait until it is done.
+    void submitStage(ffs::Ep0Worker::Job job);
+    void onStageDone();
     void readEndpointAddresses();
 
     Config config_;
@@ -60,6 +64,8 @@ private:
     std::optional<ffs::FfsMount> mount_;
     std::optional<ffs::FfsEp0> ep0_;
     EventSourcePtr ep0Source_;
+    std::unique_ptr<ffs::Ep0Worker> ep0Worker_;
+    EventSourcePtr ep0DoneSource_;
     std::unique_ptr<gadget::UdcBinding> binding_;
     bool enabled_ = false;
     bool addressesKnown_ = false;

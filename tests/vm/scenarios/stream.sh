@@ -93,6 +93,6 @@ daemon_expect "duplex: rx0 errors" "$(stat_field rx0 usb_errors)/$(stat_field rx
 # Every block and fd of the runs is released.
 fds_after=$(ls /proc/$DAEMON_PID/fd | wc -l)
 daemon_expect "daemon fd count after streaming" "$fds_after" "$fds_before"
-daemon_show_log | grep -E 'Stream|stream' | grep -v Answering
+daemon_show_log | grep -E 'Stream|stream' | grep -v -E "(Answered|Acknowledged) "
 daemon_stop_and_check_clean
 log "stream: PASS"
