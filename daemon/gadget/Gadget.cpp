@@ -1,6 +1,9 @@
 #include "gadget/Gadget.h"
 
 #include <cerrno>
+#include <fstream>
+
+#include <unistd.h>
 
 #include <usbg/usbg.h>
 
@@ -160,8 +163,39 @@ Result<std::unique_ptr<Gadget>> Gadget::create(const GadgetConfig &config,
     return gadget;
 }
 
+std::string Gadget::udcAttribute() const
+{
+    // Read from configfs, not libusbgx's cache: the kernel changes it behind our back.
+    std::ifstream in(std::string(kConfigfs) + "/usb_gadget/" + name_ + "/UDC");
+    std::string udc;
+    std::getline(in, udc);
+    return udc;
+}
+
+bool Gadget::udcExists(const std::string &udc)
+{
+    return !udc.empty() && access(("/sys/class/udc/" + udc).c_str(), F_OK) == 0;
+}
+
+Result<void> Gadget::refresh()
+{
+    // libusbgx reads the UDC list once, at usbg_init(): a UDC that appeared since is only
+    // seen by a new state.
+    auto state = openState();
+    if (!state)
+        return state.takeError();
+    usbg_gadget *g = usbg_get_gadget(state->get(), name_.c_str());
+    if (!g)
+        return makeError(-ENOENT, "Gadget '" + name_ + "' is gone from configfs");
+    state_ = std::move(*state);
+    gadget_ = g;
+    return {};
+}
+
 Result<std::unique_ptr<UdcBinding>> Gadget::bind(const std::string &udcName)
 {
+    if (auto r = refresh(); !r)
+        return r.takeError();
     usbg_udc *udc = nullptr;
     if (!udcName.empty()) {
         udc = usbg_get_udc(state_.get(), udcName.c_str());
@@ -188,7 +222,9 @@ Result<std::unique_ptr<UdcBinding>> Gadget::bind(const std::string &udcName)
 
 void Gadget::unbind()
 {
-    if (!usbg_get_gadget_udc(gadget_))
+    // Also a name the kernel keeps for a UDC that went away (it binds again when that UDC
+    // comes back).
+    if (udcAttribute().empty())
         return;
     if (int r = usbg_disable_gadget(gadget_); r != USBG_SUCCESS)
         LOG(Gadget, Error) << usbgError(r, "Failed to unbind gadget '" + name_ + "'").message;

@@ -36,8 +36,15 @@ public:
 
     const std::string &name() const { return name_; }
 
-    // Binds to `udc`, or to the first UDC no other gadget uses if `udc` is empty.
+    // Binds to `udc`, or to the first UDC no other gadget uses if `udc` is empty. -ENODEV
+    // when there is no such UDC (yet).
     Result<std::unique_ptr<UdcBinding>> bind(const std::string &udc);
+
+    // The gadget's UDC attribute in configfs: the UDC it is bound to, or was bound to while
+    // that UDC is gone (the kernel binds the gadget again when a UDC of that name comes
+    // back), or empty.
+    std::string udcAttribute() const;
+    static bool udcExists(const std::string &udc);
 
 private:
     friend class UdcBinding;
@@ -51,6 +58,7 @@ private:
     {}
 
     static Result<StatePtr> openState();
+    Result<void> refresh();
     static Result<bool> checkStale(const std::string &name);
     static Result<void> removeByName(const std::string &name);
     void unbind();

@@ -91,8 +91,12 @@ int Daemon::run()
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                             std::chrono::steady_clock::now() - started_)
                             .count();
-    LOG(Daemon, Info) << "Ready: gadget bound to " << session_->udc() << " " << ms
-                      << " ms after start";
+    // READY means the gadget is set up and the daemon serves it: bound to its UDC when one
+    // exists, otherwise waiting for one (docs/operations.md).
+    LOG(Daemon, Info) << "Ready: gadget "
+                      << (session_->bound() ? "bound to " + session_->udc()
+                                            : std::string("waiting for a UDC"))
+                      << " " << ms << " ms after start";
     lastStatus_ = currentStatus();
     notify("READY=1\nSTATUS=" + lastStatus_);
 
@@ -143,7 +147,9 @@ void Daemon::reload()
     statusLine_.reset();
     lastStatus_ = currentStatus();
     notify("READY=1\nSTATUS=" + lastStatus_);
-    LOG(Daemon, Info) << "Reloaded: gadget bound to " << session_->udc();
+    LOG(Daemon, Info) << "Reloaded: gadget "
+                      << (session_->bound() ? "bound to " + session_->udc()
+                                            : std::string("waiting for a UDC"));
 }
 
 void Daemon::updateStatus()
@@ -163,9 +169,11 @@ std::string Daemon::currentStatus()
     StatusLine::Samples samples;
     for (const auto &stream : session_->streams())
         samples.emplace_back(stream->name(), stream->stats());
-    std::string state = "Gadget " + session_->config().gadget.name + " bound to " +
-                        session_->udc() + ", host " +
-                        (session_->hostConnected() ? "connected" : "not connected");
+    std::string state =
+            "Gadget " + session_->config().gadget.name +
+            (session_->bound() ? " bound to " + session_->udc() + ", host " +
+                                         (session_->hostConnected() ? "connected" : "not connected")
+                               : std::string(" waiting for a UDC"));
     return statusLine_.update(state, samples, StatusLine::Clock::now());
 }
 

@@ -148,19 +148,25 @@ Result<void> GadgetSession::bringUp(EventLoop &loop)
         return done.takeError();
     ep0DoneSource_ = std::move(*done);
 
-    auto b = gadget_->bind(config_.gadget.udc);
-    if (!b)
-        return b.takeError();
-    binding_ = std::move(*b);
+    // UDCs that appear later (a module loaded after us, an OTG role switch, a UDC driver
+    // bound again) are bound from the uevents.
+    auto monitor = UeventMonitor::create(loop, {"udc"}, [this](const Uevent &ev) { onUevent(ev); });
+    if (!monitor)
+        return monitor.takeError();
+    uevents_ = std::move(*monitor);
+
+    if (auto r = tryBind(); !r)
+        return r.takeError();
 
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                             std::chrono::steady_clock::now() - t0)
                             .count();
     char ids[16];
     snprintf(ids, sizeof(ids), "%04x:%04x", config_.gadget.vendorId, config_.gadget.productId);
-    LOG(Session, Info) << "Gadget '" << name << "' (" << ids << ") bound to " << binding_->udc()
-                       << " with " << streams_.size() << " streams, FunctionFS on "
-                       << mount_->path() << " (bring-up " << ms << " ms)";
+    LOG(Session, Info) << "Gadget '" << name << "' (" << ids << ") "
+                       << (bound() ? "bound to " + boundUdc_ : std::string("set up")) << " with "
+                       << streams_.size() << " streams, FunctionFS on " << mount_->path()
+                       << " (bring-up " << ms << " ms)";
     return {};
 }
 
@@ -186,14 +192,59 @@ GadgetSession::~GadgetSession()
 
 const std::string &GadgetSession::udc() const
 {
-    static const std::string none;
-    return binding_ ? binding_->udc() : none;
+    return boundUdc_;
+}
+
+Result<void> GadgetSession::tryBind()
+{
+    if (bound() || unboundByHand_)
+        return {};
+    const std::string wanted = config_.gadget.udc.empty() ? "any free UDC" : config_.gadget.udc;
+    const std::string pending = gadget_->udcAttribute();
+    if (!pending.empty()) {
+        // The gadget was bound to a UDC that went away. The kernel binds it again when a UDC
+        // of that name comes back; one of another name gets it only once the old name is
+        // cleared (a binding to "any free UDC" that came back under a new name).
+        if (gadget::Gadget::udcExists(pending) || !config_.gadget.udc.empty())
+            return {};
+        binding_.reset();
+    }
+    auto b = gadget_->bind(config_.gadget.udc);
+    if (!b) {
+        if (b.error().code != -ENODEV)
+            return b.takeError();
+        if (!waitingLogged_)
+            LOG(Session, Notice).field(log::kEvent, "udc-wait")
+                    << b.error().message << ": waiting for " << wanted << " to appear";
+        waitingLogged_ = true;
+        return {};
+    }
+    binding_ = std::move(*b);
+    boundUdc_ = binding_->udc();
+    waitingLogged_ = false;
+    return {};
+}
+
+void GadgetSession::onUevent(const Uevent &ev)
+{
+    if (ev.subsystem != "udc")
+        return;
+    if (ev.action == "add") {
+        LOG(Session, Info) << "UDC " << ev.name() << " appeared";
+        if (auto r = tryBind(); !r)
+            LOG(Session, Error) << r.error().message;
+        else if (bound())
+            LOG(Session, Notice).field(log::kEvent, "udc-bound")
+                    << "Gadget '" << config_.gadget.name << "' bound to " << boundUdc_;
+    } else if (ev.action == "remove") {
+        LOG(Session, Info) << "UDC " << ev.name() << " went away";
+    }
 }
 
 std::string GadgetSession::status() const
 {
     std::ostringstream s;
-    s << "Gadget " << config_.gadget.name << " on " << udc() << ", host "
+    s << "Gadget " << config_.gadget.name << " on " << (bound() ? udc() : "no UDC") << ", host "
       << (enabled_ ? "connected" : "not connected");
     for (const auto &st : streams_)
         s << "; " << st->name() << " " << proto::stateName(st->stats().state);
@@ -226,11 +277,26 @@ void GadgetSession::handleEvent(const ffs::FfsEvent &ev)
         handleSetup(ev.setup);
         return;
     case Type::Bind:
-        LOG(Session, Info) << "FunctionFS BIND";
+        // Also the kernel binding the gadget again to a UDC that came back, or someone
+        // writing configfs's UDC attribute.
+        boundUdc_ = gadget_->udcAttribute();
+        unboundByHand_ = false;
+        LOG(Session, Info) << "FunctionFS BIND (UDC " << boundUdc_ << ")";
         addressesKnown_ = false;
         break;
     case Type::Unbind:
-        LOG(Session, Info) << "FunctionFS UNBIND";
+        // The UDC went away (module unloaded, OTG role switch: the kernel keeps its name in
+        // configfs and binds the gadget again when it comes back; a UDC that appears under
+        // another name is bound from its uevent), or someone unbound the gadget by hand
+        // (configfs's UDC attribute is empty): that is respected until the gadget is bound
+        // again by hand or the daemon restarts.
+        unboundByHand_ = gadget_->udcAttribute().empty();
+        LOG(Session, Notice).field(log::kEvent, "udc-unbound")
+                << "FunctionFS UNBIND: gadget '" << config_.gadget.name << "' is no longer bound"
+                << (boundUdc_.empty() ? std::string() : " to " + boundUdc_)
+                << (unboundByHand_ ? " (unbound through configfs: not binding it again)"
+                                   : " (its UDC went away: waiting for it)");
+        boundUdc_.clear();
         enabled_ = false;
         addressesKnown_ = false;
         control_->disable();

@@ -14,6 +14,7 @@
 #include "config/Config.h"
 #include "control/ControlProtocol.h"
 #include "event/EventLoop.h"
+#include "event/UeventMonitor.h"
 #include "ffs/Ep0Worker.h"
 #include "ffs/FfsEp0.h"
 #include "ffs/FfsMount.h"
@@ -33,7 +34,10 @@ public:
     ~GadgetSession();
 
     const Config &config() const { return config_; }
+    // The UDC the gadget is bound to, empty while it is not (no UDC yet, the UDC went away,
+    // or someone unbound the gadget).
     const std::string &udc() const;
+    bool bound() const { return !boundUdc_.empty(); }
     bool hostConnected() const { return enabled_; }
     const std::vector<std::unique_ptr<Stream>> &streams() const { return streams_; }
 
@@ -54,6 +58,9 @@ private:
     void submitStage(ffs::Ep0Worker::Job job);
     void onStageDone();
     void readEndpointAddresses();
+    // Binds the gadget to a UDC unless it is bound or the kernel is about to bind it again.
+    Result<void> tryBind();
+    void onUevent(const Uevent &event);
 
     Config config_;
     std::function<void()> onFatal_;
@@ -67,6 +74,10 @@ private:
     std::unique_ptr<ffs::Ep0Worker> ep0Worker_;
     EventSourcePtr ep0DoneSource_;
     std::unique_ptr<gadget::UdcBinding> binding_;
+    std::string boundUdc_;
+    bool waitingLogged_ = false;
+    bool unboundByHand_ = false;
+    std::unique_ptr<UeventMonitor> uevents_;
     bool enabled_ = false;
     bool addressesKnown_ = false;
     unsigned ep0Errors_ = 0;

@@ -56,6 +56,8 @@ iiousb_vm_test(daemon_bringup daemon_bringup)
 iiousb_vm_test(daemon_restart daemon_restart)
 iiousb_vm_test(daemon_bringup_ss daemon_bringup STOCK_KERNEL_ONLY --speed ss)
 iiousb_vm_test(daemon_failures daemon_failures)
+# Issue 11: a UDC that appears after the daemon, and one unloaded mid-stream and loaded again.
+iiousb_vm_test(daemon_hotplug daemon_hotplug)
 
 # systemd service (issue 7): iiousbd.service under Debian's systemd as PID 1 (run.sh --rootfs
 # systemd; the root is built from Debian's packages and cached by mkrootfs-systemd.sh):

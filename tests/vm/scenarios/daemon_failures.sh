@@ -1,5 +1,5 @@
-# iiousbd's failure paths: a bring-up that fails at its last step (no such UDC) or in the
-# middle (the FunctionFS instance is taken, the mount point cannot be created, mount(2)
+# iiousbd's failure paths: a bring-up that fails at its last step (the UDC is another
+# gadget's) or in the middle (the FunctionFS instance is taken, the mount point cannot be created, mount(2)
 # fails) unwinds everything it did; a bad config at start exits 78 touching nothing; a
 # second daemon refuses to take over a running one's gadget; a stream whose IIO device is
 # missing comes up failed (START stalled) beside a working one.
@@ -25,11 +25,26 @@ expect_exit() {
 
 daemon_setup
 
-# --- No such UDC: fails at the last step ------------------------------------------------
+# --- No such UDC (yet): the daemon waits for it; SIGTERM leaves nothing ------------------
 sed 's/^  udc: .*/  udc: no-such-udc.0/' "$DAEMON_CONF" > /tmp/bad-udc.yaml
-expect_exit 1 "No UDC 'no-such-udc.0'" "bad UDC" /tmp/bad-udc.yaml
-nothing_left "a failed bind"
-log "bind failure: exit 1, gadget, mount and mount point unwound"
+: > /tmp/wait.log
+iiousbd --config /tmp/bad-udc.yaml > /tmp/wait.log 2>&1 &
+pid=$!
+n=0
+until grep -q "No UDC 'no-such-udc.0'.*: waiting for no-such-udc.0 to appear" /tmp/wait.log; do
+	n=$((n + 1))
+	[ $n -le 300 ] && kill -0 $pid 2> /dev/null || { cat /tmp/wait.log; die "no 'waiting for' line from a daemon without its UDC"; }
+	sleep 0.1
+done
+[ -d "$DAEMON_GADGET" ] || die "the waiting daemon has no gadget"
+daemon_expect "UDC of the waiting gadget" "$(cat "$DAEMON_GADGET/UDC")" ""
+grep -q 'Ready: gadget waiting for a UDC' /tmp/wait.log || { cat /tmp/wait.log; die "no Ready line while waiting"; }
+kill -TERM $pid
+wait $pid
+daemon_expect "exit status of the waiting daemon after SIGTERM" "$?" 0
+sed 's/^/  iiousbd| /' /tmp/wait.log
+nothing_left "a daemon waiting for its UDC"
+log "no such UDC: the daemon waits for it (gadget set up, unbound), SIGTERM -> exit 0, nothing left"
 
 # --- The FunctionFS instance belongs to another gadget: fails in the middle --------------
 other=/sys/kernel/config/usb_gadget/other
@@ -98,6 +113,19 @@ expect_exit 1 "is another iiousbd running" "second daemon" "$DAEMON_CONF"
 daemon_probe info > /tmp/info2.txt && cmp /tmp/info.txt /tmp/info2.txt ||
 	die "the first daemon's gadget was disturbed"
 log "second daemon: refused (exit 1), the running gadget untouched"
+
+# --- The UDC belongs to another gadget: fails at the last step, unwinds everything --------
+udc=$(cat "$DAEMON_GADGET/UDC")
+sed -e "s/^  udc: .*/  udc: $udc/" -e 's/^  name: iiousb$/  name: iiousb2/' \
+	-e 's/^  instance: .*/  instance: iiousb2/' -e 's|^  mount: .*|  mount: /run/iiousbd2/ffs|' \
+	"$DAEMON_CONF" > /tmp/taken-udc.yaml
+expect_exit 1 "UDC '$udc' is used by gadget 'iiousb'" "UDC taken" /tmp/taken-udc.yaml
+[ ! -e /sys/kernel/config/usb_gadget/iiousb2 ] || die "a failed bind left gadget iiousb2"
+[ "$(grep -c ' functionfs ' /proc/mounts)" = 1 ] || die "a failed bind left a functionfs mount: $(grep functionfs /proc/mounts)"
+[ ! -e /run/iiousbd2 ] || die "a failed bind left /run/iiousbd2"
+daemon_probe info > /tmp/info3.txt && cmp /tmp/info.txt /tmp/info3.txt ||
+	die "the first daemon's gadget was disturbed by the failed bind"
+log "UDC taken by another gadget: exit 1, gadget, mount and mount point unwound, the other untouched"
 
 daemon_stop_and_check_clean
 daemon_show_log
