@@ -99,8 +99,8 @@ iiousb_vm_test(demo demo STOCK_KERNEL_ONLY -- 8)
 # status stages until the host completes the transfer), the capture verifies, the DAC counts
 # every byte, fds and DMABUFs return to the baseline. About 40 s of scenario; arguments
 # ABANDON RANDOM SECONDS SEED HOLD TX_MIB RATE (the issue's long run with 10 000 random
-# SETUPs: tests/vm/run.sh --timeout 1800 daemon_ep0_fault 1000 10000 60). Daemon behaviour
-# on Debian's f_fs and dummy_hcd: Debian's kernel only.
+# SETUPs: tests/vm/run.sh --timeout 900 daemon_ep0_fault 1000 10000 10 1 3 256). Daemon
+# behaviour on Debian's f_fs and dummy_hcd: Debian's kernel only.
 iiousb_vm_test(daemon_ep0_fault daemon_ep0_fault STOCK_KERNEL_ONLY)
 # No such dma-heap: the blocks come from udmabuf, still zero-copy on both sides.
 iiousb_vm_test(stream_udmabuf stream STOCK_KERNEL_ONLY -- 64 16 zero-copy zero-copy auto

@@ -106,9 +106,9 @@ static void sleep_ms(unsigned ms)
 }
 
 /* Outcomes of control transfers, by kind. */
-enum outcome { OK, TIMEOUT, STALL, BUSY, REFUSED, OTHER, GONE, NOUTCOMES };
+enum outcome { OK, TIMEOUT, STALL, OVERFLOW, BUSY, REFUSED, OTHER, GONE, NOUTCOMES };
 static const char *const outcome_names[NOUTCOMES] = {
-        "ok", "timeout", "stall", "busy", "refused", "other", "no-device",
+        "ok", "timeout", "stall", "overflow", "busy", "refused", "other", "no-device",
 };
 
 static enum outcome classify(int ret)
@@ -120,6 +120,12 @@ static enum outcome classify(int ret)
         return TIMEOUT;
     case LIBUSB_ERROR_PIPE:
         return STALL;
+    /*
+     * More data than wLength: the device answered with a longer data stage than asked for,
+     * e.g. an earlier, abandoned request's reply sent in this request's data stage.
+     */
+    case LIBUSB_ERROR_OVERFLOW:
+        return OVERFLOW;
     case LIBUSB_ERROR_BUSY:
         return BUSY;
     /* usbfs refusing a wIndex it has no interface or endpoint for, or a bad length. */
@@ -272,7 +278,7 @@ static int cmd_abandon(unsigned n)
     printf("abandon: %u requests (%u to end on an abandoned one) in %.1f s: completed %u, "
            "timed out %u, stalled %u, other %u%s\n",
            n + extra, extra, (now_ms() - t0) / 1e3, counts[OK], counts[TIMEOUT], counts[STALL],
-           counts[BUSY] + counts[REFUSED] + counts[OTHER],
+           counts[OVERFLOW] + counts[BUSY] + counts[REFUSED] + counts[OTHER],
            last == TIMEOUT ? ", last abandoned" : "");
     if (counts[GONE]) {
         fprintf(stderr, "ep0_fault: FAIL: the device disappeared (LIBUSB_ERROR_NO_DEVICE)\n");
@@ -388,7 +394,7 @@ static int cmd_random(unsigned n, uint64_t seed)
         o = classify(ret);
         counts[o]++;
         by_type[(type >> 5) & 3][o]++;
-        if (o == OTHER && !quiet)
+        if ((o == OTHER || o == OVERFLOW) && !quiet)
             fprintf(stderr,
                     "ep0_fault: #%u type=0x%02x req=0x%02x value=0x%04x index=0x%04x len=%u "
                     "timeout=%u ms: %s\n",

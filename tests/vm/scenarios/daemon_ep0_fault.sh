@@ -27,8 +27,10 @@
 #   TX_MIB (96: ~12 s at the DAC's 1 MS/s; must outlast the TX phase's abandon and hold)
 #   RATE (the ADC's sampling_frequency: 1000000 as in the default config; 0, as fast as it
 #   goes, keeps TCG's CPUs so busy that 2000 random SETUPs take ~45 s instead of ~10)
-#   The long run, 10 000 random SETUPs (about 4 minutes of random SETUPs in a VM):
-#     tests/vm/run.sh --timeout 1800 daemon_ep0_fault 1000 10000 60
+#   (run.sh joins the arguments with commas: give every one up to the last one you set.)
+#   The long run, 10 000 random SETUPs while rx0 streams (2500 + 2500 more before
+#   and during TX; TX_MIB 256 to outlast 500 abandon attempts; ~2.5 minutes in the VM):
+#     tests/vm/run.sh --timeout 900 daemon_ep0_fault 1000 10000 10 1 3 256
 . /lib/iiousb/functions.sh
 . /scenarios/_daemon.sh
 
