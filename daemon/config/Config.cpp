@@ -3,10 +3,18 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
+#include <numeric>
 #include <set>
 #include <sstream>
+
+#include <unistd.h>
+
+#include <sys/stat.h>
+#include <sys/statfs.h>
 
 #include <yaml-cpp/yaml.h>
 
@@ -25,9 +33,31 @@ bool isNameChar(char c)
            c == '-' || c == '.';
 }
 
+// FUNCTIONFS_MAGIC, private to drivers/usb/gadget/function/f_fs.c (6.12).
+constexpr long kFunctionFsMagic = 0xa647361;
+
+// "256 MiB", or exact with a rounded figure: "1004580 KiB (about 981.0 MiB)".
+std::string formatSize(std::uint64_t bytes)
+{
+    if (bytes != 0 && bytes % (1ull << 30) == 0)
+        return std::to_string(bytes >> 30) + " GiB";
+    if (bytes != 0 && bytes % (1ull << 20) == 0)
+        return std::to_string(bytes >> 20) + " MiB";
+    std::string exact = bytes != 0 && bytes % 1024 == 0 ? std::to_string(bytes >> 10) + " KiB"
+                                                        : std::to_string(bytes) + " bytes";
+    if (bytes < (1ull << 20))
+        return exact;
+    const bool giga = bytes >= (1ull << 30);
+    char about[48];
+    snprintf(about, sizeof(about), " (about %.1f %s)",
+             static_cast<double>(bytes) / static_cast<double>(giga ? 1ull << 30 : 1ull << 20),
+             giga ? "GiB" : "MiB");
+    return exact + about;
+}
+
 class Parser {
 public:
-    explicit Parser(const std::string &path) : path_(path) {}
+    Parser(const std::string &path, const SystemFacts &facts) : path_(path), facts_(facts) {}
 
     Config parse(const YAML::Node &root);
 
@@ -177,18 +207,24 @@ private:
     }
 
     // An integer with an optional binary suffix: 4096, 64K, 64KiB, 1M, 1MiB.
+    // `giga` also allows G and GiB.
     std::uint64_t size(const YAML::Node &node, const std::string &key, std::uint64_t min,
-                       std::uint64_t max) const
+                       std::uint64_t max, bool giga = false) const
     {
         const std::string expected = "a size in bytes " + std::to_string(min) + ".." +
-                                     std::to_string(max) + " (suffixes K, KiB, M, MiB allowed)";
+                                     std::to_string(max) + " (suffixes K, KiB, M, MiB" +
+                                     (giga ? ", G, GiB" : "") + " allowed)";
         std::string s = scalar(node, key, expected);
         std::uint64_t mult = 1;
         std::string_view num = s;
         for (auto [suffix, m] : {std::pair<std::string_view, std::uint64_t>{"KiB", 1024},
                                  {"MiB", 1 << 20},
+                                 {"GiB", 1 << 30},
                                  {"K", 1024},
-                                 {"M", 1 << 20}}) {
+                                 {"M", 1 << 20},
+                                 {"G", 1 << 30}}) {
+            if (!giga && suffix.starts_with('G'))
+                continue;
             if (num.ends_with(suffix)) {
                 num.remove_suffix(suffix.size());
                 mult = m;
@@ -203,9 +239,12 @@ private:
 
     GadgetConfig parseGadget(const YAML::Node &node);
     FunctionFsConfig parseFunctionFs(const YAML::Node &node);
+    LimitsConfig parseLimits(const YAML::Node &node);
     StreamConfig parseStream(const YAML::Node &node, const std::string &key);
+    void checkDmabufMemory(const Config &c, const YAML::Node &streams) const;
 
     const std::string &path_;
+    const SystemFacts &facts_;
     mutable std::map<std::string, YAML::Mark> keyMarks_; // full key -> mark of the key
 };
 
@@ -253,6 +292,47 @@ FunctionFsConfig Parser::parseFunctionFs(const YAML::Node &node)
     if (node["mount"])
         f.mountPoint = absolutePath(node["mount"], k + ".mount");
     return f;
+}
+
+LimitsConfig Parser::parseLimits(const YAML::Node &node)
+{
+    const std::string k = "limits";
+    checkMap(node, k, {"dmabuf-memory"});
+    LimitsConfig l;
+    if (node["dmabuf-memory"]) {
+        l.dmabufMemory =
+                size(node["dmabuf-memory"], k + ".dmabuf-memory", 1 << 20, 1ull << 40, true);
+        l.dmabufMemoryFromFile = true;
+    }
+    return l;
+}
+
+// DMABUFs from a dma-heap (or udmabuf) are not charged to the service's memory cgroup, so
+// MemoryMax= does not bound them: without a cap, one START could take the board's memory.
+void Parser::checkDmabufMemory(const Config &c, const YAML::Node &streams) const
+{
+    const std::uint64_t cap = c.limits.dmabufMemory;
+    if (cap == 0)
+        return;
+    std::uint64_t total = 0;
+    for (std::size_t i = 0; i < c.streams.size(); i++) {
+        total += c.streams[i].blockSize * c.streams[i].blockCount;
+        if (total <= cap)
+            continue;
+        std::string from;
+        if (c.limits.dmabufMemoryFromFile) {
+            const YAML::Mark &m = keyMarks_.at("limits.dmabuf-memory");
+            from = "limits.dmabuf-memory at line " + std::to_string(m.line + 1);
+        } else {
+            from = "the default: 1/" + std::to_string(kDefaultDmabufMemoryDivisor) +
+                   " of MemTotal " + formatSize(facts_.memTotal) + " from " +
+                   facts_.memTotalSource + "; set limits.dmabuf-memory to change it";
+        }
+        fail(streams[i].Mark(), "streams[" + std::to_string(i) + "]",
+             "the DMABUFs of streams[0" + (i ? ".." + std::to_string(i) : "") + "] take " +
+                     formatSize(total) + " (block-size x block-count, summed), more than the " +
+                     formatSize(cap) + " allowed (" + from + ")");
+    }
 }
 
 StreamConfig Parser::parseStream(const YAML::Node &node, const std::string &k)
@@ -313,8 +393,18 @@ StreamConfig Parser::parseStream(const YAML::Node &node, const std::string &k)
         }
     }
 
-    if (node["block-size"])
+    if (node["block-size"]) {
         s.blockSize = size(node["block-size"], k + ".block-size", 512, kMaxBlockSize);
+        // DMABUFs are whole pages; USB transfers of whole SuperSpeed packets.
+        const std::uint64_t unit =
+                std::lcm(kBlockSizeUnit, std::max<std::uint64_t>(facts_.pageSize, 1));
+        if (s.blockSize % unit != 0)
+            fail(node["block-size"].Mark(), k + ".block-size",
+                 "expected a multiple of " + std::to_string(unit) + " (whole " +
+                         std::to_string(kBlockSizeUnit) + "-byte USB packets and whole " +
+                         std::to_string(facts_.pageSize) + "-byte pages), got " +
+                         describe(node["block-size"]));
+    }
     if (node["block-count"])
         s.blockCount = static_cast<unsigned>(
                 integer(node["block-count"], k + ".block-count", 1, kMaxBlockCount));
@@ -343,12 +433,26 @@ Config Parser::parse(const YAML::Node &root)
     if (!root.IsDefined() || root.IsNull())
         fail(YAML::Mark::null_mark(), "",
              "empty configuration (expected a mapping with gadget and streams)");
-    checkMap(root, "", {"gadget", "functionfs", "streams"});
+    checkMap(root, "", {"gadget", "functionfs", "limits", "streams"});
     require(root, "", "gadget", "a mapping with the USB device settings");
     require(root, "", "streams", "a list of streams");
     c.gadget = parseGadget(root["gadget"]);
     if (root["functionfs"])
         c.functionfs = parseFunctionFs(root["functionfs"]);
+    // FunctionFS is mounted over the directory and would hide what is in it (/etc, say):
+    // refused here, and again by FfsMount at mount time.
+    if (facts_.mountPointProblem) {
+        if (std::string why = facts_.mountPointProblem(c.functionfs.mountPoint); !why.empty()) {
+            const YAML::Node &ffs = root["functionfs"];
+            if (ffs && ffs["mount"])
+                fail(ffs["mount"].Mark(), "functionfs.mount", why);
+            fail(YAML::Mark::null_mark(), "functionfs.mount", "(default) " + why);
+        }
+    }
+    if (root["limits"])
+        c.limits = parseLimits(root["limits"]);
+    if (!c.limits.dmabufMemoryFromFile && facts_.memTotal > 0)
+        c.limits.dmabufMemory = facts_.memTotal / kDefaultDmabufMemoryDivisor;
 
     const YAML::Node &streams = root["streams"];
     if (!streams.IsSequence() || streams.size() == 0 || streams.size() > kMaxStreams)
@@ -359,13 +463,23 @@ Config Parser::parse(const YAML::Node &root)
     for (std::size_t i = 0; i < streams.size(); i++) {
         const std::string k = "streams[" + std::to_string(i) + "]";
         StreamConfig s = parseStream(streams[i], k);
-        for (const auto &other : c.streams) {
+        for (std::size_t j = 0; j < c.streams.size(); j++) {
+            const StreamConfig &other = c.streams[j];
             if (other.name == s.name)
                 fail(streams[i]["name"].Mark(), k + ".name",
                      "stream name '" + s.name + "' used twice");
+            // One IIO buffer has one owner. (A name and an id of the same device are told
+            // apart only at start, when the second stream finds the device busy.)
+            if (other.device == s.device && other.direction == s.direction)
+                fail(streams[i]["device"].Mark(), k + ".device",
+                     "IIO device '" + s.device + "' already has a " +
+                             std::string(proto::directionName(s.direction)) + " stream ('" +
+                             other.name + "', streams[" + std::to_string(j) +
+                             "]): one IIO buffer has one owner");
         }
         c.streams.push_back(std::move(s));
     }
+    checkDmabufMemory(c, streams);
     return c;
 }
 
@@ -384,11 +498,56 @@ std::string_view zeroCopyName(ZeroCopy mode)
     return "?";
 }
 
-Result<Config> parseConfig(std::string_view text, const std::string &path)
+std::string localMountPointProblem(const std::string &path)
+{
+    struct stat st;
+    // Missing: the daemon creates it. Not reachable (a file on the way, no permission to
+    // look): left to the mount, which says why.
+    if (::stat(path.c_str(), &st) < 0)
+        return "";
+    if (!S_ISDIR(st.st_mode))
+        return "'" + path + "' exists and is not a directory";
+    // A running daemon's own FunctionFS (a reload) or a killed one's (unmounted at start).
+    struct statfs fs;
+    if (::statfs(path.c_str(), &fs) == 0 && fs.f_type == kFunctionFsMagic)
+        return "";
+    std::error_code ec;
+    std::filesystem::directory_iterator it(path, ec);
+    if (ec || it == std::filesystem::directory_iterator())
+        return "";
+    return "'" + path +
+           "' is a directory with files in it (expected a missing or empty directory: "
+           "FunctionFS is mounted over it)";
+}
+
+SystemFacts SystemFacts::local()
+{
+    SystemFacts f;
+    std::ifstream in("/proc/meminfo");
+    std::string line;
+    while (std::getline(in, line)) {
+        // "MemTotal:        1004580 kB"
+        std::istringstream s(line);
+        std::string key, unit;
+        std::uint64_t value = 0;
+        if (s >> key >> value >> unit && key == "MemTotal:" && unit == "kB") {
+            f.memTotal = value * 1024;
+            f.memTotalSource = "/proc/meminfo";
+            break;
+        }
+    }
+    const long page = sysconf(_SC_PAGESIZE);
+    if (page > 0)
+        f.pageSize = static_cast<std::uint64_t>(page);
+    f.mountPointProblem = localMountPointProblem;
+    return f;
+}
+
+Result<Config> parseConfig(std::string_view text, const std::string &path, const SystemFacts &facts)
 {
     try {
         YAML::Node root = YAML::Load(std::string(text));
-        return Parser(path).parse(root);
+        return Parser(path, facts).parse(root);
     } catch (const ConfigError &e) {
         return makeError(-EINVAL, e.message);
     } catch (const YAML::Exception &e) {
@@ -403,7 +562,7 @@ Result<Config> parseConfig(std::string_view text, const std::string &path)
     }
 }
 
-Result<Config> loadConfig(const std::string &path)
+Result<Config> loadConfig(const std::string &path, const SystemFacts &facts)
 {
     std::ifstream in(path, std::ios::binary);
     if (!in)
@@ -412,7 +571,7 @@ Result<Config> loadConfig(const std::string &path)
     text << in.rdbuf();
     if (in.bad())
         return errnoError(errno ? errno : EIO, path + ": cannot read the configuration");
-    return parseConfig(text.str(), path);
+    return parseConfig(text.str(), path, facts);
 }
 
 } // namespace iiousb

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -51,30 +52,64 @@ struct StreamConfig {
     bool operator==(const StreamConfig &) const = default;
 };
 
+struct LimitsConfig {
+    // Cap on the DMABUF memory of all streams together (block-size x block-count summed):
+    // the `limits.dmabuf-memory` key, else a quarter of MemTotal. 0: no cap (MemTotal
+    // unknown and no key).
+    std::uint64_t dmabufMemory = 0;
+    bool dmabufMemoryFromFile = false;
+
+    bool operator==(const LimitsConfig &) const = default;
+};
+
 struct Config {
     std::string path; // where it was loaded from (for messages)
     GadgetConfig gadget;
     FunctionFsConfig functionfs;
+    LimitsConfig limits;
     std::vector<StreamConfig> streams;
 
     // Same settings (the path does not count).
     bool sameSettings(const Config &other) const
     {
-        return gadget == other.gadget && functionfs == other.functionfs && streams == other.streams;
+        return gadget == other.gadget && functionfs == other.functionfs && limits == other.limits &&
+               streams == other.streams;
     }
 };
+
+// What the loader checks a configuration against on the machine it runs on. local() reads
+// the real machine; tests substitute their own.
+struct SystemFacts {
+    std::uint64_t memTotal = 0;    // bytes (MemTotal in /proc/meminfo); 0: unknown
+    std::string memTotalSource;    // where memTotal came from, for messages
+    std::uint64_t pageSize = 4096; // sysconf(_SC_PAGESIZE)
+    // Why `path` cannot be the FunctionFS mount point, or "" if it can: it is missing, an
+    // empty directory, or already a FunctionFS mount (a running daemon's, on reload).
+    std::function<std::string(const std::string &path)> mountPointProblem;
+
+    static SystemFacts local();
+};
+
+// Why `path` cannot be a FunctionFS mount point on this machine, or "" (SystemFacts::local()).
+std::string localMountPointProblem(const std::string &path);
 
 // Limits checked by the loader.
 inline constexpr std::size_t kMaxStreams = 15;
 inline constexpr std::uint64_t kMaxBlockSize = 256ull << 20;
 inline constexpr unsigned kMaxBlockCount = 64;
+// Every block is whole SuperSpeed packets (wMaxPacketSize 1024; 512 at high speed, 64 at
+// full speed divide it), so an OUT transfer of one block ends without a zero-length packet.
+inline constexpr std::uint64_t kBlockSizeUnit = 1024;
+// Without limits.dmabuf-memory, the streams may take this fraction of MemTotal.
+inline constexpr unsigned kDefaultDmabufMemoryDivisor = 4;
 
 // Parses `text`; `path` names the source in messages ("path:line:column: key: what").
-// Never throws; touches nothing outside memory.
-Result<Config> parseConfig(std::string_view text, const std::string &path);
+// Never throws; looks at the machine only through `facts`.
+Result<Config> parseConfig(std::string_view text, const std::string &path,
+                           const SystemFacts &facts);
 
-// Reads and parses a file. Error code -ENOENT etc. when it cannot be read, -EINVAL when it
-// is not a valid configuration.
-Result<Config> loadConfig(const std::string &path);
+// Reads and parses a file, checked against this machine. Error code -ENOENT etc. when it
+// cannot be read, -EINVAL when it is not a valid configuration.
+Result<Config> loadConfig(const std::string &path, const SystemFacts &facts = SystemFacts::local());
 
 } // namespace iiousb

@@ -1,6 +1,7 @@
 #include "ffs/FfsMount.h"
 
 #include <cerrno>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -99,6 +100,15 @@ Result<FfsMount> FfsMount::mount(const std::string &instance, const std::string 
     if (int r = makeDirs(mountPoint, created); r < 0) {
         removeDirs(created);
         return errnoError(r, "Failed to create the FunctionFS mount point " + mountPoint);
+    }
+    // The configuration was checked at load, but the directory may have been filled since:
+    // mounting over it would hide its files. One the daemon just created is empty.
+    if (created.empty() || created.back() != mountPoint) {
+        std::error_code ec;
+        if (!std::filesystem::is_empty(mountPoint, ec) && !ec)
+            return makeError(-ENOTEMPTY, "Refusing to mount FunctionFS on " + mountPoint +
+                                                 ": the directory is not empty (expected a "
+                                                 "missing or empty directory)");
     }
     if (::mount(instance.c_str(), mountPoint.c_str(), "functionfs",
                 MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) < 0) {

@@ -12,7 +12,8 @@ class FfsMount {
 public:
     // Mounts the usb_f_fs instance `instance` (functions/ffs.<instance> must exist) on
     // `mountPoint`, creating the directory (and its missing parents) if needed; what it
-    // created is removed again on failure and on unmount.
+    // created is removed again on failure and on unmount. An existing directory must be
+    // empty (-ENOTEMPTY otherwise): the mount would hide its files.
     static Result<FfsMount> mount(const std::string &instance, const std::string &mountPoint);
 
     // Unmounts every functionfs mount of `instance` (a killed daemon's, for example).

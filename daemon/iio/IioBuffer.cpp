@@ -31,11 +31,43 @@ Result<void> writeFile(const std::string &path, const std::string &value)
     return {};
 }
 
+std::string readFile(const std::string &path)
+{
+    std::ifstream in(path);
+    std::string s;
+    std::getline(in, s);
+    return s;
+}
+
 } // namespace
 
-Result<std::unique_ptr<IioBuffer>> IioBuffer::open(const std::string &deviceId,
-                                                   const std::vector<std::string> &channels,
-                                                   proto::Direction dir)
+std::string holdersOf(const std::string &target)
+{
+    namespace fs = std::filesystem;
+    std::string out;
+    std::error_code ec;
+    for (const auto &proc : fs::directory_iterator("/proc", ec)) {
+        const std::string pid = proc.path().filename();
+        if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos)
+            continue;
+        std::error_code fdEc;
+        for (const auto &fd : fs::directory_iterator(proc.path() / "fd", fdEc)) {
+            std::error_code linkEc;
+            if (fs::read_symlink(fd.path(), linkEc) != target || linkEc)
+                continue;
+            out += std::string(out.empty() ? "" : ", ") + "PID " + pid + " (" +
+                   readFile(proc.path() / "comm") +
+                   (pid == std::to_string(getpid()) ? ", this daemon: another stream" : "") + ")";
+            break;
+        }
+    }
+    return out;
+}
+
+Result<std::unique_ptr<IioBuffer>>
+IioBuffer::open(const std::string &deviceId, const std::vector<std::string> &channels,
+                proto::Direction dir,
+                const std::vector<std::pair<std::string, std::string>> &attributes)
 {
     namespace fs = std::filesystem;
     const std::string devDir = kSysfsRoot + deviceId;
@@ -48,8 +80,51 @@ Result<std::unique_ptr<IioBuffer>> IioBuffer::open(const std::string &deviceId,
                                           "/buffer0 missing)");
     std::unique_ptr<IioBuffer> buf(new IioBuffer(deviceId, bufferDir));
 
-    // A leftover enabled buffer (a killed instance) refuses channel changes.
-    (void)buf->writeAttr("enable", "0");
+    // Ownership first, before anything is written to sysfs: the IIO core lets one file at a
+    // time open the chardev (iio_chrdev_open() in 6.12 returns EBUSY while the device's
+    // busy bit is set) and hands each buffer's fd out once (IIO_BUFFER_GET_FD_IOCTL: EBUSY).
+    // A program reading the buffer (iiod, iio_readdev, another stream) holds one of them, so
+    // holding both means nobody in user space uses the buffer.
+    const std::string node = "/dev/" + deviceId;
+    buf->chardev_.reset(::open(node.c_str(), O_RDWR | O_CLOEXEC));
+    if (!buf->chardev_) {
+        const int err = errno;
+        if (err != EBUSY)
+            return errnoError(err, "Failed to open " + node);
+        const std::string who = holdersOf(node);
+        return makeError(-EBUSY, node + " is open by another program (EBUSY)" +
+                                         (who.empty() ? "" : ": " + who));
+    }
+    int index = 0;
+    if (ioctl(buf->chardev_.get(), uapi::kIioBufferGetFd, &index) < 0) {
+        const int err = errno;
+        if (err != EBUSY)
+            return errnoError(err, "IIO_BUFFER_GET_FD_IOCTL on " + node + " failed");
+        const std::string who = holdersOf("anon_inode:iio:buffer");
+        return makeError(-EBUSY, "the buffer of " + node +
+                                         " is held by another program (IIO_BUFFER_GET_FD_IOCTL: "
+                                         "EBUSY)" +
+                                         (who.empty() ? "" : "; IIO buffer fds open in: " + who));
+    }
+    buf->fd_.reset(index);
+    fcntl(buf->fd_.get(), F_SETFD, FD_CLOEXEC);
+
+    // Enabled with nobody holding the chardev or the buffer: left by a program that exited
+    // without disabling it (a killed iiousbd, a shell's echo 1 > enable). Nobody can read
+    // it; it would refuse channel changes.
+    if (buf->readAttr("enable") == "1") {
+        LOG(IioBuf, Notice) << "The buffer of " << deviceId
+                            << " was left enabled by a program that is gone; disabling it";
+        if (auto r = buf->writeAttr("enable", "0"); !r)
+            return r.takeError();
+    }
+
+    // Attributes left to START because the device was busy at set-up (IioContext).
+    for (const auto &[path, value] : attributes) {
+        if (auto r = writeFile(path, value); !r)
+            return r.takeError();
+        LOG(IioBuf, Debug) << "Set " << path << " = " << value;
+    }
 
     // Scan elements live in buffer0/ (and the older scan_elements/).
     std::string scanDir = bufferDir;
@@ -81,16 +156,6 @@ Result<std::unique_ptr<IioBuffer>> IioBuffer::open(const std::string &deviceId,
         if (!found.contains(c))
             return makeError(-ENOENT, "IIO device " + deviceId + " has no scan element " + prefix +
                                               c + "_en in " + scanDir);
-
-    const std::string node = "/dev/" + deviceId;
-    buf->chardev_.reset(::open(node.c_str(), O_RDWR | O_CLOEXEC));
-    if (!buf->chardev_)
-        return errnoError(errno, "Failed to open " + node);
-    int index = 0;
-    if (ioctl(buf->chardev_.get(), uapi::kIioBufferGetFd, &index) < 0)
-        return errnoError(errno, "IIO_BUFFER_GET_FD_IOCTL on " + node + " failed");
-    buf->fd_.reset(index);
-    fcntl(buf->fd_.get(), F_SETFD, FD_CLOEXEC);
     return buf;
 }
 
@@ -110,6 +175,11 @@ IioBuffer::~IioBuffer()
 Result<void> IioBuffer::writeAttr(const std::string &name, const std::string &value) const
 {
     return writeFile(bufferDir_ + "/" + name, value);
+}
+
+std::string IioBuffer::readAttr(const std::string &name) const
+{
+    return readFile(bufferDir_ + "/" + name);
 }
 
 int IioBuffer::attach(int dmabufFd)

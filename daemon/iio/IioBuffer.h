@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/Result.h"
@@ -14,13 +15,20 @@
 
 namespace iiousb::iio {
 
+// "PID 123 (iio_readdev), PID 456 (iiod)": the processes with an fd whose link reads
+// `target` ("/dev/iio:device0"), from /proc/*/fd; "" if none is visible.
+std::string holdersOf(const std::string &target);
+
 class IioBuffer {
 public:
     // `deviceId` is "iio:deviceN"; `channels` are channel ids ("voltage0") to enable, every
-    // other scan element of that direction is disabled.
-    static Result<std::unique_ptr<IioBuffer>> open(const std::string &deviceId,
-                                                   const std::vector<std::string> &channels,
-                                                   proto::Direction dir);
+    // other scan element of that direction is disabled. Takes the device's chardev and the
+    // buffer's fd before writing anything to sysfs: -EBUSY, naming who holds them, when
+    // another program does. `attributes` (sysfs file, value) are written once they are ours.
+    static Result<std::unique_ptr<IioBuffer>>
+    open(const std::string &deviceId, const std::vector<std::string> &channels,
+         proto::Direction dir,
+         const std::vector<std::pair<std::string, std::string>> &attributes = {});
     IioBuffer(const IioBuffer &) = delete;
     IioBuffer &operator=(const IioBuffer &) = delete;
     ~IioBuffer(); // disables the buffer if enabled
@@ -49,6 +57,7 @@ private:
         : deviceId_(std::move(deviceId)), bufferDir_(std::move(bufferDir))
     {}
     Result<void> writeAttr(const std::string &name, const std::string &value) const;
+    std::string readAttr(const std::string &name) const; // first line, "" if unreadable
 
     std::string deviceId_;
     std::string bufferDir_; // /sys/bus/iio/devices/iio:deviceN/buffer0

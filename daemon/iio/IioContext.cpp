@@ -4,8 +4,11 @@
 #include <cerrno>
 #include <cmath>
 
+#include <fcntl.h>
 #include <iio.h>
 
+#include "base/UniqueFd.h"
+#include "iio/IioBuffer.h"
 #include "log/Log.h"
 
 namespace iiousb::iio {
@@ -180,11 +183,14 @@ Result<IioStreamDescription> IioContext::describe(const StreamConfig &stream) co
         }
     }
     d.rate = rate > 0 ? static_cast<std::uint64_t>(std::llround(rate)) : 0;
+    if (auto it = pending_.find(stream.name); it != pending_.end())
+        d.pendingAttributes = it->second;
     return d;
 }
 
 Result<void> IioContext::applyAttributes(const StreamConfig &stream) const
 {
+    pending_.erase(stream.name);
     if (stream.attributes.empty())
         return {};
     auto found = findDevice(stream.device);
@@ -193,12 +199,22 @@ Result<void> IioContext::applyAttributes(const StreamConfig &stream) const
     iio_device *dev = *found;
     const std::string devId = iio_device_get_id(dev);
 
+    // Held while writing, so that nobody starts a capture in between. EBUSY: another
+    // program has the device open (iio_chrdev_open()); ENOENT: no chardev, so no buffer
+    // to disturb.
+    const std::string node = "/dev/" + devId;
+    UniqueFd chardev(::open(node.c_str(), O_RDWR | O_CLOEXEC));
+    const bool busy = !chardev && errno == EBUSY;
+    std::vector<std::pair<std::string, std::string>> pending;
+
     for (const auto &[attr, value] : stream.attributes) {
         ssize_t r = -ENOENT;
-        std::string where;
+        std::string where, file;
         if (iio_device_find_attr(dev, attr.c_str())) {
-            r = iio_device_attr_write(dev, attr.c_str(), value.c_str());
+            file = attr;
             where = devId + "/" + attr;
+            if (!busy)
+                r = iio_device_attr_write(dev, attr.c_str(), value.c_str());
         } else {
             const unsigned nch = iio_device_get_channels_count(dev);
             for (unsigned i = 0; i < nch; i++) {
@@ -206,16 +222,29 @@ Result<void> IioContext::applyAttributes(const StreamConfig &stream) const
                 if (!channelMatchesDirection(ch, stream.direction) ||
                     !iio_channel_find_attr(ch, attr.c_str()))
                     continue;
-                r = iio_channel_attr_write(ch, attr.c_str(), value.c_str());
+                file = iio_channel_attr_get_filename(ch, attr.c_str());
                 where = devId + " channel " + iio_channel_get_id(ch) + " " + attr;
+                if (!busy)
+                    r = iio_channel_attr_write(ch, attr.c_str(), value.c_str());
                 break;
             }
         }
         if (where.empty())
             return makeError(-ENOENT, "IIO device " + devId + " has no attribute '" + attr + "'");
+        if (busy) {
+            pending.emplace_back("/sys/bus/iio/devices/" + devId + "/" + file, value);
+            continue;
+        }
         if (r < 0)
             return errnoError(static_cast<int>(r), "Failed to write '" + value + "' to " + where);
         LOG(Iio, Debug) << "Set " << where << " = " << value;
+    }
+    if (busy) {
+        const std::string who = holdersOf(node);
+        LOG(Iio, Warning) << "Stream " << stream.name << ": " << node
+                          << " is open by another program (EBUSY)" << (who.empty() ? "" : ": ")
+                          << who << "; its attributes are written at START, not now";
+        pending_[stream.name] = std::move(pending);
     }
     return {};
 }

@@ -4,8 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/Result.h"
@@ -29,6 +31,9 @@ struct IioStreamDescription {
     std::vector<IioChannelDescription> channels; // enabled channels in scan order
     unsigned sampleBytes = 0;                    // bytes per scan (sample set)
     std::uint64_t rate = 0;                      // sampling_frequency in Hz, 0 if none
+    // The stream's attributes as (sysfs file, value) when the device was busy at set-up:
+    // written at START, once the stream owns the buffer (IioBuffer::open()).
+    std::vector<std::pair<std::string, std::string>> pendingAttributes;
 };
 
 // Bytes of one scan with these elements, laid out like the kernel does
@@ -48,7 +53,9 @@ public:
     Result<IioStreamDescription> describe(const StreamConfig &stream) const;
 
     // Writes the stream's attributes: a device attribute of that name, or else the attribute
-    // of the first of the stream's channels that has it.
+    // of the first of the stream's channels that has it. Not while another program has the
+    // device open (it would change that program's running capture): then they are left to
+    // the stream's START (describe() returns them as pendingAttributes).
     Result<void> applyAttributes(const StreamConfig &stream) const;
 
 private:
@@ -56,6 +63,8 @@ private:
     Result<iio_device *> findDevice(const std::string &selector) const;
 
     iio_context *ctx_;
+    // Stream name -> attributes left to START by applyAttributes().
+    mutable std::map<std::string, std::vector<std::pair<std::string, std::string>>> pending_;
 };
 
 } // namespace iiousb::iio

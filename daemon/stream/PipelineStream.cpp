@@ -201,7 +201,8 @@ Result<void> PipelineStream::setUp()
     std::vector<std::string> channels;
     for (const auto &c : iio_->channels)
         channels.push_back(c.id);
-    auto buf = iio::IioBuffer::open(iio_->deviceId, channels, config_.direction);
+    auto buf = iio::IioBuffer::open(iio_->deviceId, channels, config_.direction,
+                                    iio_->pendingAttributes);
     if (!buf)
         return buf.takeError();
     run->iio = std::move(*buf);

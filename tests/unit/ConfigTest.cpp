@@ -18,9 +18,20 @@ namespace {
 
 const fs::path kSource = IIOUSB_SOURCE_DIR;
 
-Config parseOk(const std::string &text)
+// A machine with 1 GiB of memory, 4 KiB pages and any mount point welcome.
+SystemFacts testFacts()
 {
-    auto c = parseConfig(text, "test.yaml");
+    SystemFacts f;
+    f.memTotal = 1ull << 30;
+    f.memTotalSource = "test";
+    f.pageSize = 4096;
+    f.mountPointProblem = [](const std::string &) { return std::string(); };
+    return f;
+}
+
+Config parseOk(const std::string &text, const SystemFacts &facts = testFacts())
+{
+    auto c = parseConfig(text, "test.yaml", facts);
     EXPECT_TRUE(c.ok()) << (c.ok() ? "" : c.error().message);
     return c.ok() ? *c : Config{};
 }
@@ -77,6 +88,8 @@ TEST(Config, Defaults)
     EXPECT_EQ(c.gadget.serial, "");
     EXPECT_EQ(c.functionfs.instance, "iiousb");
     EXPECT_EQ(c.functionfs.mountPoint, "/run/iiousbd/ffs");
+    EXPECT_EQ(c.limits.dmabufMemory, 256u << 20); // a quarter of the test's 1 GiB
+    EXPECT_FALSE(c.limits.dmabufMemoryFromFile);
     ASSERT_EQ(c.streams.size(), 1u);
     const StreamConfig &s = c.streams[0];
     EXPECT_EQ(s.blockSize, 1u << 20);
@@ -109,7 +122,7 @@ TEST(Config, Values)
                        "    dmabuf-heap: /dev/dma_heap/reserved\n"
                        "    zero-copy: require\n"
                        "  - {name: b, direction: rx, device: x, block-size: 2MiB, zero-copy: off}\n"
-                       "  - {name: c, direction: rx, device: y, block-size: 3KiB, channels: all}\n"
+                       "  - {name: c, direction: rx, device: y, block-size: 12KiB, channels: all}\n"
                        "  - {name: d, direction: rx, device: z, block-size: 0x1000}\n");
     EXPECT_EQ(c.gadget.name, "board_1");
     EXPECT_EQ(c.gadget.productId, 0xb673);
@@ -134,20 +147,147 @@ TEST(Config, Values)
     EXPECT_EQ(a.zeroCopy, ZeroCopy::Require);
     EXPECT_EQ(c.streams[1].blockSize, 2u << 20);
     EXPECT_EQ(c.streams[1].zeroCopy, ZeroCopy::Off);
-    EXPECT_EQ(c.streams[2].blockSize, 3u * 1024);
+    EXPECT_EQ(c.streams[2].blockSize, 12u * 1024);
     EXPECT_FALSE(c.streams[2].channels.has_value());
     EXPECT_EQ(c.streams[3].blockSize, 4096u);
 }
 
 TEST(Config, SameSettingsIgnoresPath)
 {
-    auto a = parseConfig(kMinimal, "a.yaml");
-    auto b = parseConfig(kMinimal, "b.yaml");
+    auto a = parseConfig(kMinimal, "a.yaml", testFacts());
+    auto b = parseConfig(kMinimal, "b.yaml", testFacts());
     ASSERT_TRUE(a.ok() && b.ok());
     EXPECT_TRUE(a->sameSettings(*b));
-    auto c = parseConfig(std::string(kMinimal) + "functionfs: {instance: other}\n", "a.yaml");
+    auto c = parseConfig(std::string(kMinimal) + "functionfs: {instance: other}\n", "a.yaml",
+                         testFacts());
     ASSERT_TRUE(c.ok());
     EXPECT_FALSE(a->sameSettings(*c));
+    auto d = parseConfig(std::string(kMinimal) + "limits: {dmabuf-memory: 1G}\n", "a.yaml",
+                         testFacts());
+    ASSERT_TRUE(d.ok());
+    EXPECT_FALSE(a->sameSettings(*d));
+}
+
+std::string parseError(const std::string &text, const SystemFacts &facts = testFacts())
+{
+    auto c = parseConfig(text, "test.yaml", facts);
+    EXPECT_FALSE(c.ok()) << "loaded";
+    return c.ok() ? "" : c.error().message;
+}
+
+// Two streams of 4 x 64 MiB and 1 x 1 MiB: 257 MiB (the second on line 4).
+const char *kBig = "gadget: {vid: 0x1d6b, pid: 260}\n"
+                   "streams:\n"
+                   "  - {name: rx0, direction: rx, device: adc, block-size: 64M}\n"
+                   "  - {name: tx0, direction: tx, device: dac, block-count: 1}\n";
+
+TEST(Config, DmabufMemoryDefaultCap)
+{
+    // 1 GiB of memory: 256 MiB for DMABUFs.
+    EXPECT_EQ(parseError(kBig),
+              "test.yaml:4:5: streams[1]: the DMABUFs of streams[0..1] take 257 MiB (block-size x "
+              "block-count, summed), more than the 256 MiB allowed (the default: 1/4 of MemTotal "
+              "1 GiB from test; set limits.dmabuf-memory to change it)");
+    // MemTotal as /proc/meminfo gives it (kB, not a whole MiB).
+    SystemFacts f = testFacts();
+    f.memTotal = 1004580ull * 1024;
+    f.memTotalSource = "/proc/meminfo";
+    Config c = parseOk(kMinimal, f);
+    EXPECT_EQ(c.limits.dmabufMemory, 1004580ull * 1024 / 4);
+    // Unknown MemTotal: no default cap.
+    f.memTotal = 0;
+    Config big = parseOk(kBig, f);
+    EXPECT_EQ(big.limits.dmabufMemory, 0u);
+    // Exactly at the cap is fine.
+    SystemFacts g = testFacts();
+    g.memTotal = 257ull << 22; // a quarter: 257 MiB
+    parseOk(kBig, g);
+}
+
+TEST(Config, DmabufMemoryKey)
+{
+    Config c = parseOk(std::string(kBig) + "limits:\n  dmabuf-memory: 2GiB\n");
+    EXPECT_EQ(c.limits.dmabufMemory, 2ull << 30);
+    EXPECT_TRUE(c.limits.dmabufMemoryFromFile);
+    // The key wins over MemTotal, both ways.
+    EXPECT_EQ(parseOk(std::string(kMinimal) + "limits: {dmabuf-memory: 1G}\n").limits.dmabufMemory,
+              1u << 30);
+    EXPECT_EQ(parseError("limits: {dmabuf-memory: 4M}\n" + std::string(kMinimal) +
+                         "  - {name: tx0, direction: tx, device: dac, block-count: 1}\n"),
+              "test.yaml:5:5: streams[1]: the DMABUFs of streams[0..1] take 5 MiB (block-size x "
+              "block-count, summed), more than the 4 MiB allowed (limits.dmabuf-memory at line 1)");
+    EXPECT_EQ(parseError(std::string(kMinimal) + "limits: {dmabuf-memory: 1000K}\n"),
+              "test.yaml:4:25: limits.dmabuf-memory: expected a size in bytes "
+              "1048576..1099511627776 (suffixes K, KiB, M, MiB, G, GiB allowed), got '1000K'");
+}
+
+TEST(Config, BlockSizeMultiple)
+{
+    const std::string head = "gadget: {vid: 0x1d6b, pid: 260}\nstreams:\n  - {name: a, "
+                             "direction: rx, device: x, block-size: ";
+    EXPECT_EQ(parseOk(head + "4K}\n").streams[0].blockSize, 4096u);
+    EXPECT_EQ(parseError(head + "1536}\n"),
+              "test.yaml:3:53: streams[0].block-size: expected a multiple of 4096 (whole "
+              "1024-byte USB packets and whole 4096-byte pages), got '1536'");
+    // 64 KiB pages (arm64 kernels with CONFIG_ARM64_64K_PAGES).
+    SystemFacts f = testFacts();
+    f.pageSize = 65536;
+    EXPECT_EQ(parseOk(head + "128K}\n", f).streams[0].blockSize, 128u << 10);
+    EXPECT_EQ(parseError(head + "4K}\n", f),
+              "test.yaml:3:53: streams[0].block-size: expected a multiple of 65536 (whole "
+              "1024-byte USB packets and whole 65536-byte pages), got '4K'");
+    // The default, 1 MiB, fits both.
+    EXPECT_EQ(parseOk(kMinimal, f).streams[0].blockSize, 1u << 20);
+}
+
+TEST(Config, OneStreamPerDeviceAndDirection)
+{
+    // rx and tx on one device are two buffers; different selectors of one device are only
+    // told apart at start.
+    Config c = parseOk("gadget: {vid: 0x1d6b, pid: 260}\nstreams:\n"
+                       "  - {name: a, direction: rx, device: adc}\n"
+                       "  - {name: b, direction: tx, device: adc}\n"
+                       "  - {name: c, direction: rx, device: iio:device0}\n");
+    EXPECT_EQ(c.streams.size(), 3u);
+    EXPECT_EQ(parseError("gadget: {vid: 0x1d6b, pid: 260}\nstreams:\n"
+                         "  - {name: a, direction: tx, device: dac}\n"
+                         "  - {name: b, direction: tx, device: dac}\n"),
+              "test.yaml:4:38: streams[1].device: IIO device 'dac' already has a tx stream ('a', "
+              "streams[0]): one IIO buffer has one owner");
+}
+
+TEST(Config, MountPointChecked)
+{
+    SystemFacts f = testFacts();
+    std::vector<std::string> asked;
+    f.mountPointProblem = [&asked](const std::string &path) {
+        asked.push_back(path);
+        return path == "/busy" ? std::string("it is busy") : std::string();
+    };
+    parseOk(kMinimal, f); // the default is checked too
+    parseOk(std::string(kMinimal) + "functionfs: {mount: /free}\n", f);
+    EXPECT_EQ(asked, (std::vector<std::string>{"/run/iiousbd/ffs", "/free"}));
+    EXPECT_EQ(parseError(std::string(kMinimal) + "functionfs: {instance: x, mount: /busy}\n", f),
+              "test.yaml:4:34: functionfs.mount: it is busy");
+}
+
+TEST(Config, LocalMountPointProblem)
+{
+    const fs::path dir = fs::path(testing::TempDir()) / "iiousb-mount-test";
+    fs::remove_all(dir);
+    EXPECT_EQ(localMountPointProblem((dir / "missing").string()), ""); // created at start
+    EXPECT_EQ(localMountPointProblem((dir / "missing/below").string()), "");
+    fs::create_directories(dir / "empty");
+    EXPECT_EQ(localMountPointProblem((dir / "empty").string()), "");
+    fs::create_directories(dir / "full/sub");
+    EXPECT_EQ(localMountPointProblem((dir / "full").string()),
+              "'" + (dir / "full").string() +
+                      "' is a directory with files in it (expected a missing or empty directory: "
+                      "FunctionFS is mounted over it)");
+    std::ofstream((dir / "file").string()) << "x";
+    EXPECT_EQ(localMountPointProblem((dir / "file").string()),
+              "'" + (dir / "file").string() + "' exists and is not a directory");
+    fs::remove_all(dir);
 }
 
 TEST(Config, MissingFile)

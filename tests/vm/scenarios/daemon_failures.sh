@@ -1,6 +1,8 @@
 # iiousbd's failure paths: a bring-up that fails at its last step (the UDC is another
-# gadget's) or in the middle (the FunctionFS instance is taken, the mount point cannot be created, mount(2)
-# fails) unwinds everything it did; a bad config at start exits 78 touching nothing; a
+# gadget's) or in the middle (the FunctionFS instance is taken, the mount point cannot be
+# created, mount(2) fails) unwinds everything it did; a UDC that does not exist is waited
+# for; a bad config at start exits 78 touching nothing (a mount point with files in it,
+# /etc, is such a config); a
 # second daemon refuses to take over a running one's gadget; a stream whose IIO device is
 # missing comes up failed (START stalled) beside a working one.
 . /lib/iiousb/functions.sh
@@ -89,6 +91,16 @@ iiousbd --check-config /tmp/bad.yaml > /tmp/check.out 2>&1
 daemon_expect "--check-config status" "$?" 78
 nothing_left "a bad config"
 log "bad config: exit 78 with file:line:column ($(cat /tmp/check.out))"
+# FunctionFS would hide a directory's files: a mount point with files in it is refused at
+# load, before anything is touched.
+sed 's|^  mount: .*|  mount: /etc|' "$DAEMON_CONF" > /tmp/etc-mount.yaml
+ls -A /etc > /tmp/etc-before.txt
+expect_exit 78 "/tmp/etc-mount.yaml:17:10: functionfs.mount: '/etc' is a directory with files in it" \
+	"mount point /etc" /tmp/etc-mount.yaml
+grep -q ' /etc functionfs ' /proc/mounts && die "FunctionFS was mounted on /etc"
+ls -A /etc | cmp -s - /tmp/etc-before.txt || die "/etc changed"
+[ -z "$(ls /sys/kernel/config/usb_gadget)" ] || die "gadgets left: $(ls /sys/kernel/config/usb_gadget)"
+log "mount point /etc: exit 78 at load with file:line:column, /etc untouched, no gadget"
 
 # --- A missing IIO device: the gadget comes up, that stream is failed ---------------------
 sed 's/device: iio-sim-adc/device: no-such-adc/' "$DAEMON_CONF" > /tmp/missing.yaml
