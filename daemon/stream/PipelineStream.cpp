@@ -70,10 +70,14 @@ proto::StreamInfo PipelineStream::info() const
 
 int PipelineStream::start()
 {
-    if (state_ == proto::StreamState::Running && !cyclic_)
-        return 0;
-    if (state_ == proto::StreamState::Running)
+    // START always begins a new session: blocks still in flight were meant for a host that
+    // may be gone (a program killed without STOP), so they are dropped, not delivered.
+    if (state_ == proto::StreamState::Running) {
+        LOG(Stream, Info).hostTriggered()
+                << "Stream " << config_.name
+                << " restarted by START: the blocks in flight are dropped";
         stop();
+    }
     cyclic_ = false;
     return startRun();
 }

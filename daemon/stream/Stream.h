@@ -26,7 +26,8 @@ public:
     virtual proto::StreamInfo info() const = 0;
 
     // Starts moving data. 0, or a negative errno when the stream cannot start (its state is
-    // then Failed and stats() says so). Starting a running stream does nothing.
+    // then Failed and stats() says so). Starting a running stream restarts it: what was in
+    // flight is dropped and the counters start again.
     virtual int start() = 0;
 
     // tx streams: receive one waveform of `bytes` from the host, then play it again and again
