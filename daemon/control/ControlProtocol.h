@@ -33,8 +33,10 @@ public:
     // requested ones (proto::endpointAddress()) are reported.
     void setEndpointAddresses(const std::vector<std::uint8_t> &addresses);
 
-    // The GET_INFO text (fixed while the gadget is bound).
+    // The GET_INFO text. It changes only when a stream's IIO device appears or goes away
+    // (refreshInfo()).
     const std::string &infoText() const { return infoText_; }
+    void refreshInfo() { rebuildInfo(); }
     proto::DeviceInfo deviceInfo() const;
 
     Reply handle(const proto::SetupPacket &setup);

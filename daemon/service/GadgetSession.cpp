@@ -59,29 +59,81 @@ void GadgetSession::setUpStreams(EventLoop &loop)
 
     std::vector<Stream *> raw;
     for (const StreamConfig &sc : config_.streams) {
-        Result<iio::IioStreamDescription> desc =
-                makeError(-ENODEV, iio_ ? "" : ctx.error().message);
-        if (iio_) {
-            if (auto applied = iio_->applyAttributes(sc); applied)
-                desc = iio_->describe(sc);
-            else
-                desc = applied.takeError();
-        }
-        if (desc) {
-            LOG(Session, Info) << "Stream " << sc.name << " (" << proto::directionName(sc.direction)
-                               << "): IIO " << desc->deviceId << " (" << desc->deviceName << "), "
-                               << desc->channels.size() << " channels, " << desc->sampleBytes
-                               << " bytes per sample set, " << desc->rate << " Hz";
-        } else {
-            LOG(Session, Error) << "Stream " << sc.name << " failed: " << desc.error().message;
-        }
+        auto desc = describeStream(iio_.get(), sc, ctx ? std::string() : ctx.error().message);
         // Endpoint files are numbered in stream order (ep1 is the first stream's).
         const std::string ep =
                 config_.functionfs.mountPoint + "/ep" + std::to_string(streams_.size() + 1);
-        streams_.push_back(std::make_unique<PipelineStream>(sc, std::move(desc), loop, ep));
-        raw.push_back(streams_.back().get());
+        auto stream = std::make_unique<PipelineStream>(sc, std::move(desc), loop, ep);
+        pipelines_.push_back(stream.get());
+        raw.push_back(stream.get());
+        streams_.push_back(std::move(stream));
     }
     control_ = std::make_unique<ControlProtocol>(config_.gadget.serial, std::move(raw));
+}
+
+Result<iio::IioStreamDescription> GadgetSession::describeStream(iio::IioContext *ctx,
+                                                                const StreamConfig &sc,
+                                                                const std::string &noContext)
+{
+    Result<iio::IioStreamDescription> desc = makeError(-ENODEV, noContext);
+    if (ctx) {
+        if (auto applied = ctx->applyAttributes(sc); applied)
+            desc = ctx->describe(sc);
+        else
+            desc = applied.takeError();
+    }
+    if (desc) {
+        LOG(Session, Info) << "Stream " << sc.name << " (" << proto::directionName(sc.direction)
+                           << "): IIO " << desc->deviceId << " (" << desc->deviceName << "), "
+                           << desc->channels.size() << " channels, " << desc->sampleBytes
+                           << " bytes per sample set, " << desc->rate << " Hz";
+    } else {
+        LOG(Session, Error) << "Stream " << sc.name << " failed: " << desc.error().message;
+    }
+    return desc;
+}
+
+void GadgetSession::onIioUevent(const Uevent &ev)
+{
+    const std::string device = ev.name();
+    if (device.rfind("iio:device", 0) != 0)
+        return; // triggers live on the IIO bus too
+    bool changed = false;
+    if (ev.action == "remove") {
+        for (PipelineStream *p : pipelines_) {
+            if (p->iioDeviceId() == device) {
+                p->iioDeviceRemoved();
+                changed = true;
+            }
+        }
+    } else if (ev.action == "add") {
+        // A device that probes late (an FPGA design loaded after boot) or comes back under a
+        // new id: look for every stream that has none. libiio's local context is a snapshot,
+        // so a new one is taken.
+        bool missing = false;
+        for (PipelineStream *p : pipelines_)
+            missing = missing || p->iioDeviceId().empty();
+        if (!missing)
+            return;
+        LOG(Session, Info) << "IIO device " << device << " appeared";
+        auto ctx = iio::IioContext::createLocal();
+        if (!ctx) {
+            LOG(Session, Warning) << ctx.error().message;
+            return;
+        }
+        iio_ = std::move(*ctx);
+        for (PipelineStream *p : pipelines_) {
+            // Quietly for the streams that are not about this device.
+            if (!p->iioDeviceId().empty() || !iio_->describe(p->config()))
+                continue;
+            if (auto desc = describeStream(iio_.get(), p->config(), {}); desc) {
+                p->setIioDevice(std::move(*desc));
+                changed = true;
+            }
+        }
+    }
+    if (changed)
+        control_->refreshInfo();
 }
 
 Result<void> GadgetSession::bringUp(EventLoop &loop)
@@ -150,7 +202,8 @@ Result<void> GadgetSession::bringUp(EventLoop &loop)
 
     // UDCs that appear later (a module loaded after us, an OTG role switch, a UDC driver
     // bound again) are bound from the uevents.
-    auto monitor = UeventMonitor::create(loop, {"udc"}, [this](const Uevent &ev) { onUevent(ev); });
+    auto monitor =
+            UeventMonitor::create(loop, {"udc", "iio"}, [this](const Uevent &ev) { onUevent(ev); });
     if (!monitor)
         return monitor.takeError();
     uevents_ = std::move(*monitor);
@@ -227,6 +280,10 @@ Result<void> GadgetSession::tryBind()
 
 void GadgetSession::onUevent(const Uevent &ev)
 {
+    if (ev.subsystem == "iio") {
+        onIioUevent(ev);
+        return;
+    }
     if (ev.subsystem != "udc")
         return;
     if (ev.action == "add") {

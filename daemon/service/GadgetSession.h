@@ -20,6 +20,7 @@
 #include "ffs/FfsMount.h"
 #include "gadget/Gadget.h"
 #include "iio/IioContext.h"
+#include "stream/PipelineStream.h"
 #include "stream/Stream.h"
 
 namespace iiousb {
@@ -50,6 +51,10 @@ private:
     {}
 
     void setUpStreams(EventLoop &loop);
+    // The IIO device of `stream`, from `ctx` (attributes written first), logged.
+    static Result<iio::IioStreamDescription>
+    describeStream(iio::IioContext *ctx, const StreamConfig &stream, const std::string &noContext);
+    void onIioUevent(const Uevent &event);
     Result<void> bringUp(EventLoop &loop);
     void onEp0Readable();
     void handleEvent(const ffs::FfsEvent &event);
@@ -66,6 +71,7 @@ private:
     std::function<void()> onFatal_;
     std::unique_ptr<iio::IioContext> iio_;
     std::vector<std::unique_ptr<Stream>> streams_;
+    std::vector<PipelineStream *> pipelines_; // the same streams, for IIO hotplug
     std::unique_ptr<ControlProtocol> control_;
     std::unique_ptr<gadget::Gadget> gadget_;
     std::optional<ffs::FfsMount> mount_;

@@ -467,6 +467,40 @@ void PipelineStream::stop()
                       << counters_.overruns << " overruns, " << counters_.underruns << " underruns";
 }
 
+void PipelineStream::iioDeviceRemoved()
+{
+    if (!iio_)
+        return;
+    const bool wasRunning = state_ == proto::StreamState::Running;
+    failure_ = "IIO device " + iio_->deviceName + " (" + iio_->deviceId + ") was removed";
+    failureCode_ = -ENODEV;
+    LOG(Stream, Error)
+                    .field(log::kStream, config_.name)
+                    .field(log::kDevice, config_.device)
+                    .field(log::kEvent, "iio-removed")
+            << "Stream " << config_.name << ": " << failure_
+            << (wasRunning ? " while streaming: stopped" : "");
+    stop();
+    iio_.reset();
+    state_ = proto::StreamState::Failed;
+}
+
+void PipelineStream::setIioDevice(iio::IioStreamDescription description)
+{
+    if (state_ == proto::StreamState::Running)
+        return;
+    LOG(Stream, Notice)
+                    .field(log::kStream, config_.name)
+                    .field(log::kDevice, config_.device)
+                    .field(log::kEvent, "iio-found")
+            << "Stream " << config_.name << ": IIO device " << description.deviceName << " is "
+            << description.deviceId << (failure_.empty() ? "" : " (was: " + failure_ + ")");
+    iio_ = std::move(description);
+    failure_.clear();
+    failureCode_ = 0;
+    state_ = proto::StreamState::Stopped;
+}
+
 void PipelineStream::usbDisabled()
 {
     if (state_ == proto::StreamState::Running)

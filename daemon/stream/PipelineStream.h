@@ -45,6 +45,15 @@ public:
     proto::Stats stats() const override;
     void usbDisabled() override;
 
+    // IIO hotplug. The IIO device id ("iio:device0") the stream uses, empty while it has
+    // none (never found, or removed).
+    std::string iioDeviceId() const { return iio_ ? iio_->deviceId : std::string(); }
+    // The device went away: a running stream stops, and the stream stays failed (START
+    // refused) until setIioDevice() gives it one again.
+    void iioDeviceRemoved();
+    // The stream's device was found (again, maybe under a new id): the stream can start.
+    void setIioDevice(iio::IioStreamDescription description);
+
 private:
     using Clock = std::chrono::steady_clock;
 

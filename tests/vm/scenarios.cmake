@@ -58,6 +58,9 @@ iiousb_vm_test(daemon_bringup_ss daemon_bringup STOCK_KERNEL_ONLY --speed ss)
 iiousb_vm_test(daemon_failures daemon_failures)
 # Issue 11: a UDC that appears after the daemon, and one unloaded mid-stream and loaded again.
 iiousb_vm_test(daemon_hotplug daemon_hotplug)
+# IIO devices that probe late, go away mid-stream and come back under new ids (both modes).
+iiousb_vm_test(daemon_iio_hotplug daemon_iio_hotplug)
+iiousb_vm_test(daemon_iio_hotplug_copy daemon_iio_hotplug STOCK_KERNEL_ONLY -- 1 copy)
 
 # systemd service (issue 7): iiousbd.service under Debian's systemd as PID 1 (run.sh --rootfs
 # systemd; the root is built from Debian's packages and cached by mkrootfs-systemd.sh):

@@ -56,6 +56,46 @@ private:
     bool armed_ = true;
 };
 
+// Notices a stream the device stopped on its own (its IIO device went away, its error
+// budget ran out): the bulk transfers then just wait. Once no data has moved for
+// kQuietTicks status ticks (seconds), GET_STATS tells whether the stream still runs.
+class StreamWatch {
+public:
+    StreamWatch(const ControlClient &control, unsigned stream) : control_(control), stream_(stream)
+    {}
+
+    // Called once a second with the bytes moved so far.
+    void tick(std::uint64_t bytes)
+    {
+        if (bytes != lastBytes_) {
+            lastBytes_ = bytes;
+            quiet_ = 0;
+            return;
+        }
+        if (++quiet_ < kQuietTicks || ended_)
+            return;
+        quiet_ = 0;
+        auto stats = control_.stats(stream_);
+        if (stats && stats->state != proto::StreamState::Running)
+            ended_ = stats->state;
+    }
+    bool ended() const { return ended_.has_value(); }
+    std::string message(const std::string &label) const
+    {
+        return label + ": the device stopped the stream (state " +
+               std::string(proto::stateName(*ended_)) +
+               "; its log says why, e.g. journalctl -u iiousbd)";
+    }
+
+private:
+    static constexpr unsigned kQuietTicks = 2;
+    const ControlClient &control_;
+    unsigned stream_;
+    std::uint64_t lastBytes_ = 0;
+    unsigned quiet_ = 0;
+    std::optional<proto::StreamState> ended_;
+};
+
 // Explains a stalled START with the stream's state from GET_STATS.
 Error startError(const Session &session, const proto::StreamInfo &stream, const Error &error)
 {
@@ -475,7 +515,8 @@ int runCapture(const Options &opts)
     auto noSource = [](std::span<std::uint8_t>) { return std::size_t{0}; };
 
     const Deadline deadline = deadlineFor(opts);
-    auto stop = [&] { return SignalGuard::caught() != 0 || deadline.passed(); };
+    StreamWatch watch(session.control(), stream.index);
+    auto stop = [&] { return SignalGuard::caught() != 0 || deadline.passed() || watch.ended(); };
 
     const auto start = Clock::now();
     const double cpuStart = cpuSeconds();
@@ -483,6 +524,7 @@ int runCapture(const Options &opts)
     StatusLine status(!opts.quiet);
     auto tick = [&](const BulkStreamCounters &c) {
         const auto now = Clock::now();
+        watch.tick(written);
         const std::string extra = verifier ? verifier->statusText() : std::string();
         status.show(formatProgress({label, "rx", meter.tick(now, written), written,
                                     meter.elapsed(now), c.errors, extra}));
@@ -498,6 +540,10 @@ int runCapture(const Options &opts)
     int rc = kExitOk;
     if (!result) {
         printError(label + ": " + result.error().message);
+        rc = kExitFailure;
+    }
+    if (watch.ended()) {
+        printError(watch.message(label));
         rc = kExitFailure;
     }
     if (writeError) {
@@ -652,7 +698,8 @@ int runPlay(const Options &opts)
     StreamStopper stopper(session.control(), stream.index);
 
     const Deadline deadline = deadlineFor(opts);
-    auto stop = [&] { return SignalGuard::caught() != 0 || deadline.passed(); };
+    StreamWatch watch(session.control(), stream.index);
+    auto stop = [&] { return SignalGuard::caught() != 0 || deadline.passed() || watch.ended(); };
     auto noSink = [](std::span<const std::uint8_t>) { return false; };
     auto fill = [&](std::span<std::uint8_t> buf) { return source.fill(buf); };
 
@@ -662,6 +709,7 @@ int runPlay(const Options &opts)
     StatusLine status(!opts.quiet);
     auto tick = [&](const BulkStreamCounters &c) {
         const auto now = Clock::now();
+        watch.tick(c.bytes);
         status.show(formatProgress({label,
                                     "tx",
                                     meter.tick(now, c.bytes),
@@ -679,6 +727,10 @@ int runPlay(const Options &opts)
     int rc = kExitOk;
     if (!result) {
         printError(label + ": " + result.error().message);
+        rc = kExitFailure;
+    }
+    if (watch.ended()) {
+        printError(watch.message(label));
         rc = kExitFailure;
     }
     if (source.error()) {
