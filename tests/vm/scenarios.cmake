@@ -110,6 +110,14 @@ iiousb_vm_test(demo demo STOCK_KERNEL_ONLY -- 8)
 # SETUPs: tests/vm/run.sh --timeout 900 daemon_ep0_fault 1000 10000 10 1 3 256). Daemon
 # behaviour on Debian's f_fs and dummy_hcd: Debian's kernel only.
 iiousb_vm_test(daemon_ep0_fault daemon_ep0_fault STOCK_KERNEL_ONLY)
+# START/STOP cycles, host programs killed mid-stream, a stalled host (issue 11): 20 cycles
+# of a verified 1 MiB capture plus raw START/STOP of both streams, two SIGKILLed captures and
+# plays each followed by a session verified from its first byte (the DAC counts the play
+# exactly), a 5 s SIGSTOPped capture that must count overruns; fds and DMABUFs back to the
+# baseline. Arguments CYCLES STALL_S KILLS TX_BYTES; the long run is in tests/soak.sh. On the
+# debug kernel with fewer cycles: the restart and stop paths under lockdep and KASAN.
+iiousb_vm_test(daemon_cycles daemon_cycles STOCK_KERNEL_ONLY --timeout 600)
+iiousb_vm_test(daemon_cycles daemon_cycles DEBUG_KERNEL_ONLY --timeout 900 -- 4 3 1 2097152)
 # No such dma-heap: the blocks come from udmabuf, still zero-copy on both sides.
 iiousb_vm_test(stream_udmabuf stream STOCK_KERNEL_ONLY -- 64 16 zero-copy zero-copy auto
                /dev/dma_heap/none)
