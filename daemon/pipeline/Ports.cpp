@@ -6,6 +6,7 @@
 
 #include <sys/epoll.h>
 
+#include "base/KernelUapi.h"
 #include "log/Log.h"
 
 namespace iiousb::pipeline {
@@ -95,8 +96,12 @@ namespace {
 class FencePort : public Port {
 public:
     using QueueFn = std::function<int(int dmabufFd, std::uint64_t bytes)>;
-    FencePort(std::vector<Block> &blocks, std::unique_ptr<JobQueue> queue, QueueFn queueJob)
-        : blocks_(blocks), queue_(std::move(queue)), queueJob_(std::move(queueJob))
+    // `unseenStatus`: the status of a job whose fence signalled before it could be exported
+    // (its error, if any, is lost), or 0 to take such a job as done.
+    FencePort(std::vector<Block> &blocks, std::unique_ptr<JobQueue> queue, QueueFn queueJob,
+              const char *driver = nullptr, int unseenStatus = 0)
+        : blocks_(blocks), queue_(std::move(queue)), queueJob_(std::move(queueJob)),
+          driver_(driver), unseenStatus_(unseenStatus)
     {}
     proto::PortMode mode() const override { return proto::PortMode::ZeroCopy; }
     std::size_t inFlight() const override { return queue_->size(); }
@@ -110,6 +115,13 @@ public:
         auto sync = dmabuf::SyncFile::exportFrom(fd);
         if (!sync)
             return sync.error().code;
+        if (unseenStatus_ != 0 && !sync->hasFenceFrom(driver_)) {
+            LOG(Pipeline, Debug) << "Block " << block << ": its " << driver_
+                                 << " fence signalled before the export; status unknown";
+            queue_->push(block, bytes);
+            queue_->complete(block, unseenStatus_, bytes);
+            return 0;
+        }
         if (auto r = queue_->pushFence(block, bytes, std::move(*sync)); !r)
             return r.error().code;
         return 0;
@@ -119,6 +131,8 @@ private:
     std::vector<Block> &blocks_;
     std::unique_ptr<JobQueue> queue_;
     QueueFn queueJob_;
+    const char *driver_;
+    int unseenStatus_;
 };
 
 // --- Copy ports --------------------------------------------------------------------------
@@ -265,15 +279,22 @@ Result<std::unique_ptr<Port>> makeIioDmabufPort(EventLoop &loop, iio::IioBuffer 
 }
 
 Result<std::unique_ptr<Port>> makeUsbDmabufPort(EventLoop &loop, ffs::FfsEndpoint &endpoint,
-                                                std::vector<Block> &blocks, DoneFn done)
+                                                std::vector<Block> &blocks, DoneFn done,
+                                                std::uint32_t transferFlags)
 {
     auto q = JobQueue::create(loop, std::move(done));
     if (!q)
         return q.takeError();
-    return std::unique_ptr<Port>(
-            new FencePort(blocks, std::move(*q), [&endpoint](int fd, std::uint64_t bytes) {
-                return endpoint.transfer(fd, bytes);
-            }));
+    // With SHORT_NOT_OK a transfer must not be taken as whole unless its own fence said so:
+    // one that completed before its fence could be exported (a short one arrives at once)
+    // reads as short.
+    const bool shortNotOk = (transferFlags & uapi::kFfsDmabufTransferShortNotOk) != 0;
+    return std::unique_ptr<Port>(new FencePort(
+            blocks, std::move(*q),
+            [&endpoint, transferFlags](int fd, std::uint64_t bytes) {
+                return endpoint.transfer(fd, bytes, transferFlags);
+            },
+            "functionfs", shortNotOk ? -EREMOTEIO : 0));
 }
 
 Result<std::unique_ptr<Port>> makeUsbAioPort(EventLoop &loop, ffs::FfsEndpoint &endpoint,
