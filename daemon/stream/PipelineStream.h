@@ -13,7 +13,8 @@
 // is not exactly one block (or the cyclic waveform's length) is counted as short and never
 // reaches IIO. The copy port knows each transfer's length; the zero-copy port asks f_fs to
 // fail short transfers (FUNCTIONFS_DMABUF_TRANSFER_SHORT_NOT_OK, kernel-patches 0024), and
-// where the kernel lacks that flag the USB side of a tx stream copies.
+// where the kernel lacks that flag the USB side of a tx stream copies. A zero-copy transfer
+// whose fence signalled before it was exported is taken as short (Ports.cpp, FencePort).
 //
 // Error budget: kErrorBudget failed blocks in a row on one side stop the stream as Failed.
 #pragma once
