@@ -1,8 +1,6 @@
 #include "dmabuf/DmaBuf.h"
 
 #include <cerrno>
-#include <cstring>
-#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -178,25 +176,6 @@ int SyncFile::status() const
             result = 0;
     }
     return result;
-}
-
-bool SyncFile::hasFenceFrom(std::string_view driver) const
-{
-    struct sync_file_info info {};
-    if (ioctl(fd_.get(), SYNC_IOC_FILE_INFO, &info) < 0 || info.num_fences == 0)
-        return false;
-    std::vector<struct sync_fence_info> fences(info.num_fences);
-    info = {};
-    info.num_fences = static_cast<__u32>(fences.size());
-    info.sync_fence_info = reinterpret_cast<std::uintptr_t>(fences.data());
-    if (ioctl(fd_.get(), SYNC_IOC_FILE_INFO, &info) < 0)
-        return false;
-    for (std::size_t i = 0; i < info.num_fences && i < fences.size(); i++)
-        if (std::string_view(fences[i].driver_name,
-                             strnlen(fences[i].driver_name, sizeof(fences[i].driver_name))) ==
-            driver)
-            return true;
-    return false;
 }
 
 } // namespace iiousb::dmabuf

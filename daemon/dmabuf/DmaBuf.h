@@ -5,7 +5,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
-#include <string_view>
 
 #include "base/Result.h"
 #include "base/UniqueFd.h"
@@ -59,12 +58,6 @@ public:
     // 1 when every fence signalled without error, 0 while one is pending, the first
     // fence's negative error otherwise (SYNC_IOC_FILE_INFO, per fence).
     int status() const;
-
-    // Whether one of its fences comes from `driver` (sync_fence_info.driver_name, e.g.
-    // "functionfs"). A job whose fence signalled before the export is not in the sync_file
-    // (the export skips signalled fences, and gives a signalled stub if none is left), and
-    // neither is its error.
-    bool hasFenceFrom(std::string_view driver) const;
 
 private:
     explicit SyncFile(UniqueFd fd) : fd_(std::move(fd)) {}
