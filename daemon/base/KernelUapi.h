@@ -23,6 +23,9 @@ inline constexpr unsigned long kFfsDmabufTransfer = _IOW('g', 133, FfsDmabufTran
 // fails its fence with EREMOTEIO. Not upstream: kernel-patches/linux-6.12/0024; kernels
 // without it refuse the flag with EINVAL before looking at the fd.
 inline constexpr std::uint32_t kFfsDmabufTransferShortNotOk = 1u << 0;
+// The TRANSFER returns a sync_file fd holding the transfer's own fence (kernel-patches 0025):
+// exporting the DMABUF's fences afterwards misses one that already signalled, and its error.
+inline constexpr std::uint32_t kFfsDmabufTransferSyncFile = 1u << 1;
 
 struct IioDmabuf {
     std::uint32_t fd;

@@ -47,7 +47,8 @@ int FfsEndpoint::transfer(int dmabufFd, std::uint64_t length, std::uint32_t flag
     req.fd = dmabufFd;
     req.flags = flags;
     req.length = length;
-    return ioctl(fd_.get(), uapi::kFfsDmabufTransfer, &req) < 0 ? -errno : 0;
+    const int r = ioctl(fd_.get(), uapi::kFfsDmabufTransfer, &req);
+    return r < 0 ? -errno : r;
 }
 
 // Linux AIO through its system calls (glibc has no wrappers; libaio is not needed for this).

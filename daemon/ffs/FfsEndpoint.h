@@ -29,7 +29,8 @@ public:
     // 0 or a negative errno (EPERM: the UDC cannot do scatter-gather, no DMABUF import).
     int attach(int dmabufFd);
     int detach(int dmabufFd);
-    // `flags`: uapi::kFfsDmabufTransfer* flags.
+    // `flags`: uapi::kFfsDmabufTransfer* flags. 0 (with kFfsDmabufTransferSyncFile: the
+    // transfer's sync_file fd, which the caller owns) or a negative errno.
     int transfer(int dmabufFd, std::uint64_t length, std::uint32_t flags = 0);
 
 private:

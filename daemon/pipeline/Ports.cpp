@@ -95,13 +95,12 @@ namespace {
 // FunctionFS transfer.
 class FencePort : public Port {
 public:
+    // Queues the job; 0, a negative errno, or (`returnsSyncFile`) the job's own sync_file fd.
     using QueueFn = std::function<int(int dmabufFd, std::uint64_t bytes)>;
-    // `unseenStatus`: the status of a job whose fence signalled before it could be exported
-    // (its error, if any, is lost), or 0 to take such a job as done.
     FencePort(std::vector<Block> &blocks, std::unique_ptr<JobQueue> queue, QueueFn queueJob,
-              const char *driver = nullptr, int unseenStatus = 0)
+              bool returnsSyncFile = false)
         : blocks_(blocks), queue_(std::move(queue)), queueJob_(std::move(queueJob)),
-          driver_(driver), unseenStatus_(unseenStatus)
+          returnsSyncFile_(returnsSyncFile)
     {}
     proto::PortMode mode() const override { return proto::PortMode::ZeroCopy; }
     std::size_t inFlight() const override { return queue_->size(); }
@@ -109,21 +108,22 @@ public:
     int submit(std::size_t block, std::uint64_t bytes) override
     {
         const int fd = blocks_[block].buf.fd();
-        if (int r = queueJob_(fd, bytes); r < 0)
+        const int r = queueJob_(fd, bytes);
+        if (r < 0)
             return r;
-        // Exported right away, before the fence can signal (a later export hides an error).
-        auto sync = dmabuf::SyncFile::exportFrom(fd);
-        if (!sync)
-            return sync.error().code;
-        if (unseenStatus_ != 0 && !sync->hasFenceFrom(driver_)) {
-            LOG(Pipeline, Debug) << "Block " << block << ": its " << driver_
-                                 << " fence signalled before the export; status unknown";
-            queue_->push(block, bytes);
-            queue_->complete(block, unseenStatus_, bytes);
-            return 0;
+        std::optional<dmabuf::SyncFile> sync;
+        if (returnsSyncFile_) {
+            sync.emplace(dmabuf::SyncFile::adopt(UniqueFd(r)));
+        } else {
+            // Exported right away, before the fence can signal (a later export hides an
+            // error; one that signalled already is not exported at all).
+            auto e = dmabuf::SyncFile::exportFrom(fd);
+            if (!e)
+                return e.error().code;
+            sync.emplace(std::move(*e));
         }
-        if (auto r = queue_->pushFence(block, bytes, std::move(*sync)); !r)
-            return r.error().code;
+        if (auto p = queue_->pushFence(block, bytes, std::move(*sync)); !p)
+            return p.error().code;
         return 0;
     }
 
@@ -131,8 +131,7 @@ private:
     std::vector<Block> &blocks_;
     std::unique_ptr<JobQueue> queue_;
     QueueFn queueJob_;
-    const char *driver_;
-    int unseenStatus_;
+    bool returnsSyncFile_;
 };
 
 // --- Copy ports --------------------------------------------------------------------------
@@ -285,16 +284,12 @@ Result<std::unique_ptr<Port>> makeUsbDmabufPort(EventLoop &loop, ffs::FfsEndpoin
     auto q = JobQueue::create(loop, std::move(done));
     if (!q)
         return q.takeError();
-    // With SHORT_NOT_OK a transfer must not be taken as whole unless its own fence said so:
-    // one that completed before its fence could be exported (a short one arrives at once)
-    // reads as short.
-    const bool shortNotOk = (transferFlags & uapi::kFfsDmabufTransferShortNotOk) != 0;
     return std::unique_ptr<Port>(new FencePort(
             blocks, std::move(*q),
             [&endpoint, transferFlags](int fd, std::uint64_t bytes) {
                 return endpoint.transfer(fd, bytes, transferFlags);
             },
-            "functionfs", shortNotOk ? -EREMOTEIO : 0));
+            (transferFlags & uapi::kFfsDmabufTransferSyncFile) != 0));
 }
 
 Result<std::unique_ptr<Port>> makeUsbAioPort(EventLoop &loop, ffs::FfsEndpoint &endpoint,

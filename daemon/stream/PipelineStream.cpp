@@ -29,6 +29,11 @@ bool hostGone(int err)
 // two of them coherent; large ones are high-order allocations).
 constexpr std::uint64_t kMaxFileioBlock = 1 << 20;
 
+// tx DMABUF transfers: a short one fails with EREMOTEIO, and the ioctl hands back the
+// transfer's own fence, whose status survives a completion before user space looks.
+constexpr std::uint32_t kTxTransferFlags =
+        uapi::kFfsDmabufTransferShortNotOk | uapi::kFfsDmabufTransferSyncFile;
+
 } // namespace
 
 PipelineStream::PipelineStream(StreamConfig config, Result<iio::IioStreamDescription> description,
@@ -200,7 +205,8 @@ Result<bool> PipelineStream::attachUsb(Run &run)
     // A DMABUF OUT transfer that the host ends short would complete as a whole block of
     // stale data: copy instead, where each read says how much arrived.
     const std::string why = "the kernel's FunctionFS cannot report short DMABUF transfers "
-                            "(no FUNCTIONFS_DMABUF_TRANSFER_SHORT_NOT_OK, kernel-patches 0024)";
+                            "(no USB_FFS_DMABUF_TRANSFER_SHORT_NOT_OK and _SYNC_FILE, "
+                            "kernel-patches 0024 and 0025)";
     if (config_.zeroCopy == ZeroCopy::Require)
         return makeError(-EOPNOTSUPP, why + " and zero-copy is 'require'");
     if (!shortProbeLogged_) {
@@ -220,8 +226,9 @@ Result<bool> PipelineStream::attachUsb(Run &run)
 
 bool PipelineStream::usbFailsShortTransfers(Run &run)
 {
-    const int r = run.endpoint->transfer(-1, config_.blockSize, uapi::kFfsDmabufTransferShortNotOk);
-    LOG(Stream, Debug) << "Stream " << config_.name << ": SHORT_NOT_OK probe: " << errnoString(r);
+    const int r = run.endpoint->transfer(-1, config_.blockSize, kTxTransferFlags);
+    LOG(Stream, Debug) << "Stream " << config_.name
+                       << ": SHORT_NOT_OK|SYNC_FILE probe: " << errnoString(r);
     return r != -EINVAL;
 }
 
@@ -294,11 +301,11 @@ Result<void> PipelineStream::setUp()
     if (!iioPort)
         return iioPort.takeError();
     run->iioPort = std::move(*iioPort);
-    auto usbPort = *usbZero ? pipeline::makeUsbDmabufPort(
-                                      loop_, *run->endpoint, run->blocks, usbDone,
-                                      usbShortNotOk_ ? uapi::kFfsDmabufTransferShortNotOk : 0)
-                            : pipeline::makeUsbAioPort(loop_, *run->endpoint, config_.direction,
-                                                       run->blocks, usbDone);
+    auto usbPort =
+            *usbZero ? pipeline::makeUsbDmabufPort(loop_, *run->endpoint, run->blocks, usbDone,
+                                                   usbShortNotOk_ ? kTxTransferFlags : 0)
+                     : pipeline::makeUsbAioPort(loop_, *run->endpoint, config_.direction,
+                                                run->blocks, usbDone);
     if (!usbPort)
         return usbPort.takeError();
     run->usbPort = std::move(*usbPort);

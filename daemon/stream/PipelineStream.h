@@ -12,9 +12,10 @@
 // TX takes only whole blocks from the host (docs/protocol.md, "Streaming"): a transfer that
 // is not exactly one block (or the cyclic waveform's length) is counted as short and never
 // reaches IIO. The copy port knows each transfer's length; the zero-copy port asks f_fs to
-// fail short transfers (FUNCTIONFS_DMABUF_TRANSFER_SHORT_NOT_OK, kernel-patches 0024), and
-// where the kernel lacks that flag the USB side of a tx stream copies. A zero-copy transfer
-// whose fence signalled before it was exported is taken as short (Ports.cpp, FencePort).
+// fail short transfers (USB_FFS_DMABUF_TRANSFER_SHORT_NOT_OK, kernel-patches 0024)
+// and to return the transfer's own fence as a sync_file (..._SYNC_FILE, 0025: exporting the
+// DMABUF's fences misses a short transfer that completed at once); where the kernel lacks
+// these flags the USB side of a tx stream copies.
 //
 // Error budget: kErrorBudget failed blocks in a row on one side stop the stream as Failed.
 #pragma once
@@ -74,7 +75,7 @@ private:
                            const std::function<int(int)> &attach, const std::string &hint);
     Result<bool> attachIio(Run &run);
     Result<bool> attachUsb(Run &run);
-    // Whether f_fs fails short DMABUF OUT transfers (kernel-patches 0024): probed with a
+    // Whether f_fs takes kTxTransferFlags (kernel-patches 0024, 0025): probed with a
     // TRANSFER of fd -1, which the flags check refuses (EINVAL) before the fd (EBADF).
     bool usbFailsShortTransfers(Run &run);
     void tearDown();
@@ -109,7 +110,7 @@ private:
     bool stopping_ = false;
     bool cyclic_ = false; // this run plays one uploaded waveform again and again
     std::uint64_t cyclicBytes_ = 0;
-    bool usbShortNotOk_ = false;    // this run's DMABUF transfers carry SHORT_NOT_OK
+    bool usbShortNotOk_ = false;    // this run's DMABUF transfers carry kTxTransferFlags
     bool shortProbeLogged_ = false; // the kernel's lack of it was logged (once per stream)
 
     // Failed blocks in a row per side; a good block resets its side's run.
