@@ -19,6 +19,13 @@ struct FfsDmabufTransferReq {
 inline constexpr unsigned long kFfsDmabufAttach = _IOW('g', 131, int);
 inline constexpr unsigned long kFfsDmabufDetach = _IOW('g', 132, int);
 inline constexpr unsigned long kFfsDmabufTransfer = _IOW('g', 133, FfsDmabufTransferReq);
+// FfsDmabufTransferReq::flags: a transfer that completes with fewer bytes than asked for
+// fails its fence with EREMOTEIO. Not upstream: kernel-patches/linux-6.12/0024; kernels
+// without it refuse the flag with EINVAL before looking at the fd.
+inline constexpr std::uint32_t kFfsDmabufTransferShortNotOk = 1u << 0;
+// The TRANSFER returns a sync_file fd holding the transfer's own fence (kernel-patches 0025):
+// exporting the DMABUF's fences afterwards misses one that already signalled, and its error.
+inline constexpr std::uint32_t kFfsDmabufTransferSyncFile = 1u << 1;
 
 struct IioDmabuf {
     std::uint32_t fd;

@@ -1,5 +1,8 @@
 #include "control/ControlProtocol.h"
 
+#include <algorithm>
+#include <cstddef>
+
 #include "log/Log.h"
 
 namespace iiousb {
@@ -97,9 +100,12 @@ ControlProtocol::Reply ControlProtocol::handle(const proto::SetupPacket &setup)
         reply.kind = Reply::Kind::Acknowledge;
         break;
     case proto::RequestCode::GetStats: {
+        // A host that asks for fewer bytes than the record (>= 64, decodeRequest) gets its
+        // beginning: fields are only ever appended (docs/protocol.md).
         auto record = proto::encodeStats(streams_[req->value]->stats());
+        const std::size_t n = std::min<std::size_t>(req->length, record.size());
         reply.kind = Reply::Kind::Data;
-        reply.data.assign(record.begin(), record.end());
+        reply.data.assign(record.begin(), record.begin() + static_cast<std::ptrdiff_t>(n));
         break;
     }
     }

@@ -52,6 +52,9 @@ public:
     // Exports every fence (DMA_BUF_SYNC_WRITE: a writer waits for readers and writers).
     // Export right after queueing a job: a later export may miss its fence.
     static Result<SyncFile> exportFrom(int dmabufFd);
+    // Takes a sync_file descriptor a driver returned (FunctionFS DMABUF transfer with
+    // uapi::kFfsDmabufTransferSyncFile).
+    static SyncFile adopt(UniqueFd fd) { return SyncFile(std::move(fd)); }
 
     int fd() const { return fd_.get(); }
 

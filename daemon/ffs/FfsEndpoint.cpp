@@ -41,13 +41,14 @@ int FfsEndpoint::detach(int dmabufFd)
     return ioctl(fd_.get(), uapi::kFfsDmabufDetach, &dmabufFd) < 0 ? -errno : 0;
 }
 
-int FfsEndpoint::transfer(int dmabufFd, std::uint64_t length)
+int FfsEndpoint::transfer(int dmabufFd, std::uint64_t length, std::uint32_t flags)
 {
     uapi::FfsDmabufTransferReq req{};
     req.fd = dmabufFd;
-    req.flags = 0;
+    req.flags = flags;
     req.length = length;
-    return ioctl(fd_.get(), uapi::kFfsDmabufTransfer, &req) < 0 ? -errno : 0;
+    const int r = ioctl(fd_.get(), uapi::kFfsDmabufTransfer, &req);
+    return r < 0 ? -errno : r;
 }
 
 // Linux AIO through its system calls (glibc has no wrappers; libaio is not needed for this).

@@ -29,7 +29,9 @@ public:
     // 0 or a negative errno (EPERM: the UDC cannot do scatter-gather, no DMABUF import).
     int attach(int dmabufFd);
     int detach(int dmabufFd);
-    int transfer(int dmabufFd, std::uint64_t length);
+    // `flags`: uapi::kFfsDmabufTransfer* flags. 0 (with kFfsDmabufTransferSyncFile: the
+    // transfer's sync_file fd, which the caller owns) or a negative errno.
+    int transfer(int dmabufFd, std::uint64_t length, std::uint32_t flags = 0);
 
 private:
     FfsEndpoint(UniqueFd fd, std::string path) : fd_(std::move(fd)), path_(std::move(path)) {}

@@ -6,6 +6,7 @@
 
 #include <sys/epoll.h>
 
+#include "base/KernelUapi.h"
 #include "log/Log.h"
 
 namespace iiousb::pipeline {
@@ -94,9 +95,12 @@ namespace {
 // FunctionFS transfer.
 class FencePort : public Port {
 public:
+    // Queues the job; 0, a negative errno, or (`returnsSyncFile`) the job's own sync_file fd.
     using QueueFn = std::function<int(int dmabufFd, std::uint64_t bytes)>;
-    FencePort(std::vector<Block> &blocks, std::unique_ptr<JobQueue> queue, QueueFn queueJob)
-        : blocks_(blocks), queue_(std::move(queue)), queueJob_(std::move(queueJob))
+    FencePort(std::vector<Block> &blocks, std::unique_ptr<JobQueue> queue, QueueFn queueJob,
+              bool returnsSyncFile = false)
+        : blocks_(blocks), queue_(std::move(queue)), queueJob_(std::move(queueJob)),
+          returnsSyncFile_(returnsSyncFile)
     {}
     proto::PortMode mode() const override { return proto::PortMode::ZeroCopy; }
     std::size_t inFlight() const override { return queue_->size(); }
@@ -104,14 +108,22 @@ public:
     int submit(std::size_t block, std::uint64_t bytes) override
     {
         const int fd = blocks_[block].buf.fd();
-        if (int r = queueJob_(fd, bytes); r < 0)
+        const int r = queueJob_(fd, bytes);
+        if (r < 0)
             return r;
-        // Exported right away, before the fence can signal (a later export hides an error).
-        auto sync = dmabuf::SyncFile::exportFrom(fd);
-        if (!sync)
-            return sync.error().code;
-        if (auto r = queue_->pushFence(block, bytes, std::move(*sync)); !r)
-            return r.error().code;
+        std::optional<dmabuf::SyncFile> sync;
+        if (returnsSyncFile_) {
+            sync.emplace(dmabuf::SyncFile::adopt(UniqueFd(r)));
+        } else {
+            // Exported right away, before the fence can signal (a later export hides an
+            // error; one that signalled already is not exported at all).
+            auto e = dmabuf::SyncFile::exportFrom(fd);
+            if (!e)
+                return e.error().code;
+            sync.emplace(std::move(*e));
+        }
+        if (auto p = queue_->pushFence(block, bytes, std::move(*sync)); !p)
+            return p.error().code;
         return 0;
     }
 
@@ -119,6 +131,7 @@ private:
     std::vector<Block> &blocks_;
     std::unique_ptr<JobQueue> queue_;
     QueueFn queueJob_;
+    bool returnsSyncFile_;
 };
 
 // --- Copy ports --------------------------------------------------------------------------
@@ -265,15 +278,18 @@ Result<std::unique_ptr<Port>> makeIioDmabufPort(EventLoop &loop, iio::IioBuffer 
 }
 
 Result<std::unique_ptr<Port>> makeUsbDmabufPort(EventLoop &loop, ffs::FfsEndpoint &endpoint,
-                                                std::vector<Block> &blocks, DoneFn done)
+                                                std::vector<Block> &blocks, DoneFn done,
+                                                std::uint32_t transferFlags)
 {
     auto q = JobQueue::create(loop, std::move(done));
     if (!q)
         return q.takeError();
-    return std::unique_ptr<Port>(
-            new FencePort(blocks, std::move(*q), [&endpoint](int fd, std::uint64_t bytes) {
-                return endpoint.transfer(fd, bytes);
-            }));
+    return std::unique_ptr<Port>(new FencePort(
+            blocks, std::move(*q),
+            [&endpoint, transferFlags](int fd, std::uint64_t bytes) {
+                return endpoint.transfer(fd, bytes, transferFlags);
+            },
+            (transferFlags & uapi::kFfsDmabufTransferSyncFile) != 0));
 }
 
 Result<std::unique_ptr<Port>> makeUsbAioPort(EventLoop &loop, ffs::FfsEndpoint &endpoint,

@@ -86,9 +86,11 @@ Result<std::unique_ptr<Port>> makeIioDmabufPort(EventLoop &loop, iio::IioBuffer 
 Result<std::unique_ptr<Port>> makeIioFileioPort(EventLoop &loop, iio::IioBuffer &buffer,
                                                 proto::Direction dir, std::vector<Block> &blocks,
                                                 DoneFn done);
-// USB zero-copy: FUNCTIONFS_DMABUF_TRANSFER.
+// USB zero-copy: FUNCTIONFS_DMABUF_TRANSFER with `transferFlags` (uapi::kFfsDmabufTransfer*).
+// A completion reports the bytes asked for: the fence has no length.
 Result<std::unique_ptr<Port>> makeUsbDmabufPort(EventLoop &loop, ffs::FfsEndpoint &endpoint,
-                                                std::vector<Block> &blocks, DoneFn done);
+                                                std::vector<Block> &blocks, DoneFn done,
+                                                std::uint32_t transferFlags = 0);
 // USB copy: AIO read/write of the mapped block on the endpoint file.
 Result<std::unique_ptr<Port>> makeUsbAioPort(EventLoop &loop, ffs::FfsEndpoint &endpoint,
                                              proto::Direction dir, std::vector<Block> &blocks,

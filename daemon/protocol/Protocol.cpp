@@ -1,5 +1,6 @@
 #include "protocol/Protocol.h"
 
+#include <algorithm>
 #include <charconv>
 #include <map>
 
@@ -203,9 +204,9 @@ std::optional<Request> decodeRequest(const SetupPacket &setup, std::uint16_t int
             setError(error, "GET_STATS: wrong direction (OUT)");
             return std::nullopt;
         }
-        if (setup.length < kStatsSize) {
+        if (setup.length < kStatsMinSize) {
             setError(error, "GET_STATS: wLength " + std::to_string(setup.length) + " < " +
-                                    std::to_string(kStatsSize));
+                                    std::to_string(kStatsMinSize));
             return std::nullopt;
         }
         if (!checkStream("GET_STATS"))
@@ -481,14 +482,15 @@ StatsRecord encodeStats(const Stats &s)
     putLe(&r[40], s.usbErrors, 8);
     putLe(&r[48], s.iioErrors, 8);
     putLe(&r[56], s.runningNs, 8);
+    putLe(&r[64], s.shortTransfers, 8);
     return r;
 }
 
 std::optional<Stats> decodeStats(std::span<const std::uint8_t> r, std::string *error)
 {
-    if (r.size() < kStatsSize) {
+    if (r.size() < kStatsMinSize) {
         setError(error, "stats record of " + std::to_string(r.size()) + " bytes (expected " +
-                                std::to_string(kStatsSize) + ")");
+                                std::to_string(kStatsMinSize) + ")");
         return std::nullopt;
     }
     const auto version = getLe(&r[0], 2);
@@ -498,9 +500,9 @@ std::optional<Stats> decodeStats(std::span<const std::uint8_t> r, std::string *e
                                 std::to_string(kVersion) + ")");
         return std::nullopt;
     }
-    if (size < kStatsSize) {
+    if (size < kStatsMinSize) {
         setError(error, "stats record says size " + std::to_string(size) +
-                                " (expected >= " + std::to_string(kStatsSize) + ")");
+                                " (expected >= " + std::to_string(kStatsMinSize) + ")");
         return std::nullopt;
     }
     if (r[4] > 2 || r[5] > 2 || r[6] > 2) {
@@ -518,6 +520,10 @@ std::optional<Stats> decodeStats(std::span<const std::uint8_t> r, std::string *e
     s.usbErrors = getLe(&r[40], 8);
     s.iioErrors = getLe(&r[48], 8);
     s.runningNs = getLe(&r[56], 8);
+    // Appended fields: present when both the record and what was received reach them.
+    const std::size_t have = std::min<std::size_t>(r.size(), size);
+    if (have >= 72)
+        s.shortTransfers = getLe(&r[64], 8);
     return s;
 }
 

@@ -59,8 +59,12 @@ enum class RequestCode : std::uint8_t {
 };
 
 inline constexpr std::uint16_t kInfoMaxSlice = 4096; // wLength limit of one GET_INFO
-inline constexpr std::size_t kStatsSize = 64;        // GET_STATS record size
-inline constexpr std::uint16_t kCyclicDataSize = 8;  // START_CYCLIC data stage
+// GET_STATS: the record this version sends, and the smallest one a host may ask for and
+// must accept (the version 1 record as first published; later fields are appended, and the
+// device sends min(wLength, kStatsSize) bytes).
+inline constexpr std::size_t kStatsSize = 72;
+inline constexpr std::size_t kStatsMinSize = 64;
+inline constexpr std::uint16_t kCyclicDataSize = 8; // START_CYCLIC data stage
 
 // The START_CYCLIC data stage: the waveform's length in bytes, little-endian.
 std::array<std::uint8_t, kCyclicDataSize> encodeCyclicLength(std::uint64_t bytes);
@@ -166,6 +170,9 @@ struct Stats {
     std::uint64_t usbErrors = 0;
     std::uint64_t iioErrors = 0;
     std::uint64_t runningNs = 0;
+    // tx: transfers that were not exactly one block (short or zero-length), dropped. 0 when
+    // the record ends before it (a device from before it, or a 64-byte request).
+    std::uint64_t shortTransfers = 0;
 
     bool operator==(const Stats &) const = default;
 };
@@ -175,8 +182,8 @@ using StatsRecord = std::array<std::uint8_t, kStatsSize>;
 StatsRecord encodeStats(const Stats &stats);
 
 // Decodes a record of at least 64 bytes with version 1 and a record size >= 64 (bigger
-// records from later versions are accepted, extra fields ignored). Unknown state or mode
-// values are errors.
+// records from later versions are accepted, extra fields ignored; fields past the end of
+// `record` or past its record size read 0). Unknown state or mode values are errors.
 std::optional<Stats> decodeStats(std::span<const std::uint8_t> record,
                                  std::string *error = nullptr);
 

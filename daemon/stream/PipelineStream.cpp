@@ -2,6 +2,7 @@
 
 #include <cerrno>
 
+#include "base/KernelUapi.h"
 #include "log/Log.h"
 
 namespace iiousb {
@@ -27,6 +28,11 @@ bool hostGone(int err)
 // Largest fileio block for the copy path on the IIO side (industrialio-buffer-dma allocates
 // two of them coherent; large ones are high-order allocations).
 constexpr std::uint64_t kMaxFileioBlock = 1 << 20;
+
+// tx DMABUF transfers: a short one fails with EREMOTEIO, and the ioctl hands back the
+// transfer's own fence, whose status survives a completion before user space looks.
+constexpr std::uint32_t kTxTransferFlags =
+        uapi::kFfsDmabufTransferShortNotOk | uapi::kFfsDmabufTransferSyncFile;
 
 } // namespace
 
@@ -131,6 +137,9 @@ int PipelineStream::startRun()
         stopper_ = std::move(*s);
     }
     counters_ = {};
+    usbFailRun_ = 0;
+    iioFailRun_ = 0;
+    usbShortNotOk_ = false;
     stopping_ = false;
     if (auto r = setUp(); !r) {
         LOG(Stream, Error) << "Stream " << config_.name
@@ -188,9 +197,43 @@ Result<bool> PipelineStream::attachIio(Run &run)
 
 Result<bool> PipelineStream::attachUsb(Run &run)
 {
-    return attachAll(
+    auto zero = attachAll(
             run, "USB", endpointPath_, [&run](int fd) { return run.endpoint->attach(fd); },
             ": the USB device controller lacks scatter-gather");
+    if (!zero || !*zero || config_.direction != proto::Direction::Tx)
+        return zero;
+    if (usbFailsShortTransfers(run)) {
+        usbShortNotOk_ = true;
+        return true;
+    }
+    // A DMABUF OUT transfer that the host ends short would complete as a whole block of
+    // stale data: copy instead, where each read says how much arrived.
+    const std::string why = "the kernel's FunctionFS cannot report short DMABUF transfers "
+                            "(no USB_FFS_DMABUF_TRANSFER_SHORT_NOT_OK and _SYNC_FILE, "
+                            "kernel-patches 0024 and 0025)";
+    if (config_.zeroCopy == ZeroCopy::Require)
+        return makeError(-EOPNOTSUPP, why + " and zero-copy is 'require'");
+    if (!shortProbeLogged_) {
+        shortProbeLogged_ = true;
+        LOG(Stream, Warning)
+                        .field(log::kStream, config_.name)
+                        .field(log::kDevice, iio_->deviceName)
+                        .field(log::kEvent, "fallback")
+                << "Stream " << config_.name << ": " << why
+                << "; copying on the USB side so that short transfers are caught";
+    }
+    for (const auto &b : run.blocks)
+        if (int r = run.endpoint->detach(b.buf.fd()); r < 0)
+            return errnoError(r, "Failed to detach a DMABUF from " + endpointPath_);
+    return false;
+}
+
+bool PipelineStream::usbFailsShortTransfers(Run &run)
+{
+    const int r = run.endpoint->transfer(-1, config_.blockSize, kTxTransferFlags);
+    LOG(Stream, Debug) << "Stream " << config_.name
+                       << ": SHORT_NOT_OK|SYNC_FILE probe: " << errnoString(r);
+    return r != -EINVAL;
 }
 
 Result<void> PipelineStream::setUp()
@@ -264,7 +307,8 @@ Result<void> PipelineStream::setUp()
         return iioPort.takeError();
     run->iioPort = std::move(*iioPort);
     auto usbPort =
-            *usbZero ? pipeline::makeUsbDmabufPort(loop_, *run->endpoint, run->blocks, usbDone)
+            *usbZero ? pipeline::makeUsbDmabufPort(loop_, *run->endpoint, run->blocks, usbDone,
+                                                   usbShortNotOk_ ? kTxTransferFlags : 0)
                      : pipeline::makeUsbAioPort(loop_, *run->endpoint, config_.direction,
                                                 run->blocks, usbDone);
     if (!usbPort)
@@ -321,11 +365,29 @@ void PipelineStream::submitUsb(std::size_t block, std::uint64_t bytes)
 
 void PipelineStream::recycle(std::size_t block)
 {
-    // A failed block is not passed on: RX refills it, TX takes the next one from the host.
+    // A failed block is not passed on: RX refills it, TX takes the next one from the host
+    // (a cyclic run: the waveform again).
     if (config_.direction == proto::Direction::Rx)
         submitIio(block, config_.blockSize);
     else
-        submitUsb(block, config_.blockSize);
+        submitUsb(block, cyclic_ ? cyclicBytes_ : config_.blockSize);
+}
+
+void PipelineStream::blockFailed(unsigned &run, const char *side, std::size_t block,
+                                 const std::string &why)
+{
+    if (++run < kErrorBudget) {
+        recycle(block);
+        return;
+    }
+    const std::string what =
+            std::to_string(run) + " " + side + " blocks failed in a row (" + why + "); giving up";
+    LOG(Stream, Error)
+                    .field(log::kStream, config_.name)
+                    .field(log::kDevice, iio_->deviceName)
+                    .field(log::kEvent, "error-budget")
+            << "Stream " << config_.name << ": " << what;
+    requestStop(what, true);
 }
 
 void PipelineStream::onIioDone(std::size_t block, int status, std::uint64_t bytes)
@@ -347,9 +409,10 @@ void PipelineStream::onIioDone(std::size_t block, int status, std::uint64_t byte
         counters_.iioErrors++;
         LOG(Stream, Warning) << "Stream " << config_.name << ": IIO block " << block
                              << " failed: " << errnoString(status);
-        recycle(block);
+        blockFailed(iioFailRun_, "IIO", block, "IIO: " + errnoString(status));
         return;
     }
+    iioFailRun_ = 0;
     if (config_.direction == proto::Direction::Rx) {
         // The device had no block left to fill: a real converter dropped samples here.
         noteIioStarved(counters_.overruns, "overrun",
@@ -379,45 +442,53 @@ void PipelineStream::onUsbDone(std::size_t block, int status, std::uint64_t byte
 {
     if (stopping_)
         return;
-    if (cyclic_ && status == 0) {
-        const std::uint64_t n = bytes ? bytes : cyclicBytes_;
-        if (n != cyclicBytes_) {
-            requestStop("the host sent " + std::to_string(n) + " bytes of a " +
-                                std::to_string(cyclicBytes_) + "-byte cyclic waveform",
-                        true);
-            return;
-        }
-        counters_.bytes = n;
-        counters_.blocks = 1;
-        LOG(Stream, Info) << "Stream " << config_.name << ": cyclic waveform of " << n
-                          << " bytes received; playing it until STOP";
-        submitIio(block, n);
+    const bool tx = config_.direction == proto::Direction::Tx;
+    if (status < 0 && hostGone(status)) {
+        counters_.usbErrors++;
+        requestStop("the host went away (" + errnoString(status) + "); stopping", false);
+        return;
+    }
+    // TX takes exactly one block per transfer (a cyclic run: exactly the waveform). The copy
+    // port reports what arrived; the zero-copy port reports what was asked for, and f_fs
+    // fails a short transfer with EREMOTEIO (SHORT_NOT_OK). The rest of a short block is
+    // stale: drop it all.
+    const std::uint64_t want = cyclic_ ? cyclicBytes_ : config_.blockSize;
+    if (tx && (status == -EREMOTEIO || (status == 0 && bytes != want))) {
+        counters_.shortTransfers++;
+        // (A zero-copy transfer's fence says it was short, not how short.)
+        const std::string got = (status < 0 ? "fewer than " : std::to_string(bytes) + " of ") +
+                                std::to_string(want) + " bytes";
+        if (counters_.shortTransfers == 1)
+            LOG(Stream, Notice)
+                            .field(log::kStream, config_.name)
+                            .field(log::kEvent, "short-transfer")
+                    << "Stream " << config_.name << ": the host sent a transfer of " << got
+                    << "; dropped (GET_STATS counts each time)";
+        blockFailed(usbFailRun_, "USB", block, "short transfer: " + got);
         return;
     }
     if (status < 0) {
         counters_.usbErrors++;
-        if (hostGone(status)) {
-            requestStop("the host went away (" + errnoString(status) + "); stopping", false);
-            return;
-        }
         LOG(Stream, Warning) << "Stream " << config_.name << ": USB transfer of block " << block
                              << " failed: " << errnoString(status);
-        recycle(block);
+        blockFailed(usbFailRun_, "USB", block, "USB: " + errnoString(status));
         return;
     }
-    if (config_.direction == proto::Direction::Rx) {
+    usbFailRun_ = 0;
+    if (cyclic_) {
+        counters_.bytes = want;
+        counters_.blocks = 1;
+        LOG(Stream, Info) << "Stream " << config_.name << ": cyclic waveform of " << want
+                          << " bytes received; playing it until STOP";
+        submitIio(block, want);
+        return;
+    }
+    if (!tx) {
         counters_.bytes += bytes ? bytes : config_.blockSize;
         counters_.blocks++;
         submitIio(block, config_.blockSize);
     } else {
-        // What the host sent, in whole sample sets (the zero-copy port reports the block).
-        std::uint64_t n = bytes ? bytes : config_.blockSize;
-        n -= n % iio_->sampleBytes;
-        if (n == 0) {
-            submitUsb(block, config_.blockSize);
-            return;
-        }
-        submitIio(block, n);
+        submitIio(block, want);
     }
 }
 
@@ -464,7 +535,8 @@ void PipelineStream::stop()
     LOG(Stream, Info) << "Stream " << config_.name << " stopped: " << counters_.bytes
                       << " bytes in " << counters_.blocks << " blocks, " << counters_.usbErrors
                       << " USB errors, " << counters_.iioErrors << " IIO errors, "
-                      << counters_.overruns << " overruns, " << counters_.underruns << " underruns";
+                      << counters_.overruns << " overruns, " << counters_.underruns
+                      << " underruns, " << counters_.shortTransfers << " short transfers";
 }
 
 void PipelineStream::iioDeviceRemoved()

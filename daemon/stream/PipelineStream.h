@@ -8,6 +8,16 @@
 // or a CPU copy through the mapped DMABUF when it does not (or `zero-copy: off`), chosen at
 // every START and logged. A block whose job failed on one side is never passed to the other
 // (an IIO error is not sent to the host, a failed USB transfer is counted).
+//
+// TX takes only whole blocks from the host (docs/protocol.md, "Streaming"): a transfer that
+// is not exactly one block (or the cyclic waveform's length) is counted as short and never
+// reaches IIO. The copy port knows each transfer's length; the zero-copy port asks f_fs to
+// fail short transfers (USB_FFS_DMABUF_TRANSFER_SHORT_NOT_OK, kernel-patches 0024)
+// and to return the transfer's own fence as a sync_file (..._SYNC_FILE, 0025: exporting the
+// DMABUF's fences misses a short transfer that completed at once); where the kernel lacks
+// these flags the USB side of a tx stream copies.
+//
+// Error budget: kErrorBudget failed blocks in a row on one side stop the stream as Failed.
 #pragma once
 
 #include <chrono>
@@ -74,6 +84,9 @@ private:
                            const std::function<int(int)> &attach, const std::string &hint);
     Result<bool> attachIio(Run &run);
     Result<bool> attachUsb(Run &run);
+    // Whether f_fs takes kTxTransferFlags (kernel-patches 0024, 0025): probed with a
+    // TRANSFER of fd -1, which the flags check refuses (EINVAL) before the fd (EBADF).
+    bool usbFailsShortTransfers(Run &run);
     void tearDown();
     void prime();
     void onIioDone(std::size_t block, int status, std::uint64_t bytes);
@@ -85,6 +98,9 @@ private:
     void noteIioStarved(std::uint64_t &counter, const char *event, const char *what);
     // Starts a block that failed on one side over from the beginning of the cycle.
     void recycle(std::size_t block);
+    // A block failed on one side (`side`, its run of failures `run`): recycles it, or stops
+    // the stream as Failed once the run reaches kErrorBudget.
+    void blockFailed(unsigned &run, const char *side, std::size_t block, const std::string &why);
     // Stops from the loop (not from inside a port's callback); `failed` marks the stream
     // Failed with `why`.
     void requestStop(const std::string &why, bool failed);
@@ -103,6 +119,13 @@ private:
     bool stopping_ = false;
     bool cyclic_ = false; // this run plays one uploaded waveform again and again
     std::uint64_t cyclicBytes_ = 0;
+    bool usbShortNotOk_ = false;    // this run's DMABUF transfers carry kTxTransferFlags
+    bool shortProbeLogged_ = false; // the kernel's lack of it was logged (once per stream)
+
+    // Failed blocks in a row per side; a good block resets its side's run.
+    static constexpr unsigned kErrorBudget = 16;
+    unsigned usbFailRun_ = 0;
+    unsigned iioFailRun_ = 0;
 
     proto::StreamState state_ = proto::StreamState::Stopped;
     proto::Stats counters_;

@@ -140,10 +140,16 @@ TEST_F(ControlProtocolTest, StartStopStats)
 
     r = control.handle(in(0x04, 0, 64));
     ASSERT_EQ(r.kind, Kind::Data);
+    // A 64-byte request gets the record's first 64 bytes (fields are only appended).
+    EXPECT_EQ(r.data.size(), 64u);
     auto stats = proto::decodeStats(r.data);
     ASSERT_TRUE(stats);
     EXPECT_EQ(stats->state, proto::StreamState::Running);
     EXPECT_EQ(stats->bytes, 1234u);
+    r = control.handle(in(0x04, 0, 4096));
+    ASSERT_EQ(r.kind, Kind::Data);
+    EXPECT_EQ(r.data.size(), proto::kStatsSize);
+    EXPECT_EQ(r.data[2], proto::kStatsSize);
 
     r = control.handle(out(0x03, 0));
     EXPECT_EQ(r.kind, Kind::Acknowledge);

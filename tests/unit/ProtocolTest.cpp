@@ -344,11 +344,12 @@ TEST(Stats, RecordLayout)
     s.usbErrors = 5;
     s.iioErrors = 6;
     s.runningNs = 0xfedcba9876543210ull;
+    s.shortTransfers = 7;
     const StatsRecord r = encodeStats(s);
-    ASSERT_EQ(r.size(), 64u);
+    ASSERT_EQ(r.size(), 72u);
     EXPECT_EQ(r[0], 1); // version
     EXPECT_EQ(r[1], 0);
-    EXPECT_EQ(r[2], 64); // size
+    EXPECT_EQ(r[2], 72); // size
     EXPECT_EQ(r[3], 0);
     EXPECT_EQ(r[4], 1); // running
     EXPECT_EQ(r[5], 1); // zero-copy
@@ -364,6 +365,8 @@ TEST(Stats, RecordLayout)
     EXPECT_EQ(r[48], 6);
     EXPECT_EQ(r[56], 0x10);
     EXPECT_EQ(r[63], 0xfe);
+    EXPECT_EQ(r[64], 7);
+    EXPECT_EQ(r[71], 0);
 
     auto back = decodeStats(r);
     ASSERT_TRUE(back);
@@ -392,11 +395,34 @@ TEST(Stats, DecodeErrors)
     EXPECT_FALSE(decodeStats(bad, &error));
     EXPECT_EQ(error, "stats record with unknown state/mode values");
 
-    // A longer record of a later revision: the first 64 bytes are read.
+    // A longer record of a later revision: the known fields are read.
     std::vector<std::uint8_t> longer(r.begin(), r.end());
     longer[2] = 96;
     longer.resize(96, 0xaa);
     EXPECT_TRUE(decodeStats(longer, &error)) << error;
+}
+
+TEST(Stats, AppendedFieldsAreOptional)
+{
+    Stats s;
+    s.bytes = 5;
+    s.shortTransfers = 9;
+    const StatsRecord r = encodeStats(s);
+    // A 64-byte reply (a host that asked for 64 bytes) has every version 1 field but the
+    // appended ones, which read 0.
+    auto first64 = decodeStats(std::span<const std::uint8_t>(r.data(), 64));
+    ASSERT_TRUE(first64);
+    EXPECT_EQ(first64->bytes, 5u);
+    EXPECT_EQ(first64->shortTransfers, 0u);
+    // A device from before the short-transfer counter: record size 64.
+    StatsRecord old = r;
+    old[2] = 64;
+    auto fromOld = decodeStats(old);
+    ASSERT_TRUE(fromOld);
+    EXPECT_EQ(fromOld->shortTransfers, 0u);
+    auto full = decodeStats(r);
+    ASSERT_TRUE(full);
+    EXPECT_EQ(full->shortTransfers, 9u);
 }
 
 TEST(Stats, Names)

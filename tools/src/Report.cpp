@@ -71,6 +71,7 @@ std::string statsObjectJson(const StreamStats &s)
            ",\"underruns\":" + std::to_string(st.underruns) +
            ",\"usb_errors\":" + std::to_string(st.usbErrors) +
            ",\"iio_errors\":" + std::to_string(st.iioErrors) +
+           ",\"short_transfers\":" + std::to_string(st.shortTransfers) +
            ",\"running_ns\":" + std::to_string(st.runningNs) + "}";
 }
 
@@ -133,7 +134,8 @@ std::string statsText(const std::vector<StreamStats> &streams)
         out += "\n  overruns " + std::to_string(st.overruns) + ", underruns " +
                std::to_string(st.underruns) + ", failed USB transfers " +
                std::to_string(st.usbErrors) + ", failed IIO blocks " +
-               std::to_string(st.iioErrors) + "\n";
+               std::to_string(st.iioErrors) + ", short USB transfers " +
+               std::to_string(st.shortTransfers) + "\n";
     }
     return out;
 }

@@ -158,10 +158,10 @@ void printDeviceStats(const Session &session, const proto::StreamInfo &stream,
     std::fprintf(stderr,
                  "iiousb: %s: device: %s, moved %s in %" PRIu64 " blocks, overruns %" PRIu64
                  ", underruns %" PRIu64 ", failed USB transfers %" PRIu64
-                 ", failed IIO blocks %" PRIu64 "\n",
+                 ", failed IIO blocks %" PRIu64 ", short USB transfers %" PRIu64 "\n",
                  label.c_str(), std::string(proto::stateName(stats->state)).c_str(),
                  formatBytes(stats->bytes).c_str(), stats->blocks, stats->overruns,
-                 stats->underruns, stats->usbErrors, stats->iioErrors);
+                 stats->underruns, stats->usbErrors, stats->iioErrors, stats->shortTransfers);
 }
 
 std::string signalNote()

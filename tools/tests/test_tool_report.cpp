@@ -107,6 +107,7 @@ TEST(Report, StatsRecordDecodesAndPrints)
     stats.overruns = 2;
     stats.usbErrors = 1;
     stats.runningNs = 2'000'000'000;
+    stats.shortTransfers = 3;
     const proto::StatsRecord record = proto::encodeStats(stats);
     auto decoded = proto::decodeStats(record);
     ASSERT_TRUE(decoded);
@@ -125,6 +126,7 @@ TEST(Report, StatsRecordDecodesAndPrints)
             << text;
     EXPECT_NE(text.find("overruns 2"), std::string::npos);
     EXPECT_NE(text.find("failed USB transfers 1"), std::string::npos);
+    EXPECT_NE(text.find("short USB transfers 3"), std::string::npos) << text;
 
     const std::string json = statsJson(rows);
     EXPECT_NE(json.find("\"state\":\"running\",\"iio\":\"zero-copy\",\"usb\":\"copy\""),
