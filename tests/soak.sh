@@ -20,6 +20,8 @@
 #   daemon_cycles 100 30 10                  100 START/STOP cycles, 10 SIGKILLs, a 30 s stall
 #   daemon_hotplug 20                        20 UDC unbind/bind mid-stream + module reloads
 #   daemon_iio_busy                          once
+#   daemon_iio_hotplug 20 / 20 copy          iio-sim unbound and bound again mid-stream, 20 times
+#   stream_tx_short                          short and zero-length tx transfers, once
 # Exit status: 0 if every run passed, 1 otherwise. Logs: DIR/soak/NAME.log.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -60,6 +62,8 @@ if [ $quick = 1 ]; then
 		"daemon_cycles|600|daemon_cycles 5 3 1"
 		"daemon_hotplug|300|daemon_hotplug 2"
 		"daemon_iio_busy|300|daemon_iio_busy"
+		"daemon_iio_hotplug|300|daemon_iio_hotplug 1"
+		"stream_tx_short|300|stream_tx_short"
 	)
 else
 	runs=(
@@ -69,6 +73,9 @@ else
 		"daemon_cycles|3600|daemon_cycles 100 30 10"
 		"daemon_hotplug|3600|daemon_hotplug 20"
 		"daemon_iio_busy|300|daemon_iio_busy"
+		"daemon_iio_hotplug|3600|daemon_iio_hotplug 20"
+		"daemon_iio_hotplug_copy|3600|daemon_iio_hotplug 20 copy"
+		"stream_tx_short|600|stream_tx_short"
 	)
 fi
 if [ "$kernel" = debug ]; then

@@ -24,13 +24,8 @@
 #include <string.h>
 #include <time.h>
 
-#define IIOUSB_CLASS 0xff
-#define IIOUSB_SUBCLASS 0x49
-#define IIOUSB_PROTOCOL 0x01
-#define REQ_GET_INFO 0x01
-#define REQ_START 0x02
-#define REQ_STOP 0x03
-#define REQ_GET_STATS 0x04
+#include "iiousb_requests.h"
+
 #define TIMEOUT_MS 5000
 #define USB_PORT_FEAT_SUSPEND 2
 #define USB_PORT_FEAT_C_SUSPEND 18

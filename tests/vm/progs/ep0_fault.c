@@ -45,14 +45,8 @@
 #include <string.h>
 #include <time.h>
 
-#define IIOUSB_CLASS 0xff
-#define IIOUSB_SUBCLASS 0x49
-#define IIOUSB_PROTOCOL 0x01
-#define REQ_GET_INFO 0x01
-#define REQ_START 0x02
-#define REQ_STOP 0x03
-#define REQ_GET_STATS 0x04
-#define REQ_START_CYCLIC 0x05
+#include "iiousb_requests.h"
+
 #define STATS_LEN 64
 #define FINAL_TIMEOUT_MS 1000
 #define MAX_ENDPOINTS 32

@@ -29,13 +29,8 @@
 
 #include "iiosim_pattern.h"
 
-#define IIOUSB_CLASS 0xff
-#define IIOUSB_SUBCLASS 0x49
-#define IIOUSB_PROTOCOL 0x01
-#define REQ_GET_INFO 0x01
-#define REQ_START 0x02
-#define REQ_GET_STATS 0x04
-#define REQ_START_CYCLIC 0x05
+#include "iiousb_requests.h"
+
 #define CTRL_TIMEOUT_MS 10000
 
 static libusb_context *ctx;

@@ -104,3 +104,51 @@ daemon_stop_and_check_clean() {
 	daemon_wait_host_gone "SIGTERM"
 	log "teardown: SIGTERM -> exit 0 in $(elapsed "$t0" "$(now)")s; no gadget in configfs, no functionfs mount, host device gone"
 }
+
+# daemon_wait_log PATTERN COUNT WHAT [SECONDS]: wait until PATTERN is in the daemon's log
+# at least COUNT times (default 10 s).
+daemon_wait_log() {
+	n=0
+	until [ "$(grep -c -- "$1" "$DAEMON_LOG")" -ge "$2" ]; do
+		n=$((n + 1))
+		[ $n -le $((${4:-10} * 10)) ] ||
+			{ daemon_show_log; die "$3: no '$1' (x$2) in the daemon's log after ${4:-10} s"; }
+		sleep 0.1
+	done
+}
+
+# --- Resources: the daemon's fds and the system's DMABUFs ------------------------------------
+DAEMON_BUFINFO=/sys/kernel/debug/dma_buf/bufinfo
+grep -qs ' /sys/kernel/debug ' /proc/mounts || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+daemon_fd_count() { ls "/proc/$DAEMON_PID/fd" | wc -l; }
+# The DMABUFs in the system (debugfs) or, without debugfs, the daemon's fds on DMABUFs.
+daemon_dmabuf_count() {
+	if [ -r "$DAEMON_BUFINFO" ]; then
+		sed -n 's/^Total \([0-9]*\) objects.*/\1/p' "$DAEMON_BUFINFO"
+	else
+		ls -l "/proc/$DAEMON_PID/fd" | grep -c 'dmabuf'
+	fi
+}
+# daemon_baseline: DAEMON_FDS_BEFORE and DAEMON_DMABUFS_BEFORE, for daemon_back_to_baseline.
+daemon_baseline() {
+	DAEMON_FDS_BEFORE=$(daemon_fd_count)
+	DAEMON_DMABUFS_BEFORE=$(daemon_dmabuf_count)
+}
+# daemon_back_to_baseline WHAT: the daemon's fds and the DMABUFs back to the baseline within
+# 10 s (a DMABUF may be released a little after its last fd is closed); sets DAEMON_FDS and
+# DAEMON_DMABUFS.
+daemon_back_to_baseline() {
+	n=0
+	while :; do
+		DAEMON_FDS=$(daemon_fd_count)
+		DAEMON_DMABUFS=$(daemon_dmabuf_count)
+		[ "$DAEMON_FDS" = "$DAEMON_FDS_BEFORE" ] && [ "$DAEMON_DMABUFS" = "$DAEMON_DMABUFS_BEFORE" ] && return 0
+		n=$((n + 1))
+		[ $n -le 100 ] || {
+			ls -l "/proc/$DAEMON_PID/fd"
+			[ -r "$DAEMON_BUFINFO" ] && cat "$DAEMON_BUFINFO"
+			die "$1: $DAEMON_FDS fds (baseline $DAEMON_FDS_BEFORE), $DAEMON_DMABUFS DMABUFs (baseline $DAEMON_DMABUFS_BEFORE) 10 s later"
+		}
+		sleep 0.1
+	done
+}

@@ -69,15 +69,6 @@ cmp /tmp/info.txt /tmp/info-exact.txt || die "GET_INFO in slices of its size dif
 log "GET_INFO: $size bytes, same in 4096-, 7- and $size-byte slices"
 
 # --- Host suspends and resumes the device ----------------------------------------------------
-# daemon_wait_log PATTERN COUNT WHAT: wait until PATTERN is in the daemon's log COUNT times.
-daemon_wait_log() {
-	n=0
-	until [ "$(grep -c "$1" "$DAEMON_LOG")" -ge "$2" ]; do
-		n=$((n + 1))
-		[ $n -le 100 ] || { daemon_show_log; die "$3: no '$1' in the daemon's log after 10 s"; }
-		sleep 0.1
-	done
-}
 nsusp=$(grep -c 'FunctionFS SUSPEND' "$DAEMON_LOG")
 nres=$(grep -c 'FunctionFS RESUME' "$DAEMON_LOG")
 if [ "$(cat "$dev/speed")" != 480 ]; then

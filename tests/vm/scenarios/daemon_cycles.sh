@@ -27,35 +27,16 @@ daemon_wait_host
 dac=$(iio_dev_by_name iio-sim-dac) || die "no iio-sim-dac"
 t_start=$(now)
 
-BUFINFO=/sys/kernel/debug/dma_buf/bufinfo
-grep -qs ' /sys/kernel/debug ' /proc/mounts || mount -t debugfs debugfs /sys/kernel/debug
-fd_count() { ls "/proc/$DAEMON_PID/fd" | wc -l; }
-dmabuf_count() {
-	if [ -r "$BUFINFO" ]; then
-		sed -n 's/^Total \([0-9]*\) objects.*/\1/p' "$BUFINFO"
-	else
-		ls -l "/proc/$DAEMON_PID/fd" | grep -c 'dmabuf'
-	fi
-}
 alive() { kill -0 "$DAEMON_PID" 2>/dev/null || { daemon_show_log; die "iiousbd died: $1"; }; }
 
-# back_to_baseline WHAT: both streams stopped, fds and DMABUFs as at the baseline (a
-# DMABUF may be released a little after its last fd is closed: 10 s grace).
+# back_to_baseline WHAT: both streams stopped, fds and DMABUFs as at the baseline.
 back_to_baseline() {
 	for s in 0 1; do
 		st=$(daemon_probe stats $s) || die "$1: GET_STATS $s failed"
 		case "$st" in *state=stopped*) ;; *) die "$1: stream $s not stopped: $st" ;; esac
 	done
-	n=0
-	while :; do
-		fds=$(fd_count)
-		dmabufs=$(dmabuf_count)
-		[ "$fds" = "$fds_before" ] && [ "$dmabufs" = "$dmabufs_before" ] && break
-		n=$((n + 1))
-		[ $n -le 100 ] || { ls -l "/proc/$DAEMON_PID/fd"; [ -r "$BUFINFO" ] && cat "$BUFINFO"; die "$1: $fds fds (baseline $fds_before), $dmabufs DMABUFs (baseline $dmabufs_before)"; }
-		sleep 0.1
-	done
-	log "$1: both streams stopped, $fds fds and $dmabufs DMABUFs as at the baseline"
+	daemon_back_to_baseline "$1"
+	log "$1: both streams stopped, $DAEMON_FDS fds and $DAEMON_DMABUFS DMABUFs as at the baseline"
 }
 
 # verified_capture WHAT SIZE: a capture that starts rx0 and must verify from sample 0.
@@ -68,18 +49,10 @@ verified_capture() {
 }
 
 # wait_started COUNT WHAT: the daemon logged another stream start than the COUNT before.
-wait_started() {
-	n=0
-	while [ "$(grep -c "started" "$DAEMON_LOG")" = "$1" ]; do
-		n=$((n + 1))
-		[ $n -le 600 ] || { cat /tmp/err.txt; die "$2 did not start a stream in 60 s"; }
-		sleep 0.1
-	done
-}
+wait_started() { daemon_wait_log "started" $(($1 + 1)) "$2 (a stream start)" 60; }
 
-fds_before=$(fd_count)
-dmabufs_before=$(dmabuf_count)
-log "baseline: $fds_before fds, $dmabufs_before DMABUFs; CYCLES=$CYCLES STALL_S=$STALL_S KILLS=$KILLS TX_BYTES=$TX_BYTES"
+daemon_baseline
+log "baseline: $DAEMON_FDS_BEFORE fds, $DAEMON_DMABUFS_BEFORE DMABUFs; CYCLES=$CYCLES STALL_S=$STALL_S KILLS=$KILLS TX_BYTES=$TX_BYTES"
 
 # --- a. START/STOP cycles -------------------------------------------------------------
 t0=$(now)

@@ -48,19 +48,6 @@ sed -e "s/sampling_frequency: .*/sampling_frequency: $RATE/" "$DAEMON_CONF" > /t
 daemon_start /tmp/iiousbd.yaml
 daemon_wait_host
 dac=$(iio_dev_by_name iio-sim-dac) || die "no iio-sim-dac"
-BUFINFO=/sys/kernel/debug/dma_buf/bufinfo
-grep -qs ' /sys/kernel/debug ' /proc/mounts || mount -t debugfs debugfs /sys/kernel/debug
-
-# The daemon's open fds; the DMABUFs in the system (debugfs) or, without debugfs, the
-# daemon's fds on DMABUFs.
-fd_count() { ls "/proc/$DAEMON_PID/fd" | wc -l; }
-dmabuf_count() {
-	if [ -r "$BUFINFO" ]; then
-		sed -n 's/^Total \([0-9]*\) objects.*/\1/p' "$BUFINFO"
-	else
-		ls -l "/proc/$DAEMON_PID/fd" | grep -c 'dmabuf'
-	fi
-}
 # The daemon's main thread's wchan, and those of its other threads.
 wchan_sample() {
 	line="$(now) main=$(cat "/proc/$DAEMON_PID/wchan" 2>/dev/null)"
@@ -136,9 +123,8 @@ dump_wchan() {
 	echo "---"
 }
 
-fds_before=$(fd_count)
-dmabufs_before=$(dmabuf_count)
-log "baseline: $fds_before fds, $dmabufs_before DMABUFs ($([ -r "$BUFINFO" ] && echo "$BUFINFO" || echo "the daemon's dmabuf fds")); seed $SEED"
+daemon_baseline
+log "baseline: $DAEMON_FDS_BEFORE fds, $DAEMON_DMABUFS_BEFORE DMABUFs ($([ -r "$DAEMON_BUFINFO" ] && echo "$DAEMON_BUFINFO" || echo "the daemon's dmabuf fds")); seed $SEED"
 (while kill -0 "$DAEMON_PID" 2>/dev/null; do
 	wchan_sample
 	sleep 1
@@ -156,7 +142,7 @@ t0=$(now)
 iiousb capture rx0 -t 3600 -o /dev/null --verify 2> /tmp/capture.err &
 cap_pid=$!
 wait_moving /tmp/capture.err rx0 rx "$cap_pid"
-log "rx0 streaming: $(fd_count) fds, $(dmabuf_count) DMABUFs"
+log "rx0 streaming: $(daemon_fd_count) fds, $(daemon_dmabuf_count) DMABUFs"
 fault_abandon "$ABANDON"
 ep0_fault probe 100000 100 > /tmp/probe.out 2>&1 &
 probe_pid=$!
@@ -187,7 +173,7 @@ tx_bytes=$((TX_MIB * 1048576))
 (iiosim_gen f "$tx_bytes" | iiousb play tx0 -i -) 2> /tmp/play.err &
 play_pid=$!
 wait_moving /tmp/play.err tx0 tx "$play_pid"
-log "tx0 streaming: $(fd_count) fds, $(dmabuf_count) DMABUFs"
+log "tx0 streaming: $(daemon_fd_count) fds, $(daemon_dmabuf_count) DMABUFs"
 fault_abandon $((ABANDON / 2))
 kill -0 "$play_pid" 2>/dev/null ||
 	{ cat /tmp/play.err; die "the playback ended before the abandon and hold were over: raise TX_MIB (argument 6)"; }
@@ -212,20 +198,11 @@ log "TX: tx0 kept moving through the fault load; the DAC got $tx_bytes bytes, 0 
 
 # --- The daemon is fine ---------------------------------------------------------------------
 kill -0 "$DAEMON_PID" || die "iiousbd died"
-# Both streams stopped: fds and DMABUFs back to the baseline (a DMABUF may be released a
-# little after STOP).
-n=0
-while :; do
-	fds=$(fd_count)
-	dmabufs=$(dmabuf_count)
-	[ "$fds" = "$fds_before" ] && [ "$dmabufs" = "$dmabufs_before" ] && break
-	n=$((n + 1))
-	[ $n -le 100 ] || { ls -l "/proc/$DAEMON_PID/fd"; [ -r "$BUFINFO" ] && cat "$BUFINFO"; die "10 s after the streams stopped: $fds fds (baseline $fds_before), $dmabufs DMABUFs (baseline $dmabufs_before)"; }
-	sleep 0.1
-done
+# Both streams stopped: fds and DMABUFs back to the baseline.
+daemon_back_to_baseline "after the streams stopped"
 iiousb stats || die "iiousb stats after the fault load"
 kill "$wchan_pid" 2>/dev/null
 wait "$wchan_pid" 2>/dev/null
-log "$fds fds and $dmabufs DMABUFs, as before the streams"
+log "$DAEMON_FDS fds and $DAEMON_DMABUFS DMABUFs, as before the streams"
 daemon_stop_and_check_clean
 log "daemon_ep0_fault: PASS ($ABANDON + $((ABANDON / 2)) abandon, $((NRANDOM / 4)) + $NRANDOM + $((NRANDOM / 4)) random SETUPs, seed $SEED)"

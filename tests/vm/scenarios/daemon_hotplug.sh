@@ -26,8 +26,6 @@ load_udc_module() {
 }
 rmmod dummy_hcd || die "rmmod dummy_hcd"
 [ -z "$(ls /sys/class/udc)" ] || die "a UDC is left: $(ls /sys/class/udc)"
-grep -qs ' /sys/kernel/debug ' /proc/mounts || mount -t debugfs none /sys/kernel/debug
-dmabufs() { grep -c '^[0-9]' /sys/kernel/debug/dma_buf/bufinfo 2> /dev/null || echo 0; }
 
 sed -e 's/sampling_frequency: .*/sampling_frequency: 0/' "$DAEMON_CONF" > /tmp/iiousbd.yaml
 t0=$(now)
@@ -42,8 +40,7 @@ done
 grep -q 'waiting for any free UDC to appear' "$DAEMON_LOG" || { daemon_show_log; die "no 'waiting for' line"; }
 daemon_expect "UDC while there is none" "$(cat "$DAEMON_GADGET/UDC")" ""
 log "no UDC at start: READY in $(elapsed "$t0" "$(now)")s, gadget set up and waiting"
-fds_before=$(ls /proc/$DAEMON_PID/fd | wc -l)
-bufs_before=$(dmabufs)
+daemon_baseline
 
 # capture_verified WHAT: 16 MiB from rx0, every sample checked.
 capture_verified() {
@@ -65,24 +62,14 @@ while [ $round -le "$ROUNDS" ]; do
 	started=$(grep -c "started" "$DAEMON_LOG")
 	iiousb capture rx0 -o /dev/null 2> /tmp/err.txt &
 	cap=$!
-	n=0
-	while [ "$(grep -c "started" "$DAEMON_LOG")" = "$started" ]; do
-		n=$((n + 1))
-		[ $n -le 300 ] || { cat /tmp/err.txt; die "round $round: the capture did not start"; }
-		sleep 0.1
-	done
+	daemon_wait_log "started" $((started + 1)) "round $round: the capture" 30
 	sleep 1
 	unbinds=$(grep -c 'its UDC went away' "$DAEMON_LOG")
 	echo "$udc" > /sys/bus/platform/drivers/dummy_udc/unbind || die "round $round: unbinding $udc mid-stream"
 	wait $cap && die "round $round: the capture exited 0 although the UDC went away"
 	kill -0 $DAEMON_PID || { daemon_show_log; die "round $round: iiousbd died with its UDC"; }
 	wait_unbind() {
-		n=0
-		until [ "$(grep -c 'its UDC went away' "$DAEMON_LOG")" -gt "$unbinds" ]; do
-			n=$((n + 1))
-			[ $n -le 100 ] || { daemon_show_log; die "round $round: no UNBIND 'its UDC went away' after $1"; }
-			sleep 0.1
-		done
+		daemon_wait_log 'its UDC went away' $((unbinds + 1)) "round $round: UNBIND after $1"
 		unbinds=$(grep -c 'its UDC went away' "$DAEMON_LOG")
 	}
 	wait_unbind "the UDC's driver unbind"
@@ -101,10 +88,9 @@ while [ $round -le "$ROUNDS" ]; do
 	capture_verified "after round $round"
 	iiousb stats > /tmp/stats.txt || die "stats after round $round"
 	grep -q 'stream 0 "rx0" (rx): stopped' /tmp/stats.txt || { cat /tmp/stats.txt; die "rx0 not stopped after round $round"; }
-	daemon_expect "daemon fd count after round $round" "$(ls /proc/$DAEMON_PID/fd | wc -l)" "$fds_before"
-	daemon_expect "DMABUFs after round $round" "$(dmabufs)" "$bufs_before"
+	daemon_back_to_baseline "after round $round"
 	round=$((round + 1))
 done
 daemon_show_log | grep -E 'UDC|BIND|Ready|udc' | grep -v -E "(Answered|Acknowledged) "
 daemon_stop_and_check_clean
-log "daemon_hotplug: PASS ($ROUNDS rounds, fds $fds_before, DMABUFs $bufs_before)"
+log "daemon_hotplug: PASS ($ROUNDS rounds, fds $DAEMON_FDS_BEFORE, DMABUFs $DAEMON_DMABUFS_BEFORE)"

@@ -87,12 +87,7 @@ rate=$(cat "$adc/sampling_frequency")
 bound=$(grep -c 'bound to .* with 2 streams' "$DAEMON_LOG")
 sed 's/sampling_frequency: .*/sampling_frequency: 500000/' "$DAEMON_CONF" > /tmp/iiousbd.yaml
 kill -HUP "$DAEMON_PID"
-n=0
-until [ "$(grep -c 'bound to .* with 2 streams' "$DAEMON_LOG")" -gt "$bound" ]; do
-	n=$((n + 1))
-	[ $n -le 300 ] || { daemon_show_log; die "the reloaded gadget did not come up in 30 s"; }
-	sleep 0.1
-done
+daemon_wait_log 'bound to .* with 2 streams' $((bound + 1)) "the reloaded gadget" 30
 want="Stream rx0: $node is open by another program (EBUSY): PID $HOLD (iio_hold); its attributes are written at START, not now"
 grep -qF "$want" "$DAEMON_LOG" || { daemon_show_log; die "no '$want' in the log"; }
 daemon_expect "sampling_frequency under iio_hold after the reload" "$(cat "$adc/sampling_frequency")" "$rate"
