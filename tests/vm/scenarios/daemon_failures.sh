@@ -2,7 +2,7 @@
 # gadget's) or in the middle (the FunctionFS instance is taken, the mount point cannot be
 # created, mount(2) fails) unwinds everything it did; a UDC that does not exist is waited
 # for; a bad config at start exits 78 touching nothing (a mount point with files in it,
-# /etc, is such a config); a
+# /etc, and DMABUFs over the memory cap are such configs); a
 # second daemon refuses to take over a running one's gadget; a stream whose IIO device is
 # missing comes up failed (START stalled) beside a working one.
 . /lib/iiousb/functions.sh
@@ -15,10 +15,11 @@ nothing_left() {
 	[ ! -e "$DAEMON_MOUNT" ] || die "$1 left the mount point $DAEMON_MOUNT"
 }
 
-# expect_exit STATUS LOG-PATTERN WHAT CONFIG: run iiousbd in the foreground.
+# expect_exit STATUS LOG-PATTERN WHAT CONFIG: run iiousbd in the foreground (SIGTERM after
+# 60 s: a daemon that takes the config and runs fails the check instead of hanging the VM).
 expect_exit() {
 	: > /tmp/run.log
-	iiousbd --config "$4" > /tmp/run.log 2>&1
+	timeout 60 iiousbd --config "$4" > /tmp/run.log 2>&1
 	rc=$?
 	sed 's/^/  iiousbd| /' /tmp/run.log
 	daemon_expect "$3: exit status" "$rc" "$1"
@@ -101,6 +102,20 @@ grep -q ' /etc functionfs ' /proc/mounts && die "FunctionFS was mounted on /etc"
 ls -A /etc | cmp -s - /tmp/etc-before.txt || die "/etc changed"
 [ -z "$(ls /sys/kernel/config/usb_gadget)" ] || die "gadgets left: $(ls /sys/kernel/config/usb_gadget)"
 log "mount point /etc: exit 78 at load with file:line:column, /etc untouched, no gadget"
+
+# --- DMABUF memory over the cap: exit 78 at load, nothing touched -------------------------
+# The default cap is 1/4 of MemTotal (the VM has about 1 GiB): 64 blocks of 16 MiB per stream
+# are refused at the first stream, and so is the default config under an explicit 4 MiB cap.
+sed 's/block-count: 4/block-count: 64/; s/block-size: 1M/block-size: 16M/' "$DAEMON_CONF" > /tmp/big.yaml
+expect_exit 78 "/tmp/big.yaml:[0-9]*:[0-9]*: streams\[0\]: the DMABUFs of streams\[0\] take [0-9.]* [MG]iB (block-size x block-count, summed), more than the .* allowed (the default: 1/4 of MemTotal .* from /proc/meminfo" \
+	"1 GiB of DMABUFs" /tmp/big.yaml
+nothing_left "DMABUFs over the default cap"
+{ printf 'limits:\n  dmabuf-memory: 4M\n'; cat "$DAEMON_CONF"; } > /tmp/cap.yaml
+expect_exit 78 "/tmp/cap.yaml:[0-9]*:[0-9]*: streams\[1\]: the DMABUFs of streams\[0..1\] take 8 MiB (block-size x block-count, summed), more than the 4 MiB allowed (limits.dmabuf-memory at line 2)" \
+	"8 MiB of DMABUFs under a 4 MiB cap" /tmp/cap.yaml
+nothing_left "DMABUFs over limits.dmabuf-memory"
+[ -z "$(ls /sys/kernel/config/usb_gadget)" ] || die "gadgets left: $(ls /sys/kernel/config/usb_gadget)"
+log "memory cap: 1 GiB over the default cap and 8 MiB over a 4 MiB cap refused at load (exit 78, file:line:column), nothing set up"
 
 # --- A missing IIO device: the gadget comes up, that stream is failed ---------------------
 sed 's/device: iio-sim-adc/device: no-such-adc/' "$DAEMON_CONF" > /tmp/missing.yaml
