@@ -643,8 +643,9 @@ void PipelineStream::onWatchdog()
     if (state_ != proto::StreamState::Running || stopping_ || !run_)
         return;
     const auto now = Clock::now();
-    // A cyclic DMABUF completes only when it is aborted.
-    const bool iioWatched = !(cyclic_ && counters_.iio == proto::PortMode::ZeroCopy);
+    // Not a cyclic run's: a cyclic DMABUF completes only when it is aborted, and a restart
+    // would lose the waveform, which the host uploads once.
+    const bool iioWatched = !cyclic_;
     if (!iioWatched || iioWatch_.done != iioWatch_.seen || run_->iioPort->inFlight() == 0) {
         iioWatch_.seen = iioWatch_.done;
         iioWatch_.since = now;

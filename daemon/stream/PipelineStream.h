@@ -25,7 +25,8 @@
 // started again (the counters go on; the dropped blocks count as IIO errors); a device that
 // stalls again after kStallRestarts such restarts with no block completed in between fails
 // the stream. USB transfers queued and none completed for T is the host's choice (it does not
-// read or write): usb-idle once, usb-resumed when data flows again, nothing else.
+// read or write): usb-idle once, usb-resumed when data flows again, nothing else. The IIO
+// side of a cyclic run is not watched.
 #pragma once
 
 #include <chrono>
