@@ -339,7 +339,7 @@ StreamConfig Parser::parseStream(const YAML::Node &node, const std::string &k)
 {
     checkMap(node, k,
              {"name", "direction", "device", "channels", "attributes", "block-size", "block-count",
-              "dmabuf-heap", "zero-copy"});
+              "dmabuf-heap", "zero-copy", "stall-timeout"});
     require(node, k, "name", "the stream's name");
     require(node, k, "direction", "rx or tx");
     require(node, k, "device", "an IIO device id (iio:deviceN), name or label");
@@ -423,6 +423,9 @@ StreamConfig Parser::parseStream(const YAML::Node &node, const std::string &k)
         else
             fail(zc.Mark(), k + ".zero-copy", "expected " + expected + ", got '" + v + "'");
     }
+    if (node["stall-timeout"])
+        s.stallTimeout = std::chrono::seconds(
+                integer(node["stall-timeout"], k + ".stall-timeout", 0, kMaxStallTimeoutS));
     return s;
 }
 

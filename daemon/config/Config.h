@@ -1,6 +1,7 @@
 // The daemon's configuration (docs/configuration.md) and its YAML loader.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -48,6 +49,9 @@ struct StreamConfig {
     unsigned blockCount = 4;
     std::string dmabufHeap = "/dev/dma_heap/system";
     ZeroCopy zeroCopy = ZeroCopy::Auto;
+    // Progress watchdog: blocks queued on a side and none completed for this long (the
+    // `stall-timeout` key, whole seconds); 0: off.
+    std::chrono::milliseconds stallTimeout{5000};
 
     bool operator==(const StreamConfig &) const = default;
 };
@@ -97,6 +101,7 @@ std::string localMountPointProblem(const std::string &path);
 inline constexpr std::size_t kMaxStreams = 15;
 inline constexpr std::uint64_t kMaxBlockSize = 256ull << 20;
 inline constexpr unsigned kMaxBlockCount = 64;
+inline constexpr unsigned kMaxStallTimeoutS = 3600;
 // Every block is whole SuperSpeed packets (wMaxPacketSize 1024; 512 at high speed, 64 at
 // full speed divide it), so an OUT transfer of one block ends without a zero-length packet.
 inline constexpr std::uint64_t kBlockSizeUnit = 1024;

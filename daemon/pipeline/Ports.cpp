@@ -25,6 +25,12 @@ Result<std::unique_ptr<JobQueue>> JobQueue::create(EventLoop &loop, DoneFn done)
     return q;
 }
 
+JobQueue::~JobQueue()
+{
+    if (destroyed_)
+        *destroyed_ = true;
+}
+
 Result<void> JobQueue::pushFence(std::size_t block, std::uint64_t bytes, dmabuf::SyncFile sync)
 {
     Job &job = jobs_.emplace_back();
@@ -77,6 +83,8 @@ void JobQueue::onFence(Job *job)
 
 void JobQueue::drain()
 {
+    bool destroyed = false;
+    destroyed_ = &destroyed;
     while (!jobs_.empty() && jobs_.front().status) {
         Job job = std::move(jobs_.front());
         jobs_.pop_front();
@@ -84,7 +92,10 @@ void JobQueue::drain()
         job.watch.reset();
         job.sync.reset();
         done_(job.block, *job.status, job.bytes);
+        if (destroyed)
+            return;
     }
+    destroyed_ = nullptr;
 }
 
 namespace {

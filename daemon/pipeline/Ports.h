@@ -31,10 +31,12 @@ struct Block {
 using DoneFn = std::function<void(std::size_t block, int status, std::uint64_t bytes)>;
 
 // Jobs in submission order; completions are handed on from the loop (never from inside the
-// handler that saw them, so a done callback may tear the port down), head first.
+// handler that saw them), head first. A done callback may tear the port down, this queue
+// with it.
 class JobQueue {
 public:
     static Result<std::unique_ptr<JobQueue>> create(EventLoop &loop, DoneFn done);
+    ~JobQueue();
     JobQueue(const JobQueue &) = delete;
     JobQueue &operator=(const JobQueue &) = delete;
 
@@ -65,6 +67,7 @@ private:
     DoneFn done_;
     std::deque<Job> jobs_;
     EventSourcePtr drainer_;
+    bool *destroyed_ = nullptr; // set while drain() runs: the done callback may destroy us
 };
 
 class Port {

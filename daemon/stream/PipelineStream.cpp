@@ -1,6 +1,8 @@
 #include "stream/PipelineStream.h"
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 
 #include "base/KernelUapi.h"
 #include "log/Log.h"
@@ -37,8 +39,9 @@ constexpr std::uint32_t kTxTransferFlags =
 } // namespace
 
 PipelineStream::PipelineStream(StreamConfig config, Result<iio::IioStreamDescription> description,
-                               EventLoop &loop, std::string endpointPath)
-    : config_(std::move(config)), loop_(loop), endpointPath_(std::move(endpointPath))
+                               EventLoop &loop, std::string endpointPath, PortFactory testPorts)
+    : config_(std::move(config)), loop_(loop), endpointPath_(std::move(endpointPath)),
+      testPorts_(std::move(testPorts))
 {
     if (description) {
         iio_ = std::move(*description);
@@ -85,6 +88,7 @@ int PipelineStream::start()
         stop();
     }
     cyclic_ = false;
+    stallRestarts_ = 0;
     return startRun();
 }
 
@@ -104,10 +108,11 @@ int PipelineStream::startCyclic(std::uint64_t bytes)
     }
     cyclic_ = true;
     cyclicBytes_ = bytes;
+    stallRestarts_ = 0;
     return startRun();
 }
 
-int PipelineStream::startRun()
+int PipelineStream::startRun(bool resume)
 {
     if (!iio_) {
         LOG(Stream, Warning) << "Stream " << config_.name << " cannot start: " << failure_;
@@ -136,12 +141,17 @@ int PipelineStream::startRun()
         }
         stopper_ = std::move(*s);
     }
-    counters_ = {};
+    if (auto r = armWatchdog(); !r) {
+        LOG(Stream, Error) << r.error().message;
+        return r.error().code;
+    }
+    if (!resume)
+        counters_ = {};
     usbFailRun_ = 0;
     iioFailRun_ = 0;
     usbShortNotOk_ = false;
     stopping_ = false;
-    if (auto r = setUp(); !r) {
+    if (auto r = testPorts_ ? setUpTestPorts() : setUp(); !r) {
         LOG(Stream, Error) << "Stream " << config_.name
                            << " failed to start: " << r.error().message;
         tearDown();
@@ -150,11 +160,33 @@ int PipelineStream::startRun()
         return r.error().code < 0 ? r.error().code : -EIO;
     }
     state_ = proto::StreamState::Running;
-    startedAt_ = Clock::now();
+    const auto now = Clock::now();
+    if (!resume)
+        startedAt_ = now;
     LOG(Stream, Info) << "Stream " << config_.name << (cyclic_ ? " started (cyclic)" : " started")
                       << ": IIO side " << proto::portModeName(counters_.iio) << ", USB side "
-                      << proto::portModeName(counters_.usb) << ", " << run_->blocks.size() << " x "
-                      << config_.blockSize << " bytes from " << run_->blocks.front().buf.origin();
+                      << proto::portModeName(counters_.usb) << ", " << run_->blockCount << " x "
+                      << config_.blockSize << " bytes from "
+                      << (run_->blocks.empty() ? std::string("test ports")
+                                               : run_->blocks.front().buf.origin());
+    iioWatch_ = {};
+    iioWatch_.since = now;
+    usbWatch_ = {};
+    usbWatch_.since = now;
+    if (watchdog_) {
+        // At least two block times at the device's rate: the first block of a run
+        // completes only once it is full.
+        iioStallAfter_ = config_.stallTimeout;
+        if (iio_->rate > 0 && iio_->sampleBytes > 0) {
+            const std::uint64_t bytes = cyclic_ ? cyclicBytes_ : config_.blockSize;
+            const auto blockTime =
+                    std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+                            static_cast<double>(bytes) / static_cast<double>(iio_->sampleBytes) /
+                            static_cast<double>(iio_->rate)));
+            iioStallAfter_ = std::max<Clock::duration>(iioStallAfter_, 2 * blockTime);
+        }
+        watchdog_->setEnabled(true);
+    }
     prime();
     return 0;
 }
@@ -245,6 +277,7 @@ Result<void> PipelineStream::setUp()
                                           std::to_string(iio_->sampleBytes) +
                                           "-byte sample set of " + iio_->deviceId);
     auto run = std::make_unique<Run>();
+    run->blockCount = cyclic_ ? 1 : config_.blockCount;
     std::vector<std::string> channels;
     for (const auto &c : iio_->channels)
         channels.push_back(c.id);
@@ -323,6 +356,24 @@ Result<void> PipelineStream::setUp()
     return {};
 }
 
+Result<void> PipelineStream::setUpTestPorts()
+{
+    auto run = std::make_unique<Run>();
+    run->blockCount = cyclic_ ? 1 : config_.blockCount;
+    auto ports = testPorts_(
+            run->blockCount, cyclic_,
+            [this](std::size_t b, int s, std::uint64_t n) { onIioDone(b, s, n); },
+            [this](std::size_t b, int s, std::uint64_t n) { onUsbDone(b, s, n); });
+    if (!ports)
+        return ports.takeError();
+    run->iioPort = std::move(ports->iio);
+    run->usbPort = std::move(ports->usb);
+    counters_.iio = run->iioPort->mode();
+    counters_.usb = run->usbPort->mode();
+    run_ = std::move(run);
+    return {};
+}
+
 void PipelineStream::prime()
 {
     if (cyclic_) {
@@ -330,7 +381,7 @@ void PipelineStream::prime()
         return;
     }
     const std::uint64_t block = config_.blockSize;
-    for (std::size_t i = 0; i < run_->blocks.size() && !stopping_; i++) {
+    for (std::size_t i = 0; i < run_->blockCount && !stopping_; i++) {
         if (config_.direction == proto::Direction::Rx)
             submitIio(i, block);
         else
@@ -394,6 +445,9 @@ void PipelineStream::onIioDone(std::size_t block, int status, std::uint64_t byte
 {
     if (stopping_)
         return;
+    iioWatch_.done++;
+    if (status == 0)
+        stallRestarts_ = 0;
     if (cyclic_) {
         // A cyclic DMABUF only completes when it is aborted; fileio plays the waveform by
         // writing it again.
@@ -442,6 +496,20 @@ void PipelineStream::onUsbDone(std::size_t block, int status, std::uint64_t byte
 {
     if (stopping_)
         return;
+    usbWatch_.done++;
+    if (usbWatch_.idle) {
+        usbWatch_.idle = false;
+        LOG(Stream, Notice)
+                        .hostTriggered()
+                        .field(log::kStream, config_.name)
+                        .field(log::kEvent, "usb-resumed")
+                << "Stream " << config_.name << ": the host "
+                << (config_.direction == proto::Direction::Rx ? "reads" : "sends")
+                << " again after "
+                << std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - usbWatch_.since)
+                           .count()
+                << " s";
+    }
     const bool tx = config_.direction == proto::Direction::Tx;
     if (status < 0 && hostGone(status)) {
         counters_.usbErrors++;
@@ -504,6 +572,8 @@ void PipelineStream::requestStop(const std::string &why, bool failed)
 
 void PipelineStream::tearDown()
 {
+    if (watchdog_)
+        watchdog_->setEnabled(false);
     if (!run_)
         return;
     // Order matters (docs/kernel-notes.md): every sync_file is closed before an endpoint is
@@ -512,7 +582,8 @@ void PipelineStream::tearDown()
     // and detaches the DMABUFs; closing the IIO buffer fd detaches the rest.
     run_->usbPort.reset();
     run_->iioPort.reset();
-    run_->iio->disable();
+    if (run_->iio)
+        run_->iio->disable();
     run_->endpoint.reset();
     run_->iio.reset();
     run_->blocks.clear();
@@ -537,6 +608,99 @@ void PipelineStream::stop()
                       << " USB errors, " << counters_.iioErrors << " IIO errors, "
                       << counters_.overruns << " overruns, " << counters_.underruns
                       << " underruns, " << counters_.shortTransfers << " short transfers";
+}
+
+Result<void> PipelineStream::armWatchdog()
+{
+    if (watchdog_ || config_.stallTimeout.count() == 0)
+        return {};
+    // Ticks of a quarter of the timeout (10 ms to 1 s): an event comes T to T + tick after
+    // the last progress. Each completion only counts; nothing is re-armed per block.
+    const auto tick = std::clamp<std::chrono::microseconds>(
+            std::chrono::duration_cast<std::chrono::microseconds>(config_.stallTimeout / 4),
+            std::chrono::milliseconds(10), std::chrono::seconds(1));
+    auto t = loop_.addPeriodicTimer(tick, [this] { onWatchdog(); });
+    if (!t)
+        return t.takeError();
+    watchdog_ = std::move(*t);
+    watchdog_->setEnabled(false);
+    return {};
+}
+
+namespace {
+
+std::string seconds(std::chrono::steady_clock::duration d)
+{
+    char s[32];
+    std::snprintf(s, sizeof s, "%.1f", std::chrono::duration<double>(d).count());
+    return s;
+}
+
+} // namespace
+
+void PipelineStream::onWatchdog()
+{
+    if (state_ != proto::StreamState::Running || stopping_ || !run_)
+        return;
+    const auto now = Clock::now();
+    // Not a cyclic run's: a cyclic DMABUF completes only when it is aborted, and a restart
+    // would lose the waveform, which the host uploads once.
+    const bool iioWatched = !cyclic_;
+    if (!iioWatched || iioWatch_.done != iioWatch_.seen || run_->iioPort->inFlight() == 0) {
+        iioWatch_.seen = iioWatch_.done;
+        iioWatch_.since = now;
+    } else if (now - iioWatch_.since >= iioStallAfter_) {
+        iioStalled(now - iioWatch_.since);
+        return;
+    }
+    if (usbWatch_.done != usbWatch_.seen || run_->usbPort->inFlight() == 0) {
+        usbWatch_.seen = usbWatch_.done;
+        if (!usbWatch_.idle)
+            usbWatch_.since = now;
+    } else if (!usbWatch_.idle && now - usbWatch_.since >= config_.stallTimeout) {
+        // The host's choice (a program paused, a slow reader): not a fault.
+        usbWatch_.idle = true;
+        LOG(Stream, Notice)
+                        .hostTriggered()
+                        .field(log::kStream, config_.name)
+                        .field(log::kEvent, "usb-idle")
+                << "Stream " << config_.name << ": the host has "
+                << (config_.direction == proto::Direction::Rx ? "read" : "sent") << " nothing for "
+                << seconds(now - usbWatch_.since) << " s (" << run_->usbPort->inFlight()
+                << " transfers queued); waiting for it";
+    }
+}
+
+void PipelineStream::iioStalled(Clock::duration stalled)
+{
+    const std::size_t queued = run_->iioPort->inFlight();
+    const std::string what = "IIO device " + iio_->deviceName + " (" + iio_->deviceId +
+                             ") completed no block in " + seconds(stalled) + " s with " +
+                             std::to_string(queued) + " queued";
+    if (stallRestarts_ >= kStallRestarts) {
+        const std::string why = what + ", again after " + std::to_string(kStallRestarts) +
+                                " restarts without progress; giving up";
+        LOG(Stream, Error)
+                        .field(log::kStream, config_.name)
+                        .field(log::kDevice, iio_->deviceName)
+                        .field(log::kEvent, "iio-stalled")
+                << "Stream " << config_.name << ": " << why;
+        requestStop(why, true);
+        return;
+    }
+    stallRestarts_++;
+    LOG(Stream, Warning)
+                    .field(log::kStream, config_.name)
+                    .field(log::kDevice, iio_->deviceName)
+                    .field(log::kEvent, "iio-stalled")
+            << "Stream " << config_.name << ": " << what << "; restarting the stream (restart "
+            << stallRestarts_ << " of " << kStallRestarts << ")";
+    // The same as a START restart, except that the session goes on: the counters keep
+    // counting and the dropped blocks count as failed IIO blocks. (From the timer, not from
+    // a port's callback: the ports may go.)
+    counters_.iioErrors += queued;
+    stop();
+    startRun(true);
 }
 
 void PipelineStream::iioDeviceRemoved()

@@ -18,6 +18,15 @@
 // these flags the USB side of a tx stream copies.
 //
 // Error budget: kErrorBudget failed blocks in a row on one side stop the stream as Failed.
+//
+// Progress watchdog (`stall-timeout`, T): one periodic timer per stream looks at each side's
+// completions. IIO blocks queued and none completed for T (at least two block times at the
+// device's rate) is a stalled device: journal event iio-stalled, and the run is torn down and
+// started again (the counters go on; the dropped blocks count as IIO errors); a device that
+// stalls again after kStallRestarts such restarts with no block completed in between fails
+// the stream. USB transfers queued and none completed for T is the host's choice (it does not
+// read or write): usb-idle once, usb-resumed when data flows again, nothing else. The IIO
+// side of a cyclic run is not watched.
 #pragma once
 
 #include <chrono>
@@ -43,8 +52,18 @@ public:
     // `description` is the IIO device found for the stream, or the error that says why
     // there is none (the stream is then Failed and cannot start). `endpointPath` is the
     // stream's FunctionFS endpoint file.
+    // Test seam: makes one run's two ports in place of the real ones, and then no IIO
+    // buffer, endpoint or DMABUF is opened at all (unit tests drive the stream with fake
+    // ports on a real loop). `blocks` as the run's block indices 0..blocks-1.
+    struct Ports {
+        std::unique_ptr<pipeline::Port> iio;
+        std::unique_ptr<pipeline::Port> usb;
+    };
+    using PortFactory = std::function<Result<Ports>(
+            std::size_t blocks, bool cyclic, pipeline::DoneFn iioDone, pipeline::DoneFn usbDone)>;
+
     PipelineStream(StreamConfig config, Result<iio::IioStreamDescription> description,
-                   EventLoop &loop, std::string endpointPath);
+                   EventLoop &loop, std::string endpointPath, PortFactory testPorts = {});
     ~PipelineStream() override;
 
     const StreamConfig &config() const override { return config_; }
@@ -67,8 +86,10 @@ public:
 private:
     using Clock = std::chrono::steady_clock;
 
-    // Everything one run owns, released in tearDown()'s order.
+    // Everything one run owns, released in tearDown()'s order (with test ports: the ports
+    // and blockCount only).
     struct Run {
+        std::size_t blockCount = 0;
         std::unique_ptr<iio::IioBuffer> iio;
         std::vector<pipeline::Block> blocks;
         std::optional<ffs::FfsEndpoint> endpoint;
@@ -76,8 +97,10 @@ private:
         std::unique_ptr<pipeline::Port> usbPort;
     };
 
-    int startRun();
+    // `resume`: a watchdog restart, the counters and the running time go on.
+    int startRun(bool resume = false);
     Result<void> setUp();
+    Result<void> setUpTestPorts();
     // Attaches every block to one side: true, false when that side must copy (it cannot
     // import DMABUFs, or zero-copy is off; logged), or an error.
     Result<bool> attachAll(const Run &run, std::string_view port, const std::string &side,
@@ -105,6 +128,18 @@ private:
     // Failed with `why`.
     void requestStop(const std::string &why, bool failed);
 
+    // The progress watchdog (see the top). Created at the first start, on while running.
+    Result<void> armWatchdog();
+    void onWatchdog();
+    void iioStalled(Clock::duration stalled);
+
+    struct SideWatch {
+        std::uint64_t done = 0;    // completions this run
+        std::uint64_t seen = 0;    // `done` at the last tick
+        Clock::time_point since{}; // last progress (or last time nothing was queued)
+        bool idle = false;         // usb-idle was logged for this idle period
+    };
+
     StreamConfig config_;
     EventLoop &loop_;
     std::string endpointPath_;
@@ -112,6 +147,7 @@ private:
     std::string failure_;
     int failureCode_ = 0;
 
+    PortFactory testPorts_;
     std::unique_ptr<Run> run_;
     EventSourcePtr stopper_;
     std::string stopReason_;
@@ -126,6 +162,14 @@ private:
     static constexpr unsigned kErrorBudget = 16;
     unsigned usbFailRun_ = 0;
     unsigned iioFailRun_ = 0;
+
+    // Watchdog restarts in a row with no IIO block completed in between.
+    static constexpr unsigned kStallRestarts = 3;
+    EventSourcePtr watchdog_;
+    Clock::duration iioStallAfter_{}; // stall-timeout, at least two block times
+    SideWatch iioWatch_;
+    SideWatch usbWatch_;
+    unsigned stallRestarts_ = 0;
 
     proto::StreamState state_ = proto::StreamState::Stopped;
     proto::Stats counters_;

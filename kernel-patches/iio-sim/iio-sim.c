@@ -44,7 +44,10 @@
  * The DAC also has sim_errors, the number of mismatching bytes (full) or bad
  * headers (header), and sim_first_error_offset, the stream offset of the first
  * mismatching byte since the last reset (-1 if none); on the DAC, sim_reset
- * also restarts the expected stream at S = 0 with the next block.
+ * also restarts the expected stream at S = 0 with the next block. Writing 1 to
+ * sim_stall makes the DMA engine stall (a fault to test watchdogs with): queued
+ * blocks stay queued and none completes until 0 is written; disabling the
+ * buffer still aborts them.
  */
 
 #include <linux/dma-mapping.h>
@@ -154,6 +157,7 @@ struct iio_sim_stats {
  * @head_done: the head block was filled or checked, it waits for @due (worker)
  * @active: blocks given to the DMA, in order, under queue.list_lock
  * @stopping: the worker must not start anything, under queue.list_lock
+ * @stall: the worker completes nothing (sim_stall), under queue.list_lock
  * @work: the DMA engine
  * @timer: wakes @work up when the head block is due
  * @stats_lock: protects @stats and @reset_pending
@@ -184,6 +188,7 @@ struct iio_sim {
 
 	struct list_head active;
 	bool stopping;
+	bool stall;
 	struct work_struct work;
 	struct hrtimer timer;
 
@@ -477,7 +482,7 @@ static void iio_sim_work(struct work_struct *work)
 
 	for (;;) {
 		spin_lock_irq(&queue->list_lock);
-		block = sim->stopping ? NULL :
+		block = (sim->stopping || sim->stall) ? NULL :
 			list_first_entry_or_null(&sim->active,
 						 struct iio_dma_buffer_block,
 						 head);
@@ -857,18 +862,50 @@ static ssize_t sim_pattern_store(struct device *dev,
 	return len;
 }
 
+static ssize_t sim_stall_show(struct device *dev,
+			      struct device_attribute *attr, char *buf)
+{
+	struct iio_sim *sim = iio_sim_from_dev(dev);
+
+	return sysfs_emit(buf, "%d\n", READ_ONCE(sim->stall));
+}
+
+static ssize_t sim_stall_store(struct device *dev,
+			       struct device_attribute *attr,
+			       const char *buf, size_t len)
+{
+	struct iio_sim *sim = iio_sim_from_dev(dev);
+	bool val;
+	int ret;
+
+	ret = kstrtobool(buf, &val);
+	if (ret)
+		return ret;
+
+	spin_lock_irq(&sim->queue.list_lock);
+	WRITE_ONCE(sim->stall, val);
+	/* The worker returned on the stall: wake it up for what is queued */
+	if (!val && !sim->stopping)
+		queue_work(iio_sim_wq, &sim->work);
+	spin_unlock_irq(&sim->queue.list_lock);
+
+	return len;
+}
+
 static IIO_DEVICE_ATTR_RO(sim_blocks, 0);
 static IIO_DEVICE_ATTR_RO(sim_bytes, 0);
 static IIO_DEVICE_ATTR_RO(sim_errors, 0);
 static IIO_DEVICE_ATTR_RO(sim_first_error_offset, 0);
 static IIO_DEVICE_ATTR_WO(sim_reset, 0);
 static IIO_DEVICE_ATTR_RW(sim_pattern, 0);
+static IIO_DEVICE_ATTR_RW(sim_stall, 0);
 
 static struct attribute *iio_sim_adc_attrs[] = {
 	&iio_dev_attr_sim_blocks.dev_attr.attr,
 	&iio_dev_attr_sim_bytes.dev_attr.attr,
 	&iio_dev_attr_sim_reset.dev_attr.attr,
 	&iio_dev_attr_sim_pattern.dev_attr.attr,
+	&iio_dev_attr_sim_stall.dev_attr.attr,
 	NULL
 };
 
@@ -883,6 +920,7 @@ static struct attribute *iio_sim_dac_attrs[] = {
 	&iio_dev_attr_sim_first_error_offset.dev_attr.attr,
 	&iio_dev_attr_sim_reset.dev_attr.attr,
 	&iio_dev_attr_sim_pattern.dev_attr.attr,
+	&iio_dev_attr_sim_stall.dev_attr.attr,
 	NULL
 };
 

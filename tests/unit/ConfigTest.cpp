@@ -121,7 +121,9 @@ TEST(Config, Values)
                        "    block-count: 64\n"
                        "    dmabuf-heap: /dev/dma_heap/reserved\n"
                        "    zero-copy: require\n"
-                       "  - {name: b, direction: rx, device: x, block-size: 2MiB, zero-copy: off}\n"
+                       "    stall-timeout: 0\n"
+                       "  - {name: b, direction: rx, device: x, block-size: 2MiB, zero-copy: off,\n"
+                       "     stall-timeout: 30}\n"
                        "  - {name: c, direction: rx, device: y, block-size: 12KiB, channels: all}\n"
                        "  - {name: d, direction: rx, device: z, block-size: 0x1000}\n");
     EXPECT_EQ(c.gadget.name, "board_1");
@@ -145,6 +147,9 @@ TEST(Config, Values)
     EXPECT_EQ(a.blockCount, 64u);
     EXPECT_EQ(a.dmabufHeap, "/dev/dma_heap/reserved");
     EXPECT_EQ(a.zeroCopy, ZeroCopy::Require);
+    EXPECT_EQ(a.stallTimeout, std::chrono::milliseconds(0));
+    EXPECT_EQ(c.streams[1].stallTimeout, std::chrono::seconds(30));
+    EXPECT_EQ(c.streams[2].stallTimeout, std::chrono::seconds(5)); // the default
     EXPECT_EQ(c.streams[1].blockSize, 2u << 20);
     EXPECT_EQ(c.streams[1].zeroCopy, ZeroCopy::Off);
     EXPECT_EQ(c.streams[2].blockSize, 12u * 1024);

@@ -129,6 +129,12 @@ iiousb_vm_test(daemon_ep0_fault daemon_ep0_fault STOCK_KERNEL_ONLY)
 # debug kernel with fewer cycles: the restart and stop paths under lockdep and KASAN.
 iiousb_vm_test(daemon_cycles daemon_cycles STOCK_KERNEL_ONLY --timeout 600)
 iiousb_vm_test(daemon_cycles daemon_cycles DEBUG_KERNEL_ONLY --timeout 900 -- 4 3 1 2097152)
+# The progress watchdog (issue 11): rx0 with stall-timeout 2; iio-sim-adc's DMA stalled
+# (sim_stall): iio-stalled and a restart, then rx0 moves again and a capture verifies; stalled
+# for good: failed after 3 restarts, START works once it is cleared; a SIGSTOPped capture:
+# usb-idle and usb-resumed, no restart. Arguments T HOST_STALL_S.
+iiousb_vm_test(daemon_stall daemon_stall STOCK_KERNEL_ONLY --timeout 300)
+iiousb_vm_test(daemon_stall daemon_stall DEBUG_KERNEL_ONLY --timeout 900)
 # No such dma-heap: the blocks come from udmabuf, still zero-copy on both sides.
 iiousb_vm_test(stream_udmabuf stream STOCK_KERNEL_ONLY -- 64 16 zero-copy zero-copy auto
                /dev/dma_heap/none)
