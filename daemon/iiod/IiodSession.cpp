@@ -304,7 +304,10 @@ void IiodSession::executeWithDevice(const IiodCommand &cmd, const std::string &d
 
 void IiodSession::readChunk(const IiodPayload &payload)
 {
-    if (!transfer_ || !transfer_->read || payload.bytes == 0)
+    // A chunk is never empty (a 0 would end the client's READBUF) and never goes past the
+    // bytes asked for (the client reads no more): such a report is a backend bug, dropped.
+    if (!transfer_ || !transfer_->read || payload.bytes == 0 ||
+        payload.bytes > transfer_->requested - transfer_->done)
         return;
     PendingTransfer &t = *transfer_;
     reply(static_cast<long long>(payload.bytes));

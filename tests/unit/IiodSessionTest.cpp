@@ -284,6 +284,8 @@ TEST_F(IiodSessionTest, ReadBufEarlyEndAndErrors)
     send("OPEN iio:device0 1024 00000003\r\n");
     send("READBUF iio:device0 4096\r\n");
     backend.sink->readChunk({1, 1024});
+    backend.sink->readChunk({2, 0});    // empty: dropped
+    backend.sink->readChunk({3, 3073}); // more than asked: dropped
     backend.sink->transferDone(std::uint64_t{1024});
     EXPECT_EQ(show(session.takeTransfers()),
               (V{"1024\n", "0000000b\n", "<payload 1:1024>", "0\n"}));
