@@ -11,7 +11,8 @@ namespace iiousb::iiod {
 
 namespace {
 
-// Token kinds of parser.y's %token list.
+// Token kinds of parser.y's %token list. A line that fits no production is answered -EINVAL
+// (parser.y:437 "error END", yyerror at :446).
 enum class Tok {
     Space,
     End,
@@ -147,7 +148,8 @@ const std::array kRules = {
         Rule{{}, "", Tok::Word, {}},
 };
 
-// Splits a line ('\n' included) into tokens the way iiod's lexer does.
+// Splits a line ('\n' included) into tokens the way iiod's lexer does (lexer.l:161 SPACE,
+// 165 END, 170 ".").
 std::vector<Token> lex(std::string_view s)
 {
     std::vector<Token> tokens;
@@ -253,13 +255,13 @@ Result<IiodCommand> parseIiodCommand(std::string_view line)
     if (line.empty() || line.back() != '\n' || line.size() > kMaxCommandLine)
         return syntaxError(line);
     const std::vector<Token> t = lex(line);
-    // A line holds exactly one END, at its end (lex() gets one line).
     using enum Tok;
     IiodCommand c;
     auto text = [&](std::size_t i) { return t[i].text; };
 
-    if (matches(t, {End}))
+    if (matches(t, {End})) // parser.y:95
         return c;
+    // parser.y:98 (EXIT), 103 (HELP), 138 (VERSION), 146 (PRINT), 158 (ZPRINT).
     for (auto [tok, op] : {std::pair{Exit, IiodOp::Exit},
                            {Help, IiodOp::Help},
                            {Version, IiodOp::Version},
@@ -270,7 +272,7 @@ Result<IiodCommand> parseIiodCommand(std::string_view line)
             return c;
         }
     }
-    if (matches(t, {Timeout, Space, Word, End})) {
+    if (matches(t, {Timeout, Space, Word, End})) { // parser.y:177
         c.op = IiodOp::Timeout;
         // (unsigned int) atoi(word), parser.y TIMEOUT rule.
         c.timeoutMs = static_cast<std::uint32_t>(leadingNumber(text(2)));
@@ -282,7 +284,7 @@ Result<IiodCommand> parseIiodCommand(std::string_view line)
     c.attr.device = c.device;
 
     switch (t[0].kind) {
-    case Open:
+    case Open: // parser.y:188 (CYCLIC), 200
         if (matches(t, {Open, Space, Device, Space, Word, Space, Word, End}) ||
             matches(t, {Open, Space, Device, Space, Word, Space, Word, Space, Cyclic, End})) {
             c.op = IiodOp::Open;
@@ -295,14 +297,14 @@ Result<IiodCommand> parseIiodCommand(std::string_view line)
             return c;
         }
         break;
-    case Close:
-    case GetTrig:
+    case Close:   // parser.y:212
+    case GetTrig: // parser.y:423
         if (matches(t, {t[0].kind, Space, Device, End})) {
             c.op = t[0].kind == Close ? IiodOp::Close : IiodOp::GetTrig;
             return c;
         }
         break;
-    case SetTrig:
+    case SetTrig: // parser.y:406, 416 (no trigger)
         if (matches(t, {SetTrig, Space, Device, End}) ||
             matches(t, {SetTrig, Space, Device, Space, Word, End})) {
             c.op = IiodOp::SetTrig;
@@ -311,8 +313,8 @@ Result<IiodCommand> parseIiodCommand(std::string_view line)
             return c;
         }
         break;
-    case ReadBuf:
-    case WriteBuf:
+    case ReadBuf:  // parser.y:288
+    case WriteBuf: // parser.y:299
         if (matches(t, {t[0].kind, Space, Device, Space, Word, End})) {
             c.op = t[0].kind == ReadBuf ? IiodOp::ReadBuf : IiodOp::WriteBuf;
             auto bytes = count(text(4));
@@ -322,7 +324,7 @@ Result<IiodCommand> parseIiodCommand(std::string_view line)
             return c;
         }
         break;
-    case Set:
+    case Set: // parser.y:430
         if (matches(t, {Set, Space, Device, Space, BuffersCount, Space, Value, End})) {
             c.op = IiodOp::SetBuffersCount;
             c.buffersCount = static_cast<long>(leadingNumber(text(6)));
@@ -332,6 +334,7 @@ Result<IiodCommand> parseIiodCommand(std::string_view line)
     case Read:
     case Write: {
         // After the device: [DEBUG|BUFFER|IN_OUT CHANNEL] [attr] (WRITE: then <bytes>).
+        // READ: parser.y:220-286; WRITE: parser.y:314-404.
         const bool write = t[0].kind == Write;
         std::size_t i = 3;
         if (i + 1 < t.size() && t[i].kind == Space &&

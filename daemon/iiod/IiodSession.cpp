@@ -135,8 +135,8 @@ bool IiodSession::finishWrite()
     input_.erase(0, w.bytes);
     const PendingWrite done = std::move(w);
     write_.reset();
-    if (done.ref.device.empty()) { // the device was unknown
-        reply(-ENODEV);
+    if (done.error != 0) {
+        reply(done.error);
         return true;
     }
     auto written = backend_.writeAttr(done.ref, value);
@@ -195,7 +195,7 @@ void IiodSession::execute(const IiodCommand &cmd)
     auto device = backend_.resolveDevice(cmd.device);
     if (!device) {
         if (cmd.op == IiodOp::Write) {
-            write_ = PendingWrite{{}, cmd.bytes};
+            write_ = PendingWrite{{}, cmd.bytes, 0, device.error().code};
             return;
         }
         replyError(device.error());

@@ -66,6 +66,7 @@ private:
         IiodAttrRef ref;
         std::uint64_t bytes = 0;
         std::uint64_t dropped = 0; // of a value over kMaxAttrValue
+        int error = 0;             // answered once the value is read, instead of writing it
     };
     struct PendingTransfer { // a READBUF or WRITEBUF with the backend
         bool read = true;
