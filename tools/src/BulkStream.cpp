@@ -185,10 +185,12 @@ void BulkStream::complete(Slot &slot)
 }
 
 // A disconnect can first show up as failed transfers (the host controller's error) and
-// only a little later as a removed device: watch for that for a moment.
+// only later as a removed device, once the hub driver handled the port change (seen after
+// more than 1.5 s on a busy host): watch for that for up to 5 s. A device that is still
+// there after that had a real I/O error.
 bool BulkStream::deviceDisappeared()
 {
-    for (int i = 0; i < 15; ++i) {
+    for (int i = 0; i < 50; ++i) {
         int config = 0;
         if (libusb_get_configuration(handle_, &config) == LIBUSB_ERROR_NO_DEVICE) {
             deviceGone_ = true;
