@@ -98,6 +98,8 @@ iiousb_vm_test(stream_stock_udc stream DEBUG_KERNEL_ONLY --udc stock --timeout 9
                -- 8 4 copy zero-copy)
 iiousb_vm_test(stream_copy stream DEBUG_KERNEL_ONLY --timeout 900 -- 8 4 copy copy off)
 iiousb_vm_test(stream_disconnect stream_disconnect --timeout 900 -- 2)
+# soft_connect disconnect/connect: needs dummy_hcd 0003 (Debian's module never enumerates again).
+iiousb_vm_test(stream_disconnect_soft stream_disconnect --timeout 900 -- 2 soft)
 iiousb_vm_test(stream_require stream_require STOCK_KERNEL_ONLY --udc stock)
 # One owner per IIO buffer (issue 11): another program holds the ADC; START of rx0 fails
 # naming it and disturbs nothing, tx0 streams, rx0 works once the other program is gone.
