@@ -12,6 +12,12 @@
  *   kbug_iio lockorder    fileio read, then DMABUF attach: queue->lock -> mmap
  *                         lock and resv -> queue->lock (lockdep on the debug
  *                         kernel without 0012).
+ *   kbug_iio removed      a DMABUF enqueued on the disabled buffer, then iio-sim
+ *                         unbound, then a second ENQUEUE (ENODEV with 0014),
+ *                         then every fd closed: without 0014 the first DMABUF's
+ *                         fence is never signalled and the DMABUF stays listed
+ *                         in /sys/kernel/debug/dma_buf/bufinfo, attached to
+ *                         iio-sim, for good.
  *
  * Exit status 0 when the kernel behaved as fixed, 1 otherwise.
  */
@@ -231,6 +237,82 @@ static int test_lockorder(void)
 	return 0;
 }
 
+/* DMABUFs listed in /sys/kernel/debug/dma_buf/bufinfo (debugfs mounted). */
+static int count_dmabufs(void)
+{
+	FILE *f = fopen("/sys/kernel/debug/dma_buf/bufinfo", "r");
+	char line[256];
+	int n = 0;
+
+	if (!f)
+		kbug_die("open bufinfo: %s (debugfs not mounted?)", strerror(errno));
+	while (fgets(line, sizeof(line), f))
+		if (line[0] >= '0' && line[0] <= '9')
+			n++;
+	fclose(f);
+	return n;
+}
+
+static void show_bufinfo(void)
+{
+	FILE *f = fopen("/sys/kernel/debug/dma_buf/bufinfo", "r");
+	char line[256];
+
+	while (f && fgets(line, sizeof(line), f))
+		printf("  bufinfo| %s", line);
+	if (f)
+		fclose(f);
+}
+
+/* Bug 7 (0014): DMABUF blocks still queued when the driver goes away. */
+static int test_removed(void)
+{
+	int base = count_dmabufs();
+	int bfd = buffer_fd();
+	int dmabuf = kbug_dmabuf_alloc(BLOCK_BYTES);
+	int late = kbug_dmabuf_alloc(BLOCK_BYTES);
+	struct kbug_iio_dmabuf req = { .bytes_used = BLOCK_BYTES };
+	int err, n = 0, i, rc = 0;
+
+	err = iio_ioctl(bfd, KBUG_IIO_BUFFER_DMABUF_ATTACH_IOCTL, &dmabuf);
+	if (!err)
+		err = iio_ioctl(bfd, KBUG_IIO_BUFFER_DMABUF_ATTACH_IOCTL, &late);
+	if (err)
+		kbug_die("IIO_BUFFER_DMABUF_ATTACH: %s", strerror(-err));
+	req.fd = (__u32)dmabuf;
+	err = iio_ioctl(bfd, KBUG_IIO_BUFFER_DMABUF_ENQUEUE_IOCTL, &req);
+	if (err)
+		kbug_die("IIO_BUFFER_DMABUF_ENQUEUE on the disabled buffer: %s", strerror(-err));
+	kbug_log("DMABUF enqueued on the disabled buffer; unbinding iio-sim");
+	kbug_must_write("/sys/bus/platform/drivers/iio-sim/unbind", "iio-sim");
+
+	req.fd = (__u32)late;
+	err = iio_ioctl(bfd, KBUG_IIO_BUFFER_DMABUF_ENQUEUE_IOCTL, &req);
+	kbug_log("ENQUEUE after the driver went away: %s", err ? strerror(-err) : "accepted");
+	if (err != -ENODEV) {
+		kbug_log("ENQUEUE after the driver went away: expected ENODEV");
+		rc = 1;
+	}
+
+	close(late);
+	close(dmabuf);
+	close(bfd);
+	close(devfd);
+	devfd = -1;
+	/* The IIO core drops the last references from a work item. */
+	for (i = 0; i < 50 && (n = count_dmabufs()) > base; i++)
+		kbug_sleep_ms(100);
+	if (n > base) {
+		kbug_log("DMABUF leak: %d DMABUF(s) still listed 5 s after every fd was closed", n - base);
+		show_bufinfo();
+		rc = 1;
+	} else {
+		kbug_log("every DMABUF released %d ms after the fds were closed", i * 100);
+	}
+	kbug_must_write("/sys/bus/platform/drivers/iio-sim/bind", "iio-sim");
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -246,8 +328,10 @@ int main(int argc, char **argv)
 		rc = test_reorder();
 	else if (!strcmp(mode, "lockorder"))
 		rc = test_lockorder();
+	else if (!strcmp(mode, "removed"))
+		rc = test_removed();
 	else {
-		fprintf(stderr, "usage: kbug_iio dmabuf-read|reorder|lockorder\n");
+		fprintf(stderr, "usage: kbug_iio dmabuf-read|reorder|lockorder|removed\n");
 		return 2;
 	}
 	kbug_log("%s: %s", mode, rc ? "FAIL" : "PASS");
