@@ -103,7 +103,7 @@ iiousb_vm_test(stream_disconnect_soft stream_disconnect --timeout 900 -- 2 soft)
 iiousb_vm_test(stream_require stream_require STOCK_KERNEL_ONLY --udc stock)
 # One owner per IIO buffer (issue 11): another program holds the ADC; START of rx0 fails
 # naming it and disturbs nothing, tx0 streams, rx0 works once the other program is gone.
-iiousb_vm_test(daemon_iio_busy daemon_iio_busy STOCK_KERNEL_ONLY)
+iiousb_vm_test(daemon_iio_busy daemon_iio_busy)
 # (IIO cyclic DMABUFs are exercised on the debug kernel by iio_dmabuf.)
 iiousb_vm_test(stream_cyclic stream_cyclic STOCK_KERNEL_ONLY --timeout 900)
 # Short and zero-length tx transfers never reach the DAC, on the zero-copy USB path (f_fs
@@ -125,8 +125,10 @@ iiousb_vm_test(demo demo STOCK_KERNEL_ONLY -- 8)
 # every byte, fds and DMABUFs return to the baseline. About 40 s of scenario; arguments
 # ABANDON RANDOM SECONDS SEED HOLD TX_MIB RATE (the issue's long run with 10 000 random
 # SETUPs: tests/vm/run.sh --timeout 900 daemon_ep0_fault 1000 10000 10 1 3 256). Daemon
-# behaviour on Debian's f_fs and dummy_hcd: Debian's kernel only.
+# behaviour on Debian's f_fs and dummy_hcd; on the debug kernel (the rig's patched f_fs under
+# lockdep and KASAN) with fewer transfers.
 iiousb_vm_test(daemon_ep0_fault daemon_ep0_fault STOCK_KERNEL_ONLY)
+iiousb_vm_test(daemon_ep0_fault daemon_ep0_fault DEBUG_KERNEL_ONLY --timeout 900 -- 50 400 5 1 3 32)
 # START/STOP cycles, host programs killed mid-stream, a stalled host (issue 11): 20 cycles
 # of a verified 1 MiB capture plus raw START/STOP of both streams, two SIGKILLed captures and
 # plays each followed by a session verified from its first byte (the DAC counts the play

@@ -257,7 +257,9 @@ Expected<void> BulkStream::run(const Sink &sink, const Source &source, const Sto
     }
     sink_ = nullptr;
     source_ = nullptr;
-    if (error_ && ioError_ && !deviceGone_ && deviceDisappeared())
+    // The first failed transfer of a disconnect may report an I/O error and only the
+    // ones after it "no device" (the first error is kept): either way, it was a disconnect.
+    if (error_ && ioError_ && (deviceGone_ || deviceDisappeared()))
         error_ = Error{disconnectedText()};
     if (error_)
         return *error_;
