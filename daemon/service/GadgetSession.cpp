@@ -144,10 +144,15 @@ Result<void> GadgetSession::bringUp(EventLoop &loop)
 
     // A killed instance leaves its gadget (unbound by the kernel when ep0 closed) and its
     // mount behind: unbind, unmount, remove, in that order.
+    std::vector<std::string> instances{instance};
+    if (config_.libiio.enabled)
+        instances.push_back(config_.libiio.instance);
     auto stale = gadget::Gadget::removeStale(name, [&]() -> Result<void> {
-        auto n = ffs::FfsMount::unmountStale(instance);
-        if (!n)
-            return n.takeError();
+        for (const std::string &i : instances) {
+            auto n = ffs::FfsMount::unmountStale(i);
+            if (!n)
+                return n.takeError();
+        }
         return {};
     });
     if (!stale)
@@ -155,7 +160,7 @@ Result<void> GadgetSession::bringUp(EventLoop &loop)
     if (*stale)
         LOG(Session, Notice) << "Cleaned up the stale gadget '" << name << "'";
 
-    auto g = gadget::Gadget::create(config_.gadget, instance);
+    auto g = gadget::Gadget::create(config_.gadget, instances);
     if (!g)
         return g.takeError();
     gadget_ = std::move(*g);
@@ -190,6 +195,23 @@ Result<void> GadgetSession::bringUp(EventLoop &loop)
         return src.takeError();
     ep0Source_ = std::move(*src);
 
+    // The libiio interface's descriptors are written before the UDC is bound too.
+    if (config_.libiio.enabled) {
+        function::IiodFunctionOptions io;
+        io.instance = config_.libiio.instance;
+        io.mountPoint = config_.libiio.mountPoint;
+        io.pipes = config_.libiio.pipes;
+        io.backend.allowWrites = config_.libiio.attributeWrites;
+        io.backend.allowDebug = config_.libiio.debugAttributes;
+        auto f = function::IiodFunction::create(loop, std::move(io), [this] {
+            if (onFatal_)
+                onFatal_();
+        });
+        if (!f)
+            return f.takeError();
+        iiod_ = std::move(*f);
+    }
+
     auto worker = ffs::Ep0Worker::start(*ep0_);
     if (!worker)
         return worker.takeError();
@@ -219,6 +241,10 @@ Result<void> GadgetSession::bringUp(EventLoop &loop)
     LOG(Session, Info) << "Gadget '" << name << "' (" << ids << ") "
                        << (bound() ? "bound to " + boundUdc_ : std::string("set up")) << " with "
                        << streams_.size() << " streams, FunctionFS on " << mount_->path()
+                       << (iiod_ ? " and the libiio interface (" +
+                                           std::to_string(config_.libiio.pipes) + " pipes) on " +
+                                           config_.libiio.mountPoint
+                                 : std::string())
                        << " (bring-up " << ms << " ms)";
     return {};
 }
@@ -233,12 +259,15 @@ GadgetSession::~GadgetSession()
     ep0Worker_.reset();
     if (control_)
         control_->disable();
+    if (iiod_)
+        iiod_->stop(); // its pipes' sessions and ep0 stage end before the unbind
     binding_.reset();
     control_.reset();
     streams_.clear();
     ep0Source_.reset();
     ep0_.reset();
     mount_.reset();
+    iiod_.reset();
     gadget_.reset();
     iio_.reset();
 }

@@ -18,6 +18,7 @@
 #include "ffs/Ep0Worker.h"
 #include "ffs/FfsEp0.h"
 #include "ffs/FfsMount.h"
+#include "function/IiodFunction.h"
 #include "gadget/Gadget.h"
 #include "iio/IioContext.h"
 #include "stream/PipelineStream.h"
@@ -74,6 +75,8 @@ private:
     std::vector<PipelineStream *> pipelines_; // the same streams, for IIO hotplug
     std::unique_ptr<ControlProtocol> control_;
     std::unique_ptr<gadget::Gadget> gadget_;
+    // The libiio interface (config libiio.enabled), the gadget's second function.
+    std::unique_ptr<function::IiodFunction> iiod_;
     std::optional<ffs::FfsMount> mount_;
     std::optional<ffs::FfsEp0> ep0_;
     EventSourcePtr ep0Source_;

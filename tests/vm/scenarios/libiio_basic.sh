@@ -1,0 +1,87 @@
+# libiio clients (Debian's libiio-utils 0.24: iio_info, iio_attr, iio_readdev) talk to
+# iiousbd's libiio interface (the gadget's second function, interface string "IIO") over
+# dummy_hcd: the context lists iio-sim's devices and channels, an attribute written through
+# it takes effect, iio_readdev's samples match iio-sim's pattern word by word, 5 sessions in
+# a row, a device held by another user answers EBUSY, and the daemon's fds and the DMABUFs
+# are back to their baseline afterwards.
+. /lib/iiousb/functions.sh
+. /scenarios/_daemon.sh
+
+daemon_setup
+[ "$DAEMON_SIM" = 1 ] || die "libiio_basic needs iio-sim"
+run iiousbd --check-config "$DAEMON_CONF"
+daemon_start
+daemon_wait_host
+dev=$DAEMON_HOST_DEV
+intf=$dev/$(basename "$dev"):1.1
+daemon_expect bNumInterfaces "$(tr -d ' ' < "$dev/bNumInterfaces")" "2"
+daemon_expect "libiio interface" "$(cat "$intf/interface")" "IIO"
+daemon_expect "libiio bNumEndpoints" "$(cat "$intf/bNumEndpoints")" "06"
+log "sysfs: interface 1 'IIO' with $(cat "$intf/bNumEndpoints") endpoints"
+daemon_baseline
+log "baseline: $DAEMON_FDS_BEFORE fds, $DAEMON_DMABUFS_BEFORE DMABUFs"
+
+# --- iio_info -----------------------------------------------------------------------------
+t0=$(now)
+iio_info -u usb: > /tmp/iio_info.txt 2>&1 || { cat /tmp/iio_info.txt; daemon_show_log; die "iio_info -u usb: failed"; }
+log "iio_info -u usb: in $(elapsed "$t0" "$(now)")s"
+sed 's/^/  iio_info| /' /tmp/iio_info.txt | head -60
+for want in 'iio-sim-adc' 'iio-sim-dac' 'voltage0: .*(input, index: 0' 'voltage3: .*(input, index: 3' \
+	'voltage0: .*(output, index: 0' 'sampling_frequency'; do
+	grep -q -- "$want" /tmp/iio_info.txt || { daemon_show_log; die "iio_info: no '$want'"; }
+done
+grep -q 'Backend: usb' /tmp/iio_info.txt || grep -qi 'usb' /tmp/iio_info.txt || die "iio_info: not the usb backend"
+
+# --- iio_attr read and write ----------------------------------------------------------------
+adc=$(iio_dev_by_name iio-sim-adc) || die "no iio-sim-adc"
+iio_attr -u usb: -d iio-sim-adc sampling_frequency > /tmp/attr.txt 2>&1 || { cat /tmp/attr.txt; die "iio_attr read failed"; }
+cat /tmp/attr.txt
+grep -q "value '*:*'*$(cat "$adc/sampling_frequency")" /tmp/attr.txt ||
+	grep -q "$(cat "$adc/sampling_frequency")" /tmp/attr.txt || die "iio_attr read: $(cat /tmp/attr.txt), sysfs $(cat "$adc/sampling_frequency")"
+iio_attr -u usb: -d iio-sim-adc sampling_frequency 250000 > /tmp/attr.txt 2>&1 || { cat /tmp/attr.txt; die "iio_attr write failed"; }
+cat /tmp/attr.txt
+daemon_expect "sampling_frequency after iio_attr write" "$(cat "$adc/sampling_frequency")" 250000
+iio_attr -u usb: -d iio-sim-adc sampling_frequency > /tmp/attr.txt 2>&1 || die "iio_attr read back failed"
+grep -q 250000 /tmp/attr.txt || die "iio_attr read back: $(cat /tmp/attr.txt)"
+iio_attr -u usb: -d iio-sim-adc sampling_frequency 1000000 > /dev/null 2>&1 || die "iio_attr restore failed"
+daemon_expect "sampling_frequency restored" "$(cat "$adc/sampling_frequency")" 1000000
+log "iio_attr: sampling_frequency read, written (250000 in sysfs), read back, restored"
+
+# --- iio_readdev: 5 sessions in a row, the data checked word by word ------------------------
+# All 4 channels (16-bit each): 8 bytes a sample set. Each READBUF is one libiio buffer of
+# 16384 sets = two of iio-sim's fileio blocks (an even number per session: DESIGN.md).
+samples=262144
+bytes=$((samples * 8))
+for i in 1 2 3 4 5; do
+	t0=$(now)
+	iio_readdev -u usb: -b 16384 -s $samples iio-sim-adc > /tmp/rx.bin 2> /tmp/readdev.err ||
+		{ cat /tmp/readdev.err; daemon_show_log; die "iio_readdev session $i failed"; }
+	t=$(elapsed "$t0" "$(now)")
+	iiosim_verify -m f -n $bytes /tmp/rx.bin || { daemon_show_log; die "iio_readdev session $i: data"; }
+	log "iio_readdev session $i: $bytes bytes verified in ${t}s"
+done
+rm -f /tmp/rx.bin
+
+# --- One owner per IIO buffer: a device someone else reads answers EBUSY --------------------
+if command -v iio_hold > /dev/null; then
+	:
+fi
+exec 7< "/dev/$(basename "$adc")"
+if iio_readdev -u usb: -b 4096 -s 4096 iio-sim-adc > /tmp/rx.bin 2> /tmp/readdev.err; then
+	exec 7<&-
+	die "iio_readdev succeeded while /dev/$(basename "$adc") was held open"
+fi
+exec 7<&-
+cat /tmp/readdev.err
+grep -qi 'busy' /tmp/readdev.err || die "iio_readdev on a held device: $(cat /tmp/readdev.err), expected busy"
+log "a held device: iio_readdev fails with '$(head -1 /tmp/readdev.err)'"
+# ... and works again once it is free.
+iio_readdev -u usb: -b 16384 -s 32768 iio-sim-adc > /tmp/rx.bin 2> /tmp/readdev.err ||
+	{ cat /tmp/readdev.err; die "iio_readdev after the holder left failed"; }
+run iiosim_verify -m f -n $((32768 * 8)) /tmp/rx.bin
+
+daemon_back_to_baseline "after the libiio sessions"
+log "resources: $DAEMON_FDS fds, $DAEMON_DMABUFS DMABUFs (baseline)"
+kill -0 "$DAEMON_PID" || die "iiousbd died"
+daemon_stop_and_check_clean
+log "libiio_basic: passed"
