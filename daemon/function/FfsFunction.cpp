@@ -123,31 +123,31 @@ void FfsFunction::handleEvent(const ffs::FfsEvent &ev)
         handleSetup(ev.setup);
         return;
     case Type::Bind:
-        LOG(Function, Info) << options_.name << ": FunctionFS BIND";
-        personality_.bound();
+        LOG(Function, Debug) << options_.name << ": FunctionFS event BIND";
+        personality_.onBind();
         return;
     case Type::Unbind:
-        LOG(Function, Info) << options_.name << ": FunctionFS UNBIND";
+        LOG(Function, Debug) << options_.name << ": FunctionFS event UNBIND";
         enabled_ = false;
-        personality_.unbound();
+        personality_.onUnbind();
         return;
     case Type::Enable:
-        LOG(Function, Info) << options_.name << ": FunctionFS ENABLE";
+        LOG(Function, Debug) << options_.name << ": FunctionFS event ENABLE";
         enabled_ = true;
-        personality_.enabled();
+        personality_.onEnable();
         return;
     case Type::Disable:
-        LOG(Function, Info) << options_.name << ": FunctionFS DISABLE";
+        LOG(Function, Debug) << options_.name << ": FunctionFS event DISABLE";
         enabled_ = false;
-        personality_.disabled();
+        personality_.onDisable();
         return;
     case Type::Suspend:
-        LOG(Function, Info) << options_.name << ": FunctionFS SUSPEND";
-        personality_.suspended();
+        LOG(Function, Debug) << options_.name << ": FunctionFS event SUSPEND";
+        personality_.onSuspend();
         return;
     case Type::Resume:
-        LOG(Function, Info) << options_.name << ": FunctionFS RESUME";
-        personality_.resumed();
+        LOG(Function, Debug) << options_.name << ": FunctionFS event RESUME";
+        personality_.onResume();
         return;
     case Type::Unknown:
         LOG(Function, Warning) << options_.name << ": unknown FunctionFS event " << ev.raw;
@@ -164,7 +164,7 @@ void FfsFunction::handleSetup(const proto::SetupPacket &setup)
                              << " while the previous one is still being answered";
         return;
     }
-    SetupReply reply = personality_.setup(setup);
+    SetupReply reply = personality_.onSetup(setup);
     Job job{Job::Kind::Acknowledge, setup, {}};
     switch (reply.kind) {
     case SetupReply::Kind::Stall:
@@ -200,8 +200,12 @@ void FfsFunction::onStageDone()
     ep0Source_->setEnabled(true);
     const auto &setup = done->job.setup;
     if (done->result) {
-        LOG(Function, Debug) << options_.name << ": completed " << describeSetup(setup) << " in "
-                             << done->micros << " us";
+        const char *what = done->job.kind == ffs::Ep0Worker::Job::Kind::Reply ? "Answered"
+                           : done->job.kind == ffs::Ep0Worker::Job::Kind::Acknowledge
+                                   ? "Acknowledged"
+                                   : "Received the data of";
+        LOG(Function, Debug) << what << " " << describeSetup(setup) << " (" << options_.name
+                             << ") in " << done->micros << " us";
     } else {
         // EIDRM: the host gave up on the request (or sent the next SETUP) before the stage;
         // ESHUTDOWN/ECONNRESET: it went away; EINTR: cancelled. Host-triggered: rate-limited.
@@ -209,7 +213,7 @@ void FfsFunction::onStageDone()
                 << options_.name << ": the host did not complete " << describeSetup(setup) << " ("
                 << done->result.error().message << ", after " << done->micros / 1000 << " ms)";
     }
-    personality_.setupDone(setup, done->result);
+    personality_.onSetupDone(setup, done->result);
 }
 
 } // namespace iiousb::function

@@ -42,19 +42,20 @@ class FfsPersonality {
 public:
     virtual ~FfsPersonality() = default;
 
-    virtual void bound() {}
-    virtual void unbound() {}
+    virtual void onBind() {}
+    virtual void onUnbind() {}
     // The host configured the interface (endpoints enabled) / deconfigured it or reset the bus.
-    virtual void enabled() {}
-    virtual void disabled() {}
-    virtual void suspended() {}
-    virtual void resumed() {}
+    virtual void onEnable() {}
+    virtual void onDisable() {}
+    virtual void onSuspend() {}
+    virtual void onResume() {}
     // A control request for this function (wIndex already remapped to the function's
     // interface by f_fs). Must not block: the stage is carried out by the Ep0Worker.
-    virtual SetupReply setup(const proto::SetupPacket &setup) = 0;
+    virtual SetupReply onSetup(const proto::SetupPacket &setup) = 0;
     // The data or status stage of a request answered with Acknowledge, Receive or Data is
     // done: Receive's data, or the error (the host gave up, went away...).
-    virtual void setupDone(const proto::SetupPacket &, const Result<std::vector<std::uint8_t>> &) {}
+    virtual void onSetupDone(const proto::SetupPacket &, const Result<std::vector<std::uint8_t>> &)
+    {}
 };
 
 struct FfsFunctionOptions {

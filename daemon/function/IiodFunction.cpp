@@ -298,7 +298,7 @@ Result<void> IiodFunction::openPipe(unsigned index)
     return {};
 }
 
-SetupReply IiodFunction::setup(const proto::SetupPacket &setup)
+SetupReply IiodFunction::onSetup(const proto::SetupPacket &setup)
 {
     auto req = parseIiodSetup(setup, options_.pipes);
     if (!req)

@@ -112,9 +112,9 @@ private:
         : loop_(loop), options_(std::move(options))
     {}
 
-    SetupReply setup(const proto::SetupPacket &setup) override;
-    void disabled() override { closePipes("DISABLE"); }
-    void unbound() override { closePipes("UNBIND"); }
+    SetupReply onSetup(const proto::SetupPacket &setup) override;
+    void onDisable() override { closePipes("DISABLE"); }
+    void onUnbind() override { closePipes("UNBIND"); }
 
     void closePipes(const char *why);
     Result<void> openPipe(unsigned index);
