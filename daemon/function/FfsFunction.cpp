@@ -169,8 +169,8 @@ void FfsFunction::handleSetup(const proto::SetupPacket &setup)
     switch (reply.kind) {
     case SetupReply::Kind::Stall:
         // The host decides how often this happens: rate-limited.
-        LOG(Function, Notice).hostTriggered()
-                << options_.name << ": stalling " << describeSetup(setup) << ": " << reply.reason;
+        LOG(Function, Notice).hostTriggered() << "Stalling " << describeSetup(setup) << " ("
+                                              << options_.name << "): " << reply.reason;
         // A stall does not wait for the host: done here.
         if (auto r = ep0_->stall(setup); !r)
             LOG(Function, Warning) << r.error().message;
@@ -210,8 +210,9 @@ void FfsFunction::onStageDone()
         // EIDRM: the host gave up on the request (or sent the next SETUP) before the stage;
         // ESHUTDOWN/ECONNRESET: it went away; EINTR: cancelled. Host-triggered: rate-limited.
         LOG(Function, Notice).hostTriggered()
-                << options_.name << ": the host did not complete " << describeSetup(setup) << " ("
-                << done->result.error().message << ", after " << done->micros / 1000 << " ms)";
+                << "The host did not complete " << describeSetup(setup) << " (" << options_.name
+                << ": " << done->result.error().message << ", after " << done->micros / 1000
+                << " ms)";
     }
     personality_.onSetupDone(setup, done->result);
 }

@@ -106,6 +106,10 @@ Result<std::unique_ptr<IiodPipe>> IiodPipe::open(EventLoop &loop, unsigned index
         return makeError(-ENOMEM,
                          "Failed to create the refill eventfd of pipe " + std::to_string(index));
     IiodPipe *self = p.get();
+    p->backend_->setDataRequester([self](std::uint64_t bytes) {
+        self->dataWanted_ += bytes;
+        self->maybeRead();
+    });
     p->backend_->setPayloadWriter(
             [self](std::string bytes) { self->queuePayload(std::move(bytes)); });
     p->session_ = std::make_unique<iiod::IiodSession>(*p->backend_, [self] {
@@ -150,7 +154,25 @@ void IiodPipe::fail(const std::string &why)
 
 void IiodPipe::maybeRead()
 {
-    if (reading_ || broken_ || session_->ended() || !session_->wantsInput())
+    if (reading_ || broken_)
+        return;
+    if (dataWanted_ > 0) {
+        // WRITEBUF data for the backend: exactly what is missing (up to 1 MiB per read; the
+        // client's transfers are at most that long), so that a read never waits for bytes
+        // the client will not send.
+        const std::size_t n =
+                static_cast<std::size_t>(std::min<std::uint64_t>(dataWanted_, kMaxWrite));
+        dataBuf_.resize(std::max(dataBuf_.size(), n));
+        const int r = aio_->submit(out_.get(), false, dataBuf_.data(), n, kTagRead);
+        if (r < 0) {
+            fail("failed to queue a read: " + errnoString(-r));
+            return;
+        }
+        reading_ = true;
+        readingData_ = true;
+        return;
+    }
+    if (session_->ended() || !session_->wantsInput())
         return;
     const int r = aio_->submit(out_.get(), false, readBuf_.data(), readBuf_.size(), kTagRead);
     if (r < 0) {
@@ -206,11 +228,19 @@ void IiodPipe::onAio()
         if (c.tag == kTagRead) {
             reading_ = false;
             if (c.result < 0) {
+                readingData_ = false;
                 fail("read: " + errnoString(static_cast<int>(-c.result)));
                 continue;
             }
             if (broken_)
                 continue;
+            if (std::exchange(readingData_, false)) {
+                const auto n =
+                        std::min<std::uint64_t>(static_cast<std::uint64_t>(c.result), dataWanted_);
+                dataWanted_ -= n;
+                backend_->writeData(std::string_view(dataBuf_.data(), static_cast<std::size_t>(n)));
+                continue;
+            }
             session_->consume(
                     std::string_view(readBuf_.data(), static_cast<std::size_t>(c.result)));
         } else {
@@ -244,7 +274,7 @@ IiodFunction::create(EventLoop &loop, IiodFunctionOptions options, std::function
     fo.mountPoint = f->options_.mountPoint;
     fo.descriptors = buildIiodDescriptors(f->options_.pipes);
     fo.strings = buildIiodStrings();
-    fo.endpoints = 2 * f->options_.pipes;
+    fo.endpoints = 2 * static_cast<std::size_t>(f->options_.pipes);
     auto fn = FfsFunction::create(loop, std::move(fo), *f, std::move(onFatal));
     if (!fn)
         return fn.takeError();

@@ -74,6 +74,9 @@ private:
     UniqueFd out_; // ep(2i+2): host -> device
     // AIO buffers: alive until the AIO context is gone (f_fs copies into them late).
     std::vector<char> readBuf_;
+    std::vector<char> dataBuf_; // WRITEBUF data, read for the backend
+    std::uint64_t dataWanted_ = 0;
+    bool readingData_ = false;
     std::string writing_;
     std::deque<iiod::IiodTransfer> transfers_;
     std::deque<std::string> pieces_; // the next writes, each one transfer

@@ -38,6 +38,17 @@ Result<std::uint64_t> written(ssize_t n)
     return static_cast<std::uint64_t>(n);
 }
 
+// A buffer of output (DAC) channels: its enabled channels are outputs.
+bool isOutput(const iio_device *dev)
+{
+    for (unsigned i = 0; i < iio_device_get_channels_count(dev); i++) {
+        const iio_channel *chn = iio_device_get_channel(dev, i);
+        if (iio_channel_is_enabled(chn) && iio_channel_is_output(chn))
+            return true;
+    }
+    return false;
+}
+
 // -EBUSY when someone else uses the device's buffer (a native stream, another client).
 // Devices without a character device (an XML context in tests) are not checked.
 Result<void> deviceInUse(const std::string &id)
@@ -144,10 +155,16 @@ struct LibiioBackend::OpenBuffer {
     iio_buffer *buf = nullptr;
     // The samples of the last refill not handed out yet (a READBUF smaller than the buffer).
     std::string leftover;
-    // The READBUF in progress.
+    std::uint64_t sampleBytes = 0;
+    // The READBUF or WRITEBUF in progress.
     IiodTransferSink *sink = nullptr;
+    bool write = false;
     std::uint64_t remaining = 0;
     std::uint64_t moved = 0;
+    // WRITEBUF: the bytes of the current piece (at most the buffer's size) received so far,
+    // and its size.
+    std::string tx;
+    std::uint64_t piece = 0;
     // The refill thread; `result` is written by it, read once it has been joined.
     std::thread refill;
     std::mutex lock;
@@ -380,6 +397,7 @@ Result<IiodBufferInfo> LibiioBackend::openBuffer(const IiodOpenRequest &request)
                           "No sample size for " + request.device);
     }
     info.sampleBytes = static_cast<std::uint64_t>(sampleBytes);
+    b->sampleBytes = info.sampleBytes;
     buffers_.emplace(request.device, std::move(b));
     return info;
 }
@@ -395,6 +413,8 @@ void LibiioBackend::destroy(OpenBuffer &b)
         iio_buffer_destroy(b.buf);
     b.buf = nullptr;
     b.sink = nullptr;
+    if (writing_ == &b)
+        writing_ = nullptr;
 }
 
 Result<void> LibiioBackend::closeBuffer(const std::string &id)
@@ -420,6 +440,7 @@ void LibiioBackend::readBuffer(const std::string &id, std::uint64_t bytes, IiodT
         return;
     }
     b.sink = &sink;
+    b.write = false;
     b.remaining = bytes;
     b.moved = 0;
     feed(b);
@@ -481,6 +502,26 @@ void LibiioBackend::dispatch()
             continue;
         b.refill.join();
         b.result.reset();
+        if (b.write) {
+            if (*result < 0) {
+                writing_ = nullptr;
+                if (IiodTransferSink *sink = std::exchange(b.sink, nullptr))
+                    sink->transferDone(errnoError(static_cast<int>(*result),
+                                                  "Failed to push the buffer of " + id));
+                continue;
+            }
+            b.moved += b.piece;
+            b.remaining -= b.piece;
+            b.tx.clear();
+            if (b.remaining == 0) {
+                writing_ = nullptr;
+                if (IiodTransferSink *sink = std::exchange(b.sink, nullptr))
+                    sink->transferDone(b.moved);
+                continue;
+            }
+            requestWriteData(b);
+            continue;
+        }
         if (*result < 0) {
             // A client that stopped reading for longer than the TIMEOUT it set, the device
             // gone...: the READBUF ends with the error, the buffer stays open.
@@ -505,9 +546,75 @@ void LibiioBackend::sendPayload(const IiodPayload &payload)
     payloadWriter_(std::move(node.mapped()));
 }
 
-void LibiioBackend::writeBuffer(const std::string &, std::uint64_t, IiodTransferSink &sink)
+void LibiioBackend::writeBuffer(const std::string &id, std::uint64_t bytes, IiodTransferSink &sink)
 {
-    sink.transferDone(notWired("WRITEBUF"));
+    const auto it = buffers_.find(id);
+    if (it == buffers_.end()) {
+        sink.transferDone(makeError(-EBADF, id + " is not open in this session"));
+        return;
+    }
+    OpenBuffer &b = *it->second;
+    if (!isOutput(b.dev)) {
+        sink.transferDone(makeError(-EINVAL, "WRITEBUF on " + id + ", an input device"));
+        return;
+    }
+    if (b.sink || writing_ || !dataRequester_) {
+        sink.transferDone(makeError(-EBUSY, "WRITEBUF " + id + " while another is in progress"));
+        return;
+    }
+    b.sink = &sink;
+    b.write = true;
+    b.remaining = bytes;
+    b.moved = 0;
+    b.tx.clear();
+    writing_ = &b;
+    sink.writeReady(); // "0\n": the client sends the data after it
+    requestWriteData(b);
+}
+
+void LibiioBackend::requestWriteData(OpenBuffer &b)
+{
+    const auto capacity =
+            static_cast<std::uint64_t>(static_cast<const char *>(iio_buffer_end(b.buf)) -
+                                       static_cast<const char *>(iio_buffer_start(b.buf)));
+    b.piece = std::min(b.remaining, capacity);
+    b.tx.reserve(static_cast<std::size_t>(b.piece));
+    dataRequester_(b.piece);
+}
+
+void LibiioBackend::writeData(std::string_view bytes)
+{
+    if (!writing_)
+        return;
+    OpenBuffer &b = *writing_;
+    b.tx.append(bytes);
+    if (b.tx.size() < b.piece)
+        return;
+    std::memcpy(iio_buffer_start(b.buf), b.tx.data(), static_cast<std::size_t>(b.piece));
+    startPush(b);
+}
+
+void LibiioBackend::startPush(OpenBuffer &b)
+{
+    {
+        std::lock_guard guard(b.lock);
+        b.result.reset();
+    }
+    const int notify = completion_.get();
+    const auto capacity =
+            static_cast<std::uint64_t>(static_cast<const char *>(iio_buffer_end(b.buf)) -
+                                       static_cast<const char *>(iio_buffer_start(b.buf)));
+    const bool whole = b.piece == capacity;
+    const std::size_t samples = static_cast<std::size_t>(b.piece / b.sampleBytes);
+    b.refill = std::thread([&b, notify, whole, samples] {
+        const ssize_t r = whole ? iio_buffer_push(b.buf) : iio_buffer_push_partial(b.buf, samples);
+        {
+            std::lock_guard guard(b.lock);
+            b.result = r;
+        }
+        const std::uint64_t one = 1;
+        (void)!::write(notify, &one, sizeof(one));
+    });
 }
 
 } // namespace iiousb::iiod

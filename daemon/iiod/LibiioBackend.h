@@ -4,7 +4,10 @@
 // A refill may block (it waits for the converter): it runs on a thread of its own, one per
 // opened buffer and READBUF, whose end is reported through completionFd(), an eventfd the
 // transport watches on its event loop (then dispatch()). Chunks are copies; sendPayload()
-// hands them to the transport's PayloadWriter. WRITEBUF is not implemented yet (-ENOSYS).
+// hands them to the transport's PayloadWriter. WRITEBUF asks the transport for the data
+// (DataRequester: read that many bytes from the OUT endpoint and hand them to writeData()),
+// copies it into the libiio buffer and pushes it on a thread (iio_buffer_push blocks).
+// OPEN ... CYCLIC is not implemented yet (-ENOSYS).
 // The zero-copy path (DMABUF READBUF) is not here yet (docs/libiio.md).
 #pragma once
 
@@ -45,6 +48,8 @@ public:
 
     // Writes the bytes of a payload on the pipe's IN endpoint (queued after what is there).
     using PayloadWriter = std::function<void(std::string bytes)>;
+    // Reads `bytes` more bytes of a WRITEBUF's data from the OUT endpoint into writeData().
+    using DataRequester = std::function<void(std::uint64_t bytes)>;
 
     LibiioBackend(ContextPtr ctx, LibiioBackendOptions options);
     LibiioBackend(const LibiioBackend &) = delete;
@@ -53,6 +58,9 @@ public:
     ~LibiioBackend() override;
 
     void setPayloadWriter(PayloadWriter writer) { payloadWriter_ = std::move(writer); }
+    void setDataRequester(DataRequester requester) { dataRequester_ = std::move(requester); }
+    // Data of the pending WRITEBUF, as the transport reads it (never more than requested).
+    void writeData(std::string_view bytes);
     // Readable when a refill thread finished: call dispatch() from the event loop. -1 if the
     // eventfd could not be created (then every OPEN fails).
     int completionFd() const { return completion_.get(); }
@@ -86,11 +94,15 @@ private:
     // Hands out what the buffer holds for its READBUF, starts a refill when it needs more.
     void feed(OpenBuffer &b);
     void startRefill(OpenBuffer &b);
+    void requestWriteData(OpenBuffer &b);
+    void startPush(OpenBuffer &b);
     void destroy(OpenBuffer &b);
 
     ContextPtr ctx_;
     UniqueFd completion_;
     PayloadWriter payloadWriter_;
+    DataRequester dataRequester_;
+    OpenBuffer *writing_ = nullptr; // the buffer of the pending WRITEBUF
     std::map<std::string, std::unique_ptr<OpenBuffer>> buffers_;
     std::map<std::uint64_t, std::string> payloads_; // readChunk()ed, not sent yet
     std::uint64_t nextPayload_ = 1;

@@ -1,8 +1,8 @@
-# libiio clients (Debian's libiio-utils 0.24: iio_info, iio_attr, iio_readdev) talk to
+# libiio clients (Debian's libiio-utils 0.24: iio_info, iio_attr, iio_readdev, iio_writedev) talk to
 # iiousbd's libiio interface (the gadget's second function, interface string "IIO") over
 # dummy_hcd: the context lists iio-sim's devices and channels, an attribute written through
 # it takes effect, iio_readdev's samples match iio-sim's pattern word by word, 5 sessions in
-# a row, a device held by another user answers EBUSY, and the daemon's fds and the DMABUFs
+# a row, iio_writedev's pattern reaches the DAC without errors, a device held by another user answers EBUSY, and the daemon's fds and the DMABUFs
 # are back to their baseline afterwards.
 . /lib/iiousb/functions.sh
 . /scenarios/_daemon.sh
@@ -61,6 +61,22 @@ for i in 1 2 3 4 5; do
 	log "iio_readdev session $i: $bytes bytes verified in ${t}s"
 done
 rm -f /tmp/rx.bin
+
+# --- iio_writedev: the DAC checks what it consumes against the pattern ----------------------
+dac=$(iio_dev_by_name iio-sim-dac) || die "no iio-sim-dac"
+echo 1 > "$dac/sim_reset"
+tx_samples=131072
+tx_bytes=$((tx_samples * 8))
+t0=$(now)
+iiosim_gen f $tx_bytes | iio_writedev -u usb: -b 16384 -s $tx_samples iio-sim-dac 2> /tmp/writedev.err ||
+	{ cat /tmp/writedev.err; daemon_show_log; die "iio_writedev failed"; }
+t=$(elapsed "$t0" "$(now)")
+dac_bytes=$(cat "$dac/sim_bytes")
+dac_errors=$(cat "$dac/sim_errors")
+log "iio_writedev: $tx_bytes bytes sent in ${t}s; the DAC consumed $dac_bytes bytes, $dac_errors errors (first at $(cat "$dac/sim_first_error_offset"))"
+daemon_expect "DAC errors" "$dac_errors" 0
+# (The blocks still queued when iio_writedev closes its buffer are dropped by the disable.)
+[ "$dac_bytes" -ge $((tx_bytes / 2)) ] || die "the DAC consumed only $dac_bytes of $tx_bytes bytes"
 
 # --- One owner per IIO buffer: a device someone else reads answers EBUSY --------------------
 if command -v iio_hold > /dev/null; then
