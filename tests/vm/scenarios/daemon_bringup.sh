@@ -85,6 +85,13 @@ elif [ -f "$dev/power/control" ]; then
 	echo 0 > "$dev/power/autosuspend_delay_ms" || die "autosuspend_delay_ms"
 	echo auto > "$dev/power/control" || die "power/control auto"
 	daemon_wait_log 'FunctionFS SUSPEND' $((nsusp + 1)) "autosuspend"
+	# (The gadget hears of the suspend while the host's runtime PM may still be finishing
+	# it: 'suspending' for a moment.)
+	n=0
+	while [ "$(cat "$dev/power/runtime_status")" = suspending ] && [ $n -lt 20 ]; do
+		n=$((n + 1))
+		sleep 0.1
+	done
 	daemon_expect "runtime_status after the autosuspend" "$(cat "$dev/power/runtime_status")" suspended
 	echo on > "$dev/power/control" || die "power/control on"
 	daemon_wait_log 'FunctionFS RESUME' $((nres + 1)) "resume"

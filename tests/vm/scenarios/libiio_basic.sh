@@ -96,6 +96,16 @@ iio_readdev -u usb: -b 16384 -s 32768 iio-sim-adc > /tmp/rx.bin 2> /tmp/readdev.
 	{ cat /tmp/readdev.err; die "iio_readdev after the holder left failed"; }
 run iiosim_verify -m f -n $((32768 * 8)) /tmp/rx.bin
 
+# Every RESET_PIPES/OPEN_PIPE/CLOSE_PIPE was acknowledged (the status stage, by the Ep0Worker)
+# well within the client's 1 s.
+acks=$(grep -c 'Acknowledged bmRequestType 0x41 .*(libiio) in [0-9]* us' "$DAEMON_LOG")
+ack_max=$(grep -o 'Acknowledged bmRequestType 0x41 .*(libiio) in [0-9]* us' "$DAEMON_LOG" |
+	sed 's/.* in \([0-9]*\) us/\1/' | sort -n | tail -n 1)
+[ "$acks" -ge 20 ] && [ "${ack_max:-1000000}" -lt 1000000 ] ||
+	{ daemon_show_log; die "ep0 pipe requests: $acks acknowledged, slowest ${ack_max:-?} us"; }
+! grep -q 'Stalling .*(libiio)' "$DAEMON_LOG" || die "a libiio pipe request was stalled"
+log "ep0: $acks pipe requests acknowledged, slowest status stage ${ack_max} us"
+
 daemon_back_to_baseline "after the libiio sessions"
 log "resources: $DAEMON_FDS fds, $DAEMON_DMABUFS DMABUFs (baseline)"
 kill -0 "$DAEMON_PID" || die "iiousbd died"
