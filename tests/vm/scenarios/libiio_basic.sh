@@ -2,7 +2,7 @@
 # iiousbd's libiio interface (the gadget's second function, interface string "IIO") over
 # dummy_hcd: the context lists iio-sim's devices and channels, an attribute written through
 # it takes effect, iio_readdev's samples match iio-sim's pattern word by word, 5 sessions in
-# a row, iio_writedev's pattern reaches the DAC without errors, a device held by another user answers EBUSY, and the daemon's fds and the DMABUFs
+# a row, a client SIGKILLed mid-READBUF then a clean new session, iio_writedev's pattern reaches the DAC without errors, a device held by another user answers EBUSY, and the daemon's fds and the DMABUFs
 # are back to their baseline afterwards.
 . /lib/iiousb/functions.sh
 . /scenarios/_daemon.sh
@@ -61,6 +61,25 @@ for i in 1 2 3 4 5; do
 	log "iio_readdev session $i: $bytes bytes verified in ${t}s"
 done
 rm -f /tmp/rx.bin
+
+# --- A client SIGKILLed mid-READBUF, then a new session starts clean -------------------------
+# At 10 kHz a 16384-set refill takes 1.6 s: the kill lands while the daemon waits for it.
+echo 10000 > "$adc/sampling_frequency"
+iio_readdev -u usb: -b 16384 -s 1048576 iio-sim-adc > /dev/null 2>&1 &
+victim=$!
+sleep 1
+kill -9 $victim
+wait $victim 2>/dev/null
+# The next client's RESET_PIPES ends the dead one's session (its buffer closed); only then
+# can the rate be changed again (iio-sim refuses while the buffer is enabled).
+iio_attr -u usb: -d iio-sim-adc sampling_frequency > /dev/null 2>&1 || die "iio_attr after the kill failed"
+echo 1000000 > "$adc/sampling_frequency" || die "sampling_frequency busy after the next client's RESET_PIPES"
+daemon_expect "sampling_frequency" "$(cat "$adc/sampling_frequency")" 1000000
+iio_readdev -u usb: -b 16384 -s $samples iio-sim-adc > /tmp/rx.bin 2> /tmp/readdev.err ||
+	{ cat /tmp/readdev.err; daemon_show_log; die "iio_readdev after a SIGKILLed client failed"; }
+iiosim_verify -m f -n $bytes /tmp/rx.bin ||
+	{ cat /tmp/readdev.err; daemon_show_log; die "iio_readdev after a SIGKILLed client: data"; }
+log "a client SIGKILLed mid-READBUF; the next session's $bytes bytes verified"
 
 # --- iio_writedev: the DAC checks what it consumes against the pattern ----------------------
 dac=$(iio_dev_by_name iio-sim-dac) || die "no iio-sim-dac"
