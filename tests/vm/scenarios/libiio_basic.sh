@@ -2,7 +2,7 @@
 # iiousbd's libiio interface (the gadget's second function, interface string "IIO") over
 # dummy_hcd: the context lists iio-sim's devices and channels, an attribute written through
 # it takes effect, iio_readdev's samples match iio-sim's pattern word by word, 5 sessions in
-# a row, a client SIGKILLed mid-READBUF then a clean new session, iio_writedev's pattern reaches the DAC without errors, a device held by another user answers EBUSY, and the daemon's fds and the DMABUFs
+# a row, a client SIGKILLed mid-READBUF then a clean new session, iio_writedev's pattern reaches the DAC without errors, RX and TX at once from one context, a device held by another user answers EBUSY, and the daemon's fds and the DMABUFs
 # are back to their baseline afterwards.
 . /lib/iiousb/functions.sh
 . /scenarios/_daemon.sh
@@ -96,6 +96,16 @@ log "iio_writedev: $tx_bytes bytes sent in ${t}s; the DAC consumed $dac_bytes by
 daemon_expect "DAC errors" "$dac_errors" 0
 # (The blocks still queued when iio_writedev closes its buffer are dropped by the disable.)
 [ "$dac_bytes" -ge $((tx_bytes / 2)) ] || die "the DAC consumed only $dac_bytes of $tx_bytes bytes"
+
+# --- RX and TX at once from one context (pipes 1 and 2) ---------------------------------------
+echo 1 > "$dac/sim_reset"
+t0=$(now)
+libiio_duplex usb: 16384 8 || { daemon_show_log; die "libiio_duplex failed"; }
+dac_bytes=$(cat "$dac/sim_bytes")
+dac_errors=$(cat "$dac/sim_errors")
+log "RX+TX from one context in $(elapsed "$t0" "$(now)")s: the DAC consumed $dac_bytes bytes, $dac_errors errors"
+daemon_expect "DAC errors (duplex)" "$dac_errors" 0
+[ "$dac_bytes" -gt 0 ] || die "the DAC consumed nothing in the duplex run"
 
 # --- One owner per IIO buffer: a device someone else reads answers EBUSY --------------------
 if command -v iio_hold > /dev/null; then
