@@ -1,8 +1,9 @@
 # libiio clients (Debian's libiio-utils 0.24: iio_info, iio_attr, iio_readdev, iio_writedev) talk to
 # iiousbd's libiio interface (the gadget's second function, interface string "IIO") over
 # dummy_hcd: the context lists iio-sim's devices and channels, an attribute written through
-# it takes effect, iio_readdev's samples match iio-sim's pattern word by word, 5 sessions in
-# a row, a client SIGKILLed mid-READBUF then a clean new session, iio_writedev's pattern reaches the DAC without errors, RX and TX at once from one context, a device held by another user answers EBUSY, and the daemon's fds and the DMABUFs
+# it takes effect, iio_readdev's samples match iio-sim's pattern word by word, 20 sessions
+# in a row, a client SIGKILLed mid-READBUF then a clean new session, a cable pull
+# mid-READBUF and back, iio_writedev's pattern reaches the DAC without errors, RX and TX at once from one context, a device held by another user answers EBUSY, and the daemon's fds and the DMABUFs
 # are back to their baseline afterwards.
 . /lib/iiousb/functions.sh
 . /scenarios/_daemon.sh
@@ -47,12 +48,12 @@ iio_attr -u usb: -d iio-sim-adc sampling_frequency 1000000 > /dev/null 2>&1 || d
 daemon_expect "sampling_frequency restored" "$(cat "$adc/sampling_frequency")" 1000000
 log "iio_attr: sampling_frequency read, written (250000 in sysfs), read back, restored"
 
-# --- iio_readdev: 5 sessions in a row, the data checked word by word ------------------------
+# --- iio_readdev: 20 sessions in a row, the data checked word by word ------------------------
 # All 4 channels (16-bit each): 8 bytes a sample set. Each READBUF is one libiio buffer of
 # 16384 sets = two of iio-sim's fileio blocks (an even number per session: DESIGN.md).
 samples=262144
 bytes=$((samples * 8))
-for i in 1 2 3 4 5; do
+for i in $(seq 1 20); do
 	t0=$(now)
 	iio_readdev -u usb: -b 16384 -s $samples iio-sim-adc > /tmp/rx.bin 2> /tmp/readdev.err ||
 		{ cat /tmp/readdev.err; daemon_show_log; die "iio_readdev session $i failed"; }
@@ -80,6 +81,30 @@ iio_readdev -u usb: -b 16384 -s $samples iio-sim-adc > /tmp/rx.bin 2> /tmp/readd
 iiosim_verify -m f -n $bytes /tmp/rx.bin ||
 	{ cat /tmp/readdev.err; daemon_show_log; die "iio_readdev after a SIGKILLed client: data"; }
 log "a client SIGKILLed mid-READBUF; the next session's $bytes bytes verified"
+
+# --- Cable pull (soft disconnect) mid-READBUF, then back: a new session starts clean ----------
+udc=$(cat "$DAEMON_GADGET/UDC")
+echo 10000 > "$adc/sampling_frequency"
+iio_readdev -u usb: -b 16384 -s 1048576 iio-sim-adc > /dev/null 2> /tmp/pulled.err &
+victim=$!
+sleep 1
+kill -0 $victim 2>/dev/null || { cat /tmp/pulled.err; die "iio_readdev ended before the pull"; }
+echo disconnect > "/sys/class/udc/$udc/soft_connect"
+wait $victim
+rc=$?
+[ $rc != 0 ] || [ -s /tmp/pulled.err ] || die "iio_readdev did not notice the pull"
+daemon_wait_host_gone "the pull"
+daemon_wait_log 'DISABLE: closed [0-9]* pipe' 1 "the pull"
+kill -0 "$DAEMON_PID" || die "iiousbd died on the pull"
+# Its buffer is closed: the rate can be changed again.
+echo 1000000 > "$adc/sampling_frequency" || die "sampling_frequency busy after the pull"
+echo connect > "/sys/class/udc/$udc/soft_connect"
+daemon_wait_host
+iio_readdev -u usb: -b 16384 -s $samples iio-sim-adc > /tmp/rx.bin 2> /tmp/readdev.err ||
+	{ cat /tmp/readdev.err; daemon_show_log; die "iio_readdev after the pull failed"; }
+iiosim_verify -m f -n $bytes /tmp/rx.bin ||
+	{ cat /tmp/readdev.err; daemon_show_log; die "iio_readdev after the pull: data"; }
+log "cable pulled mid-READBUF (iio_readdev: $(head -n 1 /tmp/pulled.err)), back: $bytes bytes verified"
 
 # --- iio_writedev: the DAC checks what it consumes against the pattern ----------------------
 dac=$(iio_dev_by_name iio-sim-dac) || die "no iio-sim-dac"
