@@ -63,6 +63,16 @@ for i in $(seq 1 20); do
 done
 rm -f /tmp/rx.bin
 
+# --- 64 MiB unpaced, 2 MiB per READBUF (sent as 1 MiB writes), verified word by word --------
+echo 0 > "$adc/sampling_frequency"
+big=8388608
+t0=$(now)
+iio_readdev -u usb: -b 262144 -s $big iio-sim-adc 2> /tmp/readdev.err |
+	iiosim_verify -m f -n $((big * 8)) || { cat /tmp/readdev.err; daemon_show_log; die "64 MiB iio_readdev"; }
+t=$(elapsed "$t0" "$(now)")
+log "iio_readdev 64 MiB unpaced: verified in ${t}s ($(awk "BEGIN { printf \"%.1f\", 64 / $t }") MiB/s, copy path, TCG)"
+echo 1000000 > "$adc/sampling_frequency"
+
 # --- A client SIGKILLed mid-READBUF, then a new session starts clean -------------------------
 # At 10 kHz a 16384-set refill takes 1.6 s: the kill lands while the daemon waits for it.
 echo 10000 > "$adc/sampling_frequency"
