@@ -491,8 +491,16 @@ void LibiioBackend::dispatch()
 {
     std::uint64_t count = 0;
     (void)!::read(completion_.get(), &count, sizeof(count));
-    for (auto &[id, bp] : buffers_) {
-        OpenBuffer &b = *bp;
+    // A sink call may make the session run its next command (CLOSE: the buffer goes away):
+    // look each buffer up again, and never touch one after a sink call.
+    std::vector<std::string> ids;
+    for (const auto &entry : buffers_)
+        ids.push_back(entry.first);
+    for (const std::string &id : ids) {
+        const auto it = buffers_.find(id);
+        if (it == buffers_.end())
+            continue;
+        OpenBuffer &b = *it->second;
         std::optional<ssize_t> result;
         {
             std::lock_guard guard(b.lock);
