@@ -239,6 +239,8 @@ private:
 
     GadgetConfig parseGadget(const YAML::Node &node);
     FunctionFsConfig parseFunctionFs(const YAML::Node &node);
+    LibiioConfig parseLibiio(const YAML::Node &node, const FunctionFsConfig &ffs);
+    bool boolean(const YAML::Node &node, const std::string &key) const;
     LimitsConfig parseLimits(const YAML::Node &node);
     StreamConfig parseStream(const YAML::Node &node, const std::string &key);
     void checkDmabufMemory(const Config &c, const YAML::Node &streams) const;
@@ -292,6 +294,54 @@ FunctionFsConfig Parser::parseFunctionFs(const YAML::Node &node)
     if (node["mount"])
         f.mountPoint = absolutePath(node["mount"], k + ".mount");
     return f;
+}
+
+bool Parser::boolean(const YAML::Node &node, const std::string &key) const
+{
+    const std::string v = scalar(node, key, "true or false");
+    if (v == "true" || v == "yes" || v == "on")
+        return true;
+    if (v == "false" || v == "no" || v == "off")
+        return false;
+    fail(where(node, key), key, "expected true or false, got " + describe(node));
+}
+
+LibiioConfig Parser::parseLibiio(const YAML::Node &node, const FunctionFsConfig &ffs)
+{
+    const std::string k = "libiio";
+    checkMap(node, k,
+             {"enabled", "pipes", "instance", "mount", "attribute-writes", "debug-attributes"});
+    LibiioConfig l;
+    if (node["enabled"])
+        l.enabled = boolean(node["enabled"], k + ".enabled");
+    if (node["pipes"])
+        l.pipes = static_cast<unsigned>(integer(node["pipes"], k + ".pipes", 2, kMaxLibiioPipes));
+    if (node["instance"]) {
+        l.instance = name(node["instance"], k + ".instance", 39);
+        if (l.instance == ffs.instance)
+            fail(node["instance"].Mark(), k + ".instance",
+                 "'" + l.instance +
+                         "' is already functionfs.instance (each function needs "
+                         "its own)");
+    } else if (l.instance == ffs.instance) {
+        fail(node.Mark(), k + ".instance",
+             "(default) '" + l.instance + "' is already functionfs.instance");
+    }
+    if (node["mount"])
+        l.mountPoint = absolutePath(node["mount"], k + ".mount");
+    if (l.mountPoint == ffs.mountPoint)
+        fail(node["mount"] ? node["mount"].Mark() : node.Mark(), k + ".mount",
+             "'" + l.mountPoint + "' is already functionfs.mount (each function needs its own)");
+    if (l.enabled && facts_.mountPointProblem) {
+        if (std::string why = facts_.mountPointProblem(l.mountPoint); !why.empty())
+            fail(node["mount"] ? node["mount"].Mark() : node.Mark(), k + ".mount",
+                 (node["mount"] ? "" : "(default) ") + why);
+    }
+    if (node["attribute-writes"])
+        l.attributeWrites = boolean(node["attribute-writes"], k + ".attribute-writes");
+    if (node["debug-attributes"])
+        l.debugAttributes = boolean(node["debug-attributes"], k + ".debug-attributes");
+    return l;
 }
 
 LimitsConfig Parser::parseLimits(const YAML::Node &node)
@@ -436,7 +486,7 @@ Config Parser::parse(const YAML::Node &root)
     if (!root.IsDefined() || root.IsNull())
         fail(YAML::Mark::null_mark(), "",
              "empty configuration (expected a mapping with gadget and streams)");
-    checkMap(root, "", {"gadget", "functionfs", "limits", "streams"});
+    checkMap(root, "", {"gadget", "functionfs", "libiio", "limits", "streams"});
     require(root, "", "gadget", "a mapping with the USB device settings");
     require(root, "", "streams", "a list of streams");
     c.gadget = parseGadget(root["gadget"]);
@@ -452,6 +502,8 @@ Config Parser::parse(const YAML::Node &root)
             fail(YAML::Mark::null_mark(), "functionfs.mount", "(default) " + why);
         }
     }
+    if (root["libiio"])
+        c.libiio = parseLibiio(root["libiio"], c.functionfs);
     if (root["limits"])
         c.limits = parseLimits(root["limits"]);
     if (!c.limits.dmabufMemoryFromFile && facts_.memTotal > 0)

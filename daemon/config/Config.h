@@ -36,6 +36,21 @@ struct FunctionFsConfig {
     bool operator==(const FunctionFsConfig &) const = default;
 };
 
+// The iiod-compatible interface for libiio clients (docs/libiio.md): a second FunctionFS
+// function in the gadget, with its own instance and mount point.
+struct LibiioConfig {
+    bool enabled = false;
+    unsigned pipes = 3; // pipe 0 for the context, one per concurrent buffer after it
+    std::string instance = "iio";
+    std::string mountPoint = "/run/iiousbd/iio";
+    bool attributeWrites = true;  // WRITE of attributes
+    bool debugAttributes = false; // debug attributes (direct_reg_access...) listed and usable
+
+    bool operator==(const LibiioConfig &) const = default;
+};
+
+inline constexpr unsigned kMaxLibiioPipes = 8;
+
 enum class ZeroCopy { Auto, Require, Off };
 std::string_view zeroCopyName(ZeroCopy mode);
 
@@ -70,14 +85,15 @@ struct Config {
     std::string path; // where it was loaded from (for messages)
     GadgetConfig gadget;
     FunctionFsConfig functionfs;
+    LibiioConfig libiio;
     LimitsConfig limits;
     std::vector<StreamConfig> streams;
 
     // Same settings (the path does not count).
     bool sameSettings(const Config &other) const
     {
-        return gadget == other.gadget && functionfs == other.functionfs && limits == other.limits &&
-               streams == other.streams;
+        return gadget == other.gadget && functionfs == other.functionfs && libiio == other.libiio &&
+               limits == other.limits && streams == other.streams;
     }
 };
 

@@ -32,16 +32,16 @@ private:
     std::vector<std::uint8_t> data_;
 };
 
-void interfaceDescriptor(Writer &w, std::size_t numEndpoints)
+void interfaceDescriptor(Writer &w, std::size_t numEndpoints, const InterfaceClass &cls)
 {
     w.u8(USB_DT_INTERFACE_SIZE);
     w.u8(USB_DT_INTERFACE);
     w.u8(0); // bInterfaceNumber (f_fs remaps it)
     w.u8(0); // bAlternateSetting
     w.u8(static_cast<std::uint8_t>(numEndpoints));
-    w.u8(proto::kInterfaceClass);
-    w.u8(proto::kInterfaceSubClass);
-    w.u8(proto::kInterfaceProtocol);
+    w.u8(cls.interfaceClass);
+    w.u8(cls.subClass);
+    w.u8(cls.protocol);
     w.u8(1); // iInterface: the first string of the strings blob
 }
 
@@ -68,7 +68,17 @@ void ssCompanionDescriptor(Writer &w)
 
 std::vector<std::uint8_t> buildDescriptors(std::span<const proto::Direction> endpoints)
 {
-    const std::size_t n = endpoints.size();
+    std::vector<std::uint8_t> addresses;
+    for (std::size_t i = 0; i < endpoints.size(); i++)
+        addresses.push_back(proto::endpointAddress(i, endpoints[i]));
+    return buildDescriptors(addresses, {proto::kInterfaceClass, proto::kInterfaceSubClass,
+                                        proto::kInterfaceProtocol});
+}
+
+std::vector<std::uint8_t> buildDescriptors(std::span<const std::uint8_t> addresses,
+                                           const InterfaceClass &cls)
+{
+    const std::size_t n = addresses.size();
     Writer w;
     w.le32(FUNCTIONFS_DESCRIPTORS_MAGIC_V2);
     w.le32(0); // length, patched below
@@ -80,9 +90,9 @@ std::vector<std::uint8_t> buildDescriptors(std::span<const proto::Direction> end
     const std::uint16_t sizes[] = {proto::kBulkMaxPacketFullSpeed, proto::kBulkMaxPacketHighSpeed,
                                    proto::kBulkMaxPacketSuperSpeed};
     for (int speed = 0; speed < 3; speed++) {
-        interfaceDescriptor(w, n);
+        interfaceDescriptor(w, n, cls);
         for (std::size_t i = 0; i < n; i++) {
-            endpointDescriptor(w, proto::endpointAddress(i, endpoints[i]), sizes[speed]);
+            endpointDescriptor(w, addresses[i], sizes[speed]);
             if (speed == 2)
                 ssCompanionDescriptor(w);
         }

@@ -18,6 +18,18 @@ namespace iiousb::ffs {
 
 std::vector<std::uint8_t> buildDescriptors(std::span<const proto::Direction> endpoints);
 
+struct InterfaceClass {
+    std::uint8_t interfaceClass = 0;
+    std::uint8_t subClass = 0;
+    std::uint8_t protocol = 0;
+};
+
+// The general form: one interface of class `cls` with bulk endpoints at the requested
+// `addresses` (bit 7 set: IN), in that order, and a SuperSpeed companion with
+// proto::kSuperSpeedMaxBurst after each one at SuperSpeed.
+std::vector<std::uint8_t> buildDescriptors(std::span<const std::uint8_t> addresses,
+                                           const InterfaceClass &cls);
+
 // One string (iInterface = 1), US English.
 std::vector<std::uint8_t> buildStrings(std::string_view interfaceName);
 

@@ -105,7 +105,7 @@ Result<void> Gadget::removeByName(const std::string &name)
 }
 
 Result<std::unique_ptr<Gadget>> Gadget::create(const GadgetConfig &config,
-                                               const std::string &ffsInstance)
+                                               const std::vector<std::string> &ffsInstances)
 {
     auto state = openState();
     if (!state)
@@ -133,13 +133,17 @@ Result<std::unique_ptr<Gadget>> Gadget::create(const GadgetConfig &config,
     // From here on the destructor removes whatever was created.
     std::unique_ptr<Gadget> gadget(new Gadget(std::move(*state), g, config.name));
 
-    usbg_function *f = nullptr;
-    r = usbg_create_function(g, USBG_F_FFS, ffsInstance.c_str(), nullptr, &f);
-    if (r != USBG_SUCCESS)
-        return usbgError(r, "Failed to create function ffs." + ffsInstance + " in gadget '" +
-                                    config.name +
-                                    "' (instance names are global: is another "
-                                    "gadget using it?)");
+    std::vector<usbg_function *> functions;
+    for (const std::string &ffsInstance : ffsInstances) {
+        usbg_function *f = nullptr;
+        r = usbg_create_function(g, USBG_F_FFS, ffsInstance.c_str(), nullptr, &f);
+        if (r != USBG_SUCCESS)
+            return usbgError(r, "Failed to create function ffs." + ffsInstance + " in gadget '" +
+                                        config.name +
+                                        "' (instance names are global: is another "
+                                        "gadget using it?)");
+        functions.push_back(f);
+    }
 
     std::string configLabel = "iiousb";
     usbg_config_strs cstrs{};
@@ -154,12 +158,18 @@ Result<std::unique_ptr<Gadget>> Gadget::create(const GadgetConfig &config,
                                     " mA in gadget '" + config.name + "'");
     if (r = usbg_set_config_bm_attrs(c, 0x80); r != USBG_SUCCESS) // bus powered
         return usbgError(r, "Failed to set bmAttributes in gadget '" + config.name + "'");
-    const std::string link = "ffs." + ffsInstance;
-    r = usbg_add_config_function(c, link.c_str(), f);
-    if (r != USBG_SUCCESS)
-        return usbgError(r, "Failed to link " + link + " into c.1 of gadget '" + config.name + "'");
+    // Interfaces are numbered in link order: the first instance's function is interface 0.
+    std::string links;
+    for (std::size_t i = 0; i < functions.size(); i++) {
+        const std::string link = "ffs." + ffsInstances[i];
+        r = usbg_add_config_function(c, link.c_str(), functions[i]);
+        if (r != USBG_SUCCESS)
+            return usbgError(r, "Failed to link " + link + " into c.1 of gadget '" + config.name +
+                                        "'");
+        links += (i ? ", " : "") + link;
+    }
 
-    LOG(Gadget, Debug) << "Created gadget '" << config.name << "' with function " << link;
+    LOG(Gadget, Debug) << "Created gadget '" << config.name << "' with functions " << links;
     return gadget;
 }
 

@@ -1,10 +1,11 @@
-// A USB gadget in configfs (through libusbgx) holding one FunctionFS function, removed with
+// A USB gadget in configfs (through libusbgx) holding FunctionFS functions, removed with
 // everything under it when the object goes away. Binding to a UDC is a separate RAII object
 // (UdcBinding) so that teardown can unbind first and remove last.
 #pragma once
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/Result.h"
 #include "config/Config.h"
@@ -19,10 +20,11 @@ class UdcBinding;
 class Gadget {
 public:
     // Creates usb_gadget/<config.name> with the device attributes and strings, one
-    // configuration (c.1) and the function ffs.<ffsInstance> linked into it. Fails with
-    // -EEXIST if a gadget of that name exists (see removeStale()).
+    // configuration (c.1) and the functions ffs.<instance> linked into it in that order
+    // (the first is interface 0). Fails with -EEXIST if a gadget of that name exists (see
+    // removeStale()).
     static Result<std::unique_ptr<Gadget>> create(const GadgetConfig &config,
-                                                  const std::string &ffsInstance);
+                                                  const std::vector<std::string> &ffsInstances);
 
     // Removes the gadget `name` left by a killed daemon, after calling `beforeRemove` (which
     // unmounts its FunctionFS). Returns true if there was one. A gadget of that name that is

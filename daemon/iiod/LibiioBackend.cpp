@@ -1,11 +1,17 @@
 // IiodBackend's context part through libiio 0.24's v0 API.
 #include "iiod/LibiioBackend.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <vector>
 
+#include <fcntl.h>
 #include <iio.h>
+#include <unistd.h>
+
+#include <sys/eventfd.h>
 
 namespace iiousb::iiod {
 
@@ -32,9 +38,39 @@ Result<std::uint64_t> written(ssize_t n)
     return static_cast<std::uint64_t>(n);
 }
 
+// A buffer of output (DAC) channels: its enabled channels are outputs.
+bool isOutput(const iio_device *dev)
+{
+    for (unsigned i = 0; i < iio_device_get_channels_count(dev); i++) {
+        const iio_channel *chn = iio_device_get_channel(dev, i);
+        if (iio_channel_is_enabled(chn) && iio_channel_is_output(chn))
+            return true;
+    }
+    return false;
+}
+
+// -EBUSY when someone else uses the device's buffer (a native stream, another client).
+// Devices without a character device (an XML context in tests) are not checked.
+Result<void> deviceInUse(const std::string &id)
+{
+    const std::string node = "/dev/" + id;
+    if (access(node.c_str(), F_OK) < 0)
+        return {};
+    {
+        std::ifstream enable("/sys/bus/iio/devices/" + id + "/buffer/enable");
+        std::string v;
+        if (std::getline(enable, v) && v == "1")
+            return makeError(-EBUSY, "The buffer of " + id + " is enabled by another user");
+    }
+    UniqueFd fd(::open(node.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+    if (!fd && errno == EBUSY)
+        return makeError(-EBUSY, node + " is open by another user");
+    return {}; // closed again: libiio opens it
+}
+
 Error notWired(const char *what)
 {
-    return makeError(-ENOSYS, std::string(what) + ": the iiod buffer data path is not wired yet");
+    return makeError(-ENOSYS, std::string(what) + ": not implemented yet by iiousbd");
 }
 
 // The device's attribute names of one kind, in XML order (what "read all" reads).
@@ -112,9 +148,38 @@ Result<LibiioBackend::ContextPtr> LibiioBackend::createXmlContext(std::string_vi
     return ContextPtr(ctx, iio_context_destroy);
 }
 
+// One device's buffer opened by this session, and the READBUF in progress on it.
+struct LibiioBackend::OpenBuffer {
+    std::string id;
+    iio_device *dev = nullptr;
+    iio_buffer *buf = nullptr;
+    // The samples of the last refill not handed out yet (a READBUF smaller than the buffer).
+    std::string leftover;
+    std::uint64_t sampleBytes = 0;
+    // The READBUF or WRITEBUF in progress.
+    IiodTransferSink *sink = nullptr;
+    bool write = false;
+    std::uint64_t remaining = 0;
+    std::uint64_t moved = 0;
+    // WRITEBUF: the bytes of the current piece (at most the buffer's size) received so far,
+    // and its size.
+    std::string tx;
+    std::uint64_t piece = 0;
+    // The refill thread; `result` is written by it, read once it has been joined.
+    std::thread refill;
+    std::mutex lock;
+    std::optional<ssize_t> result;
+};
+
 LibiioBackend::LibiioBackend(ContextPtr ctx, LibiioBackendOptions options)
-    : ctx_(std::move(ctx)), options_(options)
+    : ctx_(std::move(ctx)), completion_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)), options_(options)
 {}
+
+LibiioBackend::~LibiioBackend()
+{
+    for (auto &[id, b] : buffers_)
+        destroy(*b);
+}
 
 IiodVersion LibiioBackend::version() const
 {
@@ -138,6 +203,9 @@ Result<std::string> LibiioBackend::contextXml()
 Result<void> LibiioBackend::setTimeout(std::uint32_t ms)
 {
     timeoutMs_ = ms;
+    // The refills' wait (libiio's local backend polls the buffer with it). An XML context
+    // has no such setting (-ENOSYS): nothing to do there.
+    (void)iio_context_set_timeout(ctx_.get(), ms);
     return {};
 }
 
@@ -268,26 +336,293 @@ unsigned LibiioBackend::buffersCount(const std::string &id) const
     return it == buffersCount_.end() ? 4 : it->second;
 }
 
-Result<IiodBufferInfo> LibiioBackend::openBuffer(const IiodOpenRequest &)
+Result<IiodBufferInfo> LibiioBackend::openBuffer(const IiodOpenRequest &request)
 {
-    return notWired("OPEN");
+    if (!completion_)
+        return makeError(-ENOMEM, "No eventfd for the refill threads");
+    if (buffers_.contains(request.device))
+        return makeError(-EBUSY, request.device + " is already open in this session");
+    auto dev = device(request.device);
+    if (!dev)
+        return dev.takeError();
+    const unsigned count = iio_device_get_channels_count(*dev);
+    const std::size_t words = (count + 31) / 32;
+    if (request.mask.size() != words)
+        return makeError(-EINVAL, "OPEN " + request.device + ": mask of " +
+                                          std::to_string(request.mask.size()) + " words, want " +
+                                          std::to_string(words));
+    if (request.samples == 0)
+        return makeError(-EINVAL, "OPEN " + request.device + ": 0 samples");
+    // Bit n = the n-th channel in libiio's sorted order, which is the local context's order.
+    bool any = false;
+    for (unsigned i = 0; i < count; i++) {
+        iio_channel *chn = iio_device_get_channel(*dev, i);
+        const bool on = (request.mask[i / 32] >> (i % 32)) & 1;
+        if (on && iio_channel_is_scan_element(chn)) {
+            iio_channel_enable(chn);
+            any = true;
+        } else {
+            iio_channel_disable(chn);
+        }
+    }
+    if (!any)
+        return makeError(-EINVAL, "OPEN " + request.device + ": no scan channel in the mask");
+    // One owner per IIO buffer. libiio's local backend writes buffer/enable = 0 before it
+    // opens the character device (v0.24 local.c local_open()), which would stop another
+    // user's running buffer (a native stream): look first. The character device has one
+    // user at a time (iio_chrdev_open() returns EBUSY), and an enabled buffer has an owner.
+    if (auto busy = deviceInUse(request.device); !busy)
+        return busy.takeError();
+    iio_buffer *buf = iio_device_create_buffer(*dev, request.samples, request.cyclic);
+    if (!buf)
+        return errnoError(errno, "Failed to open the buffer of " + request.device);
+    if (request.cyclic) {
+        iio_buffer_destroy(buf);
+        return notWired("OPEN ... CYCLIC");
+    }
+    auto b = std::make_unique<OpenBuffer>();
+    b->id = request.device;
+    b->dev = *dev;
+    b->buf = buf;
+    IiodBufferInfo info;
+    info.mask.assign(words, 0);
+    for (unsigned i = 0; i < count; i++) {
+        if (iio_channel_is_enabled(iio_device_get_channel(*dev, i)))
+            info.mask[i / 32] |= 1u << (i % 32);
+    }
+    const ssize_t sampleBytes = iio_device_get_sample_size(*dev);
+    if (sampleBytes <= 0) {
+        destroy(*b);
+        return errnoError(sampleBytes < 0 ? static_cast<int>(sampleBytes) : -EINVAL,
+                          "No sample size for " + request.device);
+    }
+    info.sampleBytes = static_cast<std::uint64_t>(sampleBytes);
+    b->sampleBytes = info.sampleBytes;
+    buffers_.emplace(request.device, std::move(b));
+    return info;
 }
 
-Result<void> LibiioBackend::closeBuffer(const std::string &)
+void LibiioBackend::destroy(OpenBuffer &b)
 {
-    return notWired("CLOSE");
+    if (b.refill.joinable()) {
+        // Wakes the refill's poll (libiio's cancel eventfd); it returns -EBADF.
+        iio_buffer_cancel(b.buf);
+        b.refill.join();
+    }
+    if (b.buf)
+        iio_buffer_destroy(b.buf);
+    b.buf = nullptr;
+    b.sink = nullptr;
+    if (writing_ == &b)
+        writing_ = nullptr;
 }
 
-void LibiioBackend::readBuffer(const std::string &, std::uint64_t, IiodTransferSink &sink)
+Result<void> LibiioBackend::closeBuffer(const std::string &id)
 {
-    sink.transferDone(notWired("READBUF"));
+    const auto it = buffers_.find(id);
+    if (it == buffers_.end())
+        return makeError(-ENXIO, id + " is not open in this session");
+    destroy(*it->second);
+    buffers_.erase(it);
+    return {};
 }
 
-void LibiioBackend::sendPayload(const IiodPayload &) {}
-
-void LibiioBackend::writeBuffer(const std::string &, std::uint64_t, IiodTransferSink &sink)
+void LibiioBackend::readBuffer(const std::string &id, std::uint64_t bytes, IiodTransferSink &sink)
 {
-    sink.transferDone(notWired("WRITEBUF"));
+    const auto it = buffers_.find(id);
+    if (it == buffers_.end()) {
+        sink.transferDone(makeError(-EBADF, id + " is not open in this session"));
+        return;
+    }
+    OpenBuffer &b = *it->second;
+    if (b.sink) {
+        sink.transferDone(makeError(-EBUSY, "READBUF " + id + " while another is in progress"));
+        return;
+    }
+    b.sink = &sink;
+    b.write = false;
+    b.remaining = bytes;
+    b.moved = 0;
+    feed(b);
+}
+
+void LibiioBackend::feed(OpenBuffer &b)
+{
+    while (b.sink && b.remaining > 0 && !b.leftover.empty()) {
+        const std::size_t n =
+                static_cast<std::size_t>(std::min<std::uint64_t>(b.remaining, b.leftover.size()));
+        const std::uint64_t handle = nextPayload_++;
+        payloads_.emplace(handle, b.leftover.substr(0, n));
+        b.leftover.erase(0, n);
+        b.remaining -= n;
+        b.moved += n;
+        b.sink->readChunk({handle, n});
+    }
+    if (!b.sink)
+        return;
+    if (b.remaining == 0) {
+        IiodTransferSink *sink = std::exchange(b.sink, nullptr);
+        sink->transferDone(b.moved);
+        return;
+    }
+    if (!b.refill.joinable())
+        startRefill(b);
+}
+
+void LibiioBackend::startRefill(OpenBuffer &b)
+{
+    {
+        std::lock_guard guard(b.lock);
+        b.result.reset();
+    }
+    const int notify = completion_.get();
+    b.refill = std::thread([&b, notify] {
+        const ssize_t r = iio_buffer_refill(b.buf);
+        {
+            std::lock_guard guard(b.lock);
+            b.result = r;
+        }
+        const std::uint64_t one = 1;
+        (void)!::write(notify, &one, sizeof(one));
+    });
+}
+
+void LibiioBackend::dispatch()
+{
+    std::uint64_t count = 0;
+    (void)!::read(completion_.get(), &count, sizeof(count));
+    // A sink call may make the session run its next command (CLOSE: the buffer goes away):
+    // look each buffer up again, and never touch one after a sink call.
+    std::vector<std::string> ids;
+    for (const auto &entry : buffers_)
+        ids.push_back(entry.first);
+    for (const std::string &id : ids) {
+        const auto it = buffers_.find(id);
+        if (it == buffers_.end())
+            continue;
+        OpenBuffer &b = *it->second;
+        std::optional<ssize_t> result;
+        {
+            std::lock_guard guard(b.lock);
+            result = b.result;
+        }
+        if (!result || !b.refill.joinable())
+            continue;
+        b.refill.join();
+        b.result.reset();
+        if (b.write) {
+            if (*result < 0) {
+                writing_ = nullptr;
+                if (IiodTransferSink *sink = std::exchange(b.sink, nullptr))
+                    sink->transferDone(errnoError(static_cast<int>(*result),
+                                                  "Failed to push the buffer of " + id));
+                continue;
+            }
+            b.moved += b.piece;
+            b.remaining -= b.piece;
+            b.tx.clear();
+            if (b.remaining == 0) {
+                writing_ = nullptr;
+                if (IiodTransferSink *sink = std::exchange(b.sink, nullptr))
+                    sink->transferDone(b.moved);
+                continue;
+            }
+            requestWriteData(b);
+            continue;
+        }
+        if (*result < 0) {
+            // A client that stopped reading for longer than the TIMEOUT it set, the device
+            // gone...: the READBUF ends with the error, the buffer stays open.
+            b.leftover.clear();
+            if (IiodTransferSink *sink = std::exchange(b.sink, nullptr))
+                sink->transferDone(errnoError(static_cast<int>(*result),
+                                              "Failed to refill the buffer of " + id));
+            continue;
+        }
+        const char *start = static_cast<const char *>(iio_buffer_start(b.buf));
+        const char *end = static_cast<const char *>(iio_buffer_end(b.buf));
+        b.leftover.append(start, static_cast<std::size_t>(end - start));
+        feed(b);
+    }
+}
+
+void LibiioBackend::sendPayload(const IiodPayload &payload)
+{
+    auto node = payloads_.extract(payload.block);
+    if (node.empty() || !payloadWriter_)
+        return;
+    payloadWriter_(std::move(node.mapped()));
+}
+
+void LibiioBackend::writeBuffer(const std::string &id, std::uint64_t bytes, IiodTransferSink &sink)
+{
+    const auto it = buffers_.find(id);
+    if (it == buffers_.end()) {
+        sink.transferDone(makeError(-EBADF, id + " is not open in this session"));
+        return;
+    }
+    OpenBuffer &b = *it->second;
+    if (!isOutput(b.dev)) {
+        sink.transferDone(makeError(-EINVAL, "WRITEBUF on " + id + ", an input device"));
+        return;
+    }
+    if (b.sink || writing_ || !dataRequester_) {
+        sink.transferDone(makeError(-EBUSY, "WRITEBUF " + id + " while another is in progress"));
+        return;
+    }
+    b.sink = &sink;
+    b.write = true;
+    b.remaining = bytes;
+    b.moved = 0;
+    b.tx.clear();
+    writing_ = &b;
+    sink.writeReady(); // "0\n": the client sends the data after it
+    requestWriteData(b);
+}
+
+void LibiioBackend::requestWriteData(OpenBuffer &b)
+{
+    const auto capacity =
+            static_cast<std::uint64_t>(static_cast<const char *>(iio_buffer_end(b.buf)) -
+                                       static_cast<const char *>(iio_buffer_start(b.buf)));
+    b.piece = std::min(b.remaining, capacity);
+    b.tx.reserve(static_cast<std::size_t>(b.piece));
+    dataRequester_(b.piece);
+}
+
+void LibiioBackend::writeData(std::string_view bytes)
+{
+    if (!writing_)
+        return;
+    OpenBuffer &b = *writing_;
+    b.tx.append(bytes);
+    if (b.tx.size() < b.piece)
+        return;
+    std::memcpy(iio_buffer_start(b.buf), b.tx.data(), static_cast<std::size_t>(b.piece));
+    startPush(b);
+}
+
+void LibiioBackend::startPush(OpenBuffer &b)
+{
+    {
+        std::lock_guard guard(b.lock);
+        b.result.reset();
+    }
+    const int notify = completion_.get();
+    const auto capacity =
+            static_cast<std::uint64_t>(static_cast<const char *>(iio_buffer_end(b.buf)) -
+                                       static_cast<const char *>(iio_buffer_start(b.buf)));
+    const bool whole = b.piece == capacity;
+    const std::size_t samples = static_cast<std::size_t>(b.piece / b.sampleBytes);
+    b.refill = std::thread([&b, notify, whole, samples] {
+        const ssize_t r = whole ? iio_buffer_push(b.buf) : iio_buffer_push_partial(b.buf, samples);
+        {
+            std::lock_guard guard(b.lock);
+            b.result = r;
+        }
+        const std::uint64_t one = 1;
+        (void)!::write(notify, &one, sizeof(one));
+    });
 }
 
 } // namespace iiousb::iiod

@@ -1,16 +1,29 @@
-// The part of IiodBackend that libiio already does: the context XML (iio_context_get_xml),
-// attributes, triggers, on a libiio context (local on the board; an XML context in tests).
-// The buffer calls (OPEN, CLOSE, READBUF, WRITEBUF) are not here yet: they answer -ENOSYS
-// until the zero-copy data path is wired (docs/libiio.md, "Protocol coverage").
+// IiodBackend through libiio: the context XML (iio_context_get_xml), attributes, triggers,
+// on a libiio context (local on the board; an XML context in tests), and the copy data path
+// of READBUF through libiio's local buffers (iio_device_create_buffer, iio_buffer_refill).
+// A refill may block (it waits for the converter): it runs on a thread of its own, one per
+// opened buffer and READBUF, whose end is reported through completionFd(), an eventfd the
+// transport watches on its event loop (then dispatch()). Chunks are copies; sendPayload()
+// hands them to the transport's PayloadWriter. WRITEBUF asks the transport for the data
+// (DataRequester: read that many bytes from the OUT endpoint and hand them to writeData()),
+// copies it into the libiio buffer and pushes it on a thread (iio_buffer_push blocks).
+// OPEN ... CYCLIC is not implemented yet (-ENOSYS).
+// The zero-copy path (DMABUF READBUF) is not here yet (docs/libiio.md).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 
+#include "base/UniqueFd.h"
 #include "iiod/IiodBackend.h"
 
+struct iio_buffer;
 struct iio_context;
 struct iio_device;
 
@@ -33,7 +46,25 @@ public:
     // A context described by XML (iio_create_xml_context_mem): attributes cannot be read.
     static Result<ContextPtr> createXmlContext(std::string_view xml);
 
+    // Writes the bytes of a payload on the pipe's IN endpoint (queued after what is there).
+    using PayloadWriter = std::function<void(std::string bytes)>;
+    // Reads `bytes` more bytes of a WRITEBUF's data from the OUT endpoint into writeData().
+    using DataRequester = std::function<void(std::uint64_t bytes)>;
+
     LibiioBackend(ContextPtr ctx, LibiioBackendOptions options);
+    LibiioBackend(const LibiioBackend &) = delete;
+    LibiioBackend &operator=(const LibiioBackend &) = delete;
+    // Closes every buffer still open.
+    ~LibiioBackend() override;
+
+    void setPayloadWriter(PayloadWriter writer) { payloadWriter_ = std::move(writer); }
+    void setDataRequester(DataRequester requester) { dataRequester_ = std::move(requester); }
+    // Data of the pending WRITEBUF, as the transport reads it (never more than requested).
+    void writeData(std::string_view bytes);
+    // Readable when a refill thread finished: call dispatch() from the event loop. -1 if the
+    // eventfd could not be created (then every OPEN fails).
+    int completionFd() const { return completion_.get(); }
+    void dispatch();
 
     IiodVersion version() const override;
     Result<std::string> contextXml() override;
@@ -58,9 +89,23 @@ public:
     unsigned buffersCount(const std::string &device) const;
 
 private:
+    struct OpenBuffer;
     Result<iio_device *> device(const std::string &id) const;
+    // Hands out what the buffer holds for its READBUF, starts a refill when it needs more.
+    void feed(OpenBuffer &b);
+    void startRefill(OpenBuffer &b);
+    void requestWriteData(OpenBuffer &b);
+    void startPush(OpenBuffer &b);
+    void destroy(OpenBuffer &b);
 
     ContextPtr ctx_;
+    UniqueFd completion_;
+    PayloadWriter payloadWriter_;
+    DataRequester dataRequester_;
+    OpenBuffer *writing_ = nullptr; // the buffer of the pending WRITEBUF
+    std::map<std::string, std::unique_ptr<OpenBuffer>> buffers_;
+    std::map<std::uint64_t, std::string> payloads_; // readChunk()ed, not sent yet
+    std::uint64_t nextPayload_ = 1;
     LibiioBackendOptions options_;
     std::uint32_t timeoutMs_ = 0;
     std::map<std::string, unsigned> buffersCount_;

@@ -28,15 +28,6 @@ std::string hex2(unsigned v)
     return buf;
 }
 
-std::string describeSetup(const proto::SetupPacket &s)
-{
-    char buf[96];
-    snprintf(buf, sizeof(buf),
-             "bmRequestType 0x%02x bRequest 0x%02x wValue %u wIndex %u wLength %u", s.requestType,
-             s.request, s.value, s.index, s.length);
-    return buf;
-}
-
 } // namespace
 
 Result<std::unique_ptr<GadgetSession>> GadgetSession::create(const Config &config, EventLoop &loop,
@@ -144,10 +135,15 @@ Result<void> GadgetSession::bringUp(EventLoop &loop)
 
     // A killed instance leaves its gadget (unbound by the kernel when ep0 closed) and its
     // mount behind: unbind, unmount, remove, in that order.
+    std::vector<std::string> instances{instance};
+    if (config_.libiio.enabled)
+        instances.push_back(config_.libiio.instance);
     auto stale = gadget::Gadget::removeStale(name, [&]() -> Result<void> {
-        auto n = ffs::FfsMount::unmountStale(instance);
-        if (!n)
-            return n.takeError();
+        for (const std::string &i : instances) {
+            auto n = ffs::FfsMount::unmountStale(i);
+            if (!n)
+                return n.takeError();
+        }
         return {};
     });
     if (!stale)
@@ -155,50 +151,42 @@ Result<void> GadgetSession::bringUp(EventLoop &loop)
     if (*stale)
         LOG(Session, Notice) << "Cleaned up the stale gadget '" << name << "'";
 
-    auto g = gadget::Gadget::create(config_.gadget, instance);
+    auto g = gadget::Gadget::create(config_.gadget, instances);
     if (!g)
         return g.takeError();
     gadget_ = std::move(*g);
 
-    auto m = ffs::FfsMount::mount(instance, config_.functionfs.mountPoint);
-    if (!m)
-        return m.takeError();
-    mount_.emplace(std::move(*m));
-
-    auto e = ffs::FfsEp0::open(mount_->path());
-    if (!e)
-        return e.takeError();
-    ep0_.emplace(std::move(*e));
-
     std::vector<proto::Direction> dirs;
     for (const auto &s : config_.streams)
         dirs.push_back(s.direction);
-    const auto descriptors = ffs::buildDescriptors(dirs);
-    const auto strings = ffs::buildStrings(proto::kInterfaceString);
-    if (auto r = ep0_->writeDescriptors(descriptors, strings); !r)
-        return r.takeError();
+    function::FfsFunctionOptions fo;
+    fo.name = "native";
+    fo.instance = instance;
+    fo.mountPoint = config_.functionfs.mountPoint;
+    fo.descriptors = ffs::buildDescriptors(dirs);
+    fo.strings = ffs::buildStrings(proto::kInterfaceString);
+    fo.endpoints = config_.streams.size();
+    auto native = function::FfsFunction::create(loop, std::move(fo), *this, onFatal_);
+    if (!native)
+        return native.takeError();
+    native_ = std::move(*native);
 
-    // f_fs creates ep1..epN when it takes the strings; the UDC is bound only once they exist.
-    for (std::size_t i = 1; i <= config_.streams.size(); i++) {
-        const std::string ep = mount_->file("ep" + std::to_string(i));
-        if (access(ep.c_str(), F_OK) < 0)
-            return errnoError(errno, "FunctionFS did not create " + ep);
+    // The libiio interface's descriptors are written before the UDC is bound too.
+    if (config_.libiio.enabled) {
+        function::IiodFunctionOptions io;
+        io.instance = config_.libiio.instance;
+        io.mountPoint = config_.libiio.mountPoint;
+        io.pipes = config_.libiio.pipes;
+        io.backend.allowWrites = config_.libiio.attributeWrites;
+        io.backend.allowDebug = config_.libiio.debugAttributes;
+        auto f = function::IiodFunction::create(loop, std::move(io), [this] {
+            if (onFatal_)
+                onFatal_();
+        });
+        if (!f)
+            return f.takeError();
+        iiod_ = std::move(*f);
     }
-
-    auto src = loop.addIo(ep0_->fd(), EPOLLIN, [this](std::uint32_t) { onEp0Readable(); });
-    if (!src)
-        return src.takeError();
-    ep0Source_ = std::move(*src);
-
-    auto worker = ffs::Ep0Worker::start(*ep0_);
-    if (!worker)
-        return worker.takeError();
-    ep0Worker_ = std::move(*worker);
-    auto done =
-            loop.addIo(ep0Worker_->notifyFd(), EPOLLIN, [this](std::uint32_t) { onStageDone(); });
-    if (!done)
-        return done.takeError();
-    ep0DoneSource_ = std::move(*done);
 
     // UDCs that appear later (a module loaded after us, an OTG role switch, a UDC driver
     // bound again) are bound from the uevents.
@@ -218,7 +206,11 @@ Result<void> GadgetSession::bringUp(EventLoop &loop)
     snprintf(ids, sizeof(ids), "%04x:%04x", config_.gadget.vendorId, config_.gadget.productId);
     LOG(Session, Info) << "Gadget '" << name << "' (" << ids << ") "
                        << (bound() ? "bound to " + boundUdc_ : std::string("set up")) << " with "
-                       << streams_.size() << " streams, FunctionFS on " << mount_->path()
+                       << streams_.size() << " streams, FunctionFS on " << native_->mountPoint()
+                       << (iiod_ ? " and the libiio interface (" +
+                                           std::to_string(config_.libiio.pipes) + " pipes) on " +
+                                           config_.libiio.mountPoint
+                                 : std::string())
                        << " (bring-up " << ms << " ms)";
     return {};
 }
@@ -229,16 +221,17 @@ GadgetSession::~GadgetSession()
     // first (f_fs's unbind waits for the mutex that stage holds). Streams stop before the
     // UDC goes (no transfers in flight across an unbind), and release their endpoint files
     // before ep0 closes and FunctionFS is unmounted.
-    ep0DoneSource_.reset();
-    ep0Worker_.reset();
+    if (native_)
+        native_->stop();
     if (control_)
         control_->disable();
+    if (iiod_)
+        iiod_->stop(); // its pipes' sessions and ep0 stage end before the unbind
     binding_.reset();
     control_.reset();
     streams_.clear();
-    ep0Source_.reset();
-    ep0_.reset();
-    mount_.reset();
+    native_.reset();
+    iiod_.reset();
     gadget_.reset();
     iio_.reset();
 }
@@ -308,153 +301,83 @@ std::string GadgetSession::status() const
     return s.str();
 }
 
-void GadgetSession::onEp0Readable()
+void GadgetSession::onBind()
 {
-    auto events = ep0_->readEvents();
-    if (!events) {
-        LOG(Session, Error) << events.error().message;
-        // EBADFD: the function left the active state (its ep0 is being torn down).
-        if (++ep0Errors_ >= 10 || events.error().code == -EBADFD) {
-            ep0Source_.reset();
-            if (onFatal_)
-                onFatal_();
-        }
-        return;
-    }
-    ep0Errors_ = 0;
-    for (const auto &ev : *events)
-        handleEvent(ev);
+    // Also the kernel binding the gadget again to a UDC that came back, or someone writing
+    // configfs's UDC attribute.
+    boundUdc_ = gadget_->udcAttribute();
+    unboundByHand_ = false;
+    LOG(Session, Info) << "FunctionFS BIND (UDC " << boundUdc_ << ")";
+    addressesKnown_ = false;
 }
 
-void GadgetSession::handleEvent(const ffs::FfsEvent &ev)
+void GadgetSession::onUnbind()
 {
-    using Type = ffs::FfsEvent::Type;
-    switch (ev.type) {
-    case Type::Setup:
-        handleSetup(ev.setup);
-        return;
-    case Type::Bind:
-        // Also the kernel binding the gadget again to a UDC that came back, or someone
-        // writing configfs's UDC attribute.
-        boundUdc_ = gadget_->udcAttribute();
-        unboundByHand_ = false;
-        LOG(Session, Info) << "FunctionFS BIND (UDC " << boundUdc_ << ")";
-        addressesKnown_ = false;
-        break;
-    case Type::Unbind:
-        // The UDC went away (module unloaded, OTG role switch: the kernel keeps its name in
-        // configfs and binds the gadget again when it comes back; a UDC that appears under
-        // another name is bound from its uevent), or someone unbound the gadget by hand
-        // (configfs's UDC attribute is empty): that is respected until the gadget is bound
-        // again by hand or the daemon restarts.
-        unboundByHand_ = gadget_->udcAttribute().empty();
-        LOG(Session, Notice).field(log::kEvent, "udc-unbound")
-                << "FunctionFS UNBIND: gadget '" << config_.gadget.name << "' is no longer bound"
-                << (boundUdc_.empty() ? std::string() : " to " + boundUdc_)
-                << (unboundByHand_ ? " (unbound through configfs: not binding it again)"
-                                   : " (its UDC went away: waiting for it)");
-        boundUdc_.clear();
-        enabled_ = false;
-        addressesKnown_ = false;
-        control_->disable();
-        break;
-    case Type::Enable:
-        LOG(Session, Info) << "FunctionFS ENABLE: host configured the interface";
-        enabled_ = true;
-        if (!addressesKnown_)
-            readEndpointAddresses();
-        break;
-    case Type::Disable:
-        LOG(Session, Info) << "FunctionFS DISABLE: interface deconfigured or bus reset";
-        enabled_ = false;
-        control_->disable();
-        break;
-    case Type::Suspend:
-        LOG(Session, Info) << "FunctionFS SUSPEND";
-        break;
-    case Type::Resume:
-        LOG(Session, Info) << "FunctionFS RESUME";
-        break;
-    case Type::Unknown:
-        LOG(Session, Warning) << "Unknown FunctionFS event " << ev.raw;
-        break;
-    }
+    // The UDC went away (module unloaded, OTG role switch: the kernel keeps its name in
+    // configfs and binds the gadget again when it comes back; a UDC that appears under
+    // another name is bound from its uevent), or someone unbound the gadget by hand
+    // (configfs's UDC attribute is empty): that is respected until the gadget is bound
+    // again by hand or the daemon restarts.
+    unboundByHand_ = gadget_->udcAttribute().empty();
+    LOG(Session, Notice).field(log::kEvent, "udc-unbound")
+            << "FunctionFS UNBIND: gadget '" << config_.gadget.name << "' is no longer bound"
+            << (boundUdc_.empty() ? std::string() : " to " + boundUdc_)
+            << (unboundByHand_ ? " (unbound through configfs: not binding it again)"
+                               : " (its UDC went away: waiting for it)");
+    boundUdc_.clear();
+    enabled_ = false;
+    addressesKnown_ = false;
+    control_->disable();
 }
 
-void GadgetSession::handleSetup(const proto::SetupPacket &setup)
+void GadgetSession::onEnable()
 {
-    using Job = ffs::Ep0Worker::Job;
-    if (ep0Worker_->busy()) {
-        // Cannot happen: ep0 is not read while a stage is with the worker.
-        LOG(Session, Error) << "SETUP " << describeSetup(setup)
-                            << " while the previous one is still being answered";
-        return;
-    }
+    LOG(Session, Info) << "FunctionFS ENABLE: host configured the interface";
+    enabled_ = true;
+    if (!addressesKnown_)
+        readEndpointAddresses();
+}
+
+void GadgetSession::onDisable()
+{
+    LOG(Session, Info) << "FunctionFS DISABLE: interface deconfigured or bus reset";
+    enabled_ = false;
+    control_->disable();
+}
+
+void GadgetSession::onSuspend()
+{
+    LOG(Session, Info) << "FunctionFS SUSPEND";
+}
+
+void GadgetSession::onResume()
+{
+    LOG(Session, Info) << "FunctionFS RESUME";
+}
+
+function::SetupReply GadgetSession::onSetup(const proto::SetupPacket &setup)
+{
+    using function::SetupReply;
     ControlProtocol::Reply reply = control_->handle(setup);
     switch (reply.kind) {
     case ControlProtocol::Reply::Kind::Stall:
-        // The host decides how often this happens: rate-limited.
-        LOG(Session, Notice).hostTriggered()
-                << "Stalling " << describeSetup(setup) << ": " << reply.reason;
-        // A stall does not wait for the host: done here.
-        if (auto r = ep0_->stall(setup); !r)
-            LOG(Session, Warning) << r.error().message;
-        return;
+        return SetupReply::stall(reply.reason);
     case ControlProtocol::Reply::Kind::Acknowledge:
-        submitStage({Job::Kind::Acknowledge, setup, {}});
-        return;
+        return SetupReply::acknowledge();
     case ControlProtocol::Reply::Kind::ReceiveData:
-        submitStage({Job::Kind::Receive, setup, {}});
-        return;
+        return {SetupReply::Kind::Receive, {}, {}};
     case ControlProtocol::Reply::Kind::Data:
-        submitStage({Job::Kind::Reply, setup, std::move(reply.data)});
-        return;
+        return {SetupReply::Kind::Data, std::move(reply.data), {}};
     }
+    return SetupReply::stall("unknown reply");
 }
 
-void GadgetSession::submitStage(ffs::Ep0Worker::Job job)
+void GadgetSession::onSetupDone(const proto::SetupPacket &setup,
+                                const Result<std::vector<std::uint8_t>> &result)
 {
-    // While the SETUP is pending f_fs reports ep0 readable, and a read would be taken as the
-    // stage itself: ep0 is not watched until the worker is done.
-    ep0Source_->setEnabled(false);
-    ep0Worker_->submit(std::move(job));
-}
-
-void GadgetSession::onStageDone()
-{
-    using Kind = ffs::Ep0Worker::Job::Kind;
-    auto done = ep0Worker_->takeDone();
-    if (!done)
-        return;
-    // Re-adding ep0 to epoll checks its readiness: events that came meanwhile are seen.
-    ep0Source_->setEnabled(true);
-    const auto &setup = done->job.setup;
-    const char *what = done->job.kind == Kind::Reply         ? "Answered"
-                       : done->job.kind == Kind::Acknowledge ? "Acknowledged"
-                                                             : "Received the data of";
-    if (done->result) {
-        LOG(Session, Debug) << what << " " << describeSetup(setup)
-                            << (done->job.kind == Kind::Reply
-                                        ? " with " + std::to_string(done->job.data.size()) +
-                                                  " bytes"
-                                        : std::string())
-                            << " in " << done->micros << " us";
-        if (done->job.kind == Kind::Receive)
-            control_->handleData(setup, *done->result);
-        return;
-    }
-    // EIDRM: the host gave up on the request (or sent the next SETUP) before the stage;
-    // ESHUTDOWN/ECONNRESET: it went away; EINTR: cancelled. A host can make this happen at
-    // will: rate-limited, and not above Notice.
-    const int code = done->result.error().code;
-    const bool hostSide = code == -EIDRM || code == -ESHUTDOWN || code == -ECONNRESET ||
-                          code == -EOVERFLOW || code == -EINTR;
-    if (hostSide)
-        LOG(Session, Notice).hostTriggered()
-                << "The host did not complete " << describeSetup(setup) << " ("
-                << done->result.error().message << ", after " << done->micros / 1000 << " ms)";
-    else
-        LOG(Session, Warning) << done->result.error().message;
+    // Only a Receive stage (host to device with data) has data to hand on.
+    if (result && (setup.requestType & 0x80) == 0 && setup.length > 0)
+        control_->handleData(setup, result.value());
 }
 
 void GadgetSession::readEndpointAddresses()
@@ -464,7 +387,7 @@ void GadgetSession::readEndpointAddresses()
     // before f_fs posts ENABLE).
     std::vector<std::uint8_t> addresses;
     for (std::size_t i = 1; i <= streams_.size(); i++) {
-        const std::string path = mount_->file("ep" + std::to_string(i));
+        const std::string path = native_->endpointPath(i);
         UniqueFd fd(::open(path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));
         struct usb_endpoint_descriptor desc {};
         if (!fd || ioctl(fd.get(), FUNCTIONFS_ENDPOINT_DESC, &desc) < 0) {

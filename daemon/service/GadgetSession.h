@@ -1,5 +1,6 @@
-// One bring-up of a configuration: the IIO lookups and streams, the configfs gadget, the
-// mounted FunctionFS with its ep0 on the event loop, and the UDC binding. Created whole or
+// One bring-up of a configuration: the IIO lookups and streams, the configfs gadget, its
+// functions (function::FfsFunction: the native one, whose personality this class is, and
+// the libiio one, function::IiodFunction, if enabled), and the UDC binding. Created whole or
 // not at all (a failing step unwinds the ones before it); destroyed in reverse order.
 #pragma once
 
@@ -15,9 +16,8 @@
 #include "control/ControlProtocol.h"
 #include "event/EventLoop.h"
 #include "event/UeventMonitor.h"
-#include "ffs/Ep0Worker.h"
-#include "ffs/FfsEp0.h"
-#include "ffs/FfsMount.h"
+#include "function/FfsFunction.h"
+#include "function/IiodFunction.h"
 #include "gadget/Gadget.h"
 #include "iio/IioContext.h"
 #include "stream/PipelineStream.h"
@@ -25,14 +25,14 @@
 
 namespace iiousb {
 
-class GadgetSession {
+class GadgetSession : private function::FfsPersonality {
 public:
     // `onFatal` is called from the loop if the function breaks beyond repair (ep0 fails).
     static Result<std::unique_ptr<GadgetSession>> create(const Config &config, EventLoop &loop,
                                                          std::function<void()> onFatal);
     GadgetSession(const GadgetSession &) = delete;
     GadgetSession &operator=(const GadgetSession &) = delete;
-    ~GadgetSession();
+    ~GadgetSession() override;
 
     const Config &config() const { return config_; }
     // The UDC the gadget is bound to, empty while it is not (no UDC yet, the UDC went away,
@@ -56,12 +56,16 @@ private:
     describeStream(iio::IioContext *ctx, const StreamConfig &stream, const std::string &noContext);
     void onIioUevent(const Uevent &event);
     Result<void> bringUp(EventLoop &loop);
-    void onEp0Readable();
-    void handleEvent(const ffs::FfsEvent &event);
-    void handleSetup(const proto::SetupPacket &setup);
-    // Hands a data or status stage to the ep0 worker; ep0's events wait until it is done.
-    void submitStage(ffs::Ep0Worker::Job job);
-    void onStageDone();
+    // The native personality (docs/protocol.md) on its FfsFunction.
+    void onBind() override;
+    void onUnbind() override;
+    void onEnable() override;
+    void onDisable() override;
+    void onSuspend() override;
+    void onResume() override;
+    function::SetupReply onSetup(const proto::SetupPacket &setup) override;
+    void onSetupDone(const proto::SetupPacket &setup,
+                     const Result<std::vector<std::uint8_t>> &result) override;
     void readEndpointAddresses();
     // Binds the gadget to a UDC unless it is bound or the kernel is about to bind it again.
     Result<void> tryBind();
@@ -74,11 +78,10 @@ private:
     std::vector<PipelineStream *> pipelines_; // the same streams, for IIO hotplug
     std::unique_ptr<ControlProtocol> control_;
     std::unique_ptr<gadget::Gadget> gadget_;
-    std::optional<ffs::FfsMount> mount_;
-    std::optional<ffs::FfsEp0> ep0_;
-    EventSourcePtr ep0Source_;
-    std::unique_ptr<ffs::Ep0Worker> ep0Worker_;
-    EventSourcePtr ep0DoneSource_;
+    // The libiio interface (config libiio.enabled), the gadget's second function.
+    std::unique_ptr<function::IiodFunction> iiod_;
+    // The native interface (interface 0).
+    std::unique_ptr<function::FfsFunction> native_;
     std::unique_ptr<gadget::UdcBinding> binding_;
     std::string boundUdc_;
     bool waitingLogged_ = false;
@@ -86,7 +89,6 @@ private:
     std::unique_ptr<UeventMonitor> uevents_;
     bool enabled_ = false;
     bool addressesKnown_ = false;
-    unsigned ep0Errors_ = 0;
 };
 
 } // namespace iiousb

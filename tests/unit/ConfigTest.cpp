@@ -88,6 +88,12 @@ TEST(Config, Defaults)
     EXPECT_EQ(c.gadget.serial, "");
     EXPECT_EQ(c.functionfs.instance, "iiousb");
     EXPECT_EQ(c.functionfs.mountPoint, "/run/iiousbd/ffs");
+    EXPECT_FALSE(c.libiio.enabled);
+    EXPECT_EQ(c.libiio.pipes, 3u);
+    EXPECT_EQ(c.libiio.instance, "iio");
+    EXPECT_EQ(c.libiio.mountPoint, "/run/iiousbd/iio");
+    EXPECT_TRUE(c.libiio.attributeWrites);
+    EXPECT_FALSE(c.libiio.debugAttributes);
     EXPECT_EQ(c.limits.dmabufMemory, 256u << 20); // a quarter of the test's 1 GiB
     EXPECT_FALSE(c.limits.dmabufMemoryFromFile);
     ASSERT_EQ(c.streams.size(), 1u);
@@ -155,6 +161,24 @@ TEST(Config, Values)
     EXPECT_EQ(c.streams[2].blockSize, 12u * 1024);
     EXPECT_FALSE(c.streams[2].channels.has_value());
     EXPECT_EQ(c.streams[3].blockSize, 4096u);
+}
+
+TEST(Config, Libiio)
+{
+    Config c = parseOk(std::string(kMinimal) +
+                       "libiio: {enabled: true, pipes: 4, instance: pluto, mount: /run/p,\n"
+                       "         attribute-writes: false, debug-attributes: true}\n");
+    EXPECT_TRUE(c.libiio.enabled);
+    EXPECT_EQ(c.libiio.pipes, 4u);
+    EXPECT_EQ(c.libiio.instance, "pluto");
+    EXPECT_EQ(c.libiio.mountPoint, "/run/p");
+    EXPECT_FALSE(c.libiio.attributeWrites);
+    EXPECT_TRUE(c.libiio.debugAttributes);
+    // The example configuration exposes both interfaces.
+    auto example = loadConfig((kSource / "config/iiousbd.yaml").string());
+    ASSERT_TRUE(example.ok()) << example.error().message;
+    EXPECT_TRUE(example->libiio.enabled);
+    EXPECT_EQ(example->libiio.pipes, 3u);
 }
 
 TEST(Config, SameSettingsIgnoresPath)

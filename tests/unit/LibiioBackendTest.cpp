@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include <iio.h>
@@ -176,3 +177,45 @@ TEST(LibiioBackend, AttributeReadOnXmlContextIsAnErrorNotACrash)
 }
 
 } // namespace
+
+namespace {
+
+// Records what the backend reports for a READBUF/WRITEBUF.
+struct RecordingSink : IiodTransferSink {
+    std::vector<IiodPayload> chunks;
+    bool ready = false;
+    std::optional<Result<std::uint64_t>> done;
+    void readChunk(const IiodPayload &p) override { chunks.push_back(p); }
+    void writeReady() override { ready = true; }
+    void transferDone(Result<std::uint64_t> bytes) override { done = std::move(bytes); }
+};
+
+} // namespace
+
+TEST(LibiioBackend, BufferCallsCheckTheirInput)
+{
+    LibiioBackend backend(context(), {});
+    ASSERT_GE(backend.completionFd(), 0);
+    // Not opened in this session: READBUF and WRITEBUF end with -EBADF, CLOSE with -ENXIO,
+    // without touching the sink otherwise.
+    RecordingSink read;
+    backend.readBuffer("iio:device0", 4096, read);
+    ASSERT_TRUE(read.done.has_value());
+    EXPECT_EQ(read.done->error().code, -EBADF);
+    EXPECT_TRUE(read.chunks.empty());
+    RecordingSink write;
+    backend.writeBuffer("iio:device0", 4096, write);
+    ASSERT_TRUE(write.done.has_value());
+    EXPECT_EQ(write.done->error().code, -EBADF);
+    EXPECT_FALSE(write.ready);
+    EXPECT_EQ(backend.closeBuffer("iio:device0").error().code, -ENXIO);
+
+    // OPEN: the mask must have one word per 32 channels, at least one scan channel, and a
+    // sample count; an unknown device is -ENODEV.
+    EXPECT_EQ(backend.openBuffer({"iio:device0", 1024, {}, false}).error().code, -EINVAL);
+    EXPECT_EQ(backend.openBuffer({"iio:device0", 1024, {0, 0}, false}).error().code, -EINVAL);
+    EXPECT_EQ(backend.openBuffer({"iio:device0", 0, {0x1}, false}).error().code, -EINVAL);
+    // Only "temp" (bit 4 in the sorted order), not a scan element.
+    EXPECT_EQ(backend.openBuffer({"iio:device0", 1024, {0x10}, false}).error().code, -EINVAL);
+    EXPECT_EQ(backend.openBuffer({"iio:device9", 1024, {0x1}, false}).error().code, -ENODEV);
+}

@@ -148,3 +148,8 @@ iiousb_vm_test(stream_udmabuf stream STOCK_KERNEL_ONLY -- 64 16 zero-copy zero-c
                /dev/dma_heap/none)
 iiousb_vm_test(stream_udmabuf stream DEBUG_KERNEL_ONLY --timeout 900 -- 8 4 zero-copy zero-copy
                auto /dev/dma_heap/none)
+
+# libiio clients (issue 12): Debian's iio_info, iio_attr and iio_readdev against iiousbd's
+# libiio interface (copy data path; zero-copy is phase 2).
+iiousb_vm_test(libiio_basic libiio_basic --timeout 600)
+iiousb_vm_test(libiio_basic_ss libiio_basic STOCK_KERNEL_ONLY --speed ss --timeout 600)

@@ -27,7 +27,7 @@ daemon_setup() {
 
 # The daemon's log without the one-line-per-GET_INFO-slice debug lines.
 daemon_show_log() {
-	grep -v -E 'debug session: (Answered|Acknowledged) ' "$DAEMON_LOG" | sed 's/^/  iiousbd| /'
+	grep -v -E 'debug (session|function): (Answered|Acknowledged) ' "$DAEMON_LOG" | sed 's/^/  iiousbd| /'
 }
 
 # daemon_start [CONFIG]: start iiousbd in the background (DAEMON_PID) and wait until its

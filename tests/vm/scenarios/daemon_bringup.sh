@@ -20,7 +20,9 @@ daemon_expect manufacturer "$(cat "$dev/manufacturer")" "iiousb project"
 daemon_expect product "$(cat "$dev/product")" "iiousb simulated converter"
 daemon_expect serial "$(cat "$dev/serial")" "0001"
 daemon_expect bcdDevice "$(cat "$dev/bcdDevice")" "0100"
-daemon_expect bNumInterfaces "$(cat "$dev/bNumInterfaces" | tr -d ' ')" "1"
+# Interface 0 is the native one; interface 1 the libiio one (config libiio.enabled).
+daemon_expect bNumInterfaces "$(cat "$dev/bNumInterfaces" | tr -d ' ')" "2"
+daemon_expect "libiio interface" "$(cat "$dev/$(basename "$dev"):1.1/interface")" "IIO"
 daemon_expect bInterfaceClass "$(cat "$intf/bInterfaceClass")" "ff"
 daemon_expect bInterfaceSubClass "$(cat "$intf/bInterfaceSubClass")" "49"
 daemon_expect bInterfaceProtocol "$(cat "$intf/bInterfaceProtocol")" "01"
@@ -83,6 +85,13 @@ elif [ -f "$dev/power/control" ]; then
 	echo 0 > "$dev/power/autosuspend_delay_ms" || die "autosuspend_delay_ms"
 	echo auto > "$dev/power/control" || die "power/control auto"
 	daemon_wait_log 'FunctionFS SUSPEND' $((nsusp + 1)) "autosuspend"
+	# (The gadget hears of the suspend while the host's runtime PM may still be finishing
+	# it: 'suspending' for a moment.)
+	n=0
+	while [ "$(cat "$dev/power/runtime_status")" = suspending ] && [ $n -lt 20 ]; do
+		n=$((n + 1))
+		sleep 0.1
+	done
 	daemon_expect "runtime_status after the autosuspend" "$(cat "$dev/power/runtime_status")" suspended
 	echo on > "$dev/power/control" || die "power/control on"
 	daemon_wait_log 'FunctionFS RESUME' $((nres + 1)) "resume"

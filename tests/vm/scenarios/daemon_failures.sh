@@ -143,12 +143,13 @@ log "second daemon: refused (exit 1), the running gadget untouched"
 
 # --- The UDC belongs to another gadget: fails at the last step, unwinds everything --------
 udc=$(cat "$DAEMON_GADGET/UDC")
+# (Without the libiio function: its instance and mount point are the running daemon's.)
 sed -e "s/^  udc: .*/  udc: $udc/" -e 's/^  name: iiousb$/  name: iiousb2/' \
 	-e 's/^  instance: .*/  instance: iiousb2/' -e 's|^  mount: .*|  mount: /run/iiousbd2/ffs|' \
-	"$DAEMON_CONF" > /tmp/taken-udc.yaml
+	-e 's/^  enabled: true$/  enabled: false/' "$DAEMON_CONF" > /tmp/taken-udc.yaml
 expect_exit 1 "UDC '$udc' is used by gadget 'iiousb'" "UDC taken" /tmp/taken-udc.yaml
 [ ! -e /sys/kernel/config/usb_gadget/iiousb2 ] || die "a failed bind left gadget iiousb2"
-[ "$(grep -c ' functionfs ' /proc/mounts)" = 1 ] || die "a failed bind left a functionfs mount: $(grep functionfs /proc/mounts)"
+[ "$(grep -c ' functionfs ' /proc/mounts)" = 2 ] || die "a failed bind left a functionfs mount (the running daemon has 2): $(grep functionfs /proc/mounts)"
 [ ! -e /run/iiousbd2 ] || die "a failed bind left /run/iiousbd2"
 daemon_probe info > /tmp/info3.txt && cmp /tmp/info.txt /tmp/info3.txt ||
 	die "the first daemon's gadget was disturbed by the failed bind"

@@ -1,0 +1,177 @@
+# libiio clients (Debian's libiio-utils 0.24: iio_info, iio_attr, iio_readdev, iio_writedev) talk to
+# iiousbd's libiio interface (the gadget's second function, interface string "IIO") over
+# dummy_hcd: the context lists iio-sim's devices and channels, an attribute written through
+# it takes effect, iio_readdev's samples match iio-sim's pattern word by word, 20 sessions
+# in a row, a client SIGKILLed mid-READBUF then a clean new session, a cable pull
+# mid-READBUF and back, iio_writedev's pattern reaches the DAC without errors, RX and TX at once from one context, a device held by another user answers EBUSY, and the daemon's fds and the DMABUFs
+# are back to their baseline afterwards.
+. /lib/iiousb/functions.sh
+. /scenarios/_daemon.sh
+
+daemon_setup
+[ "$DAEMON_SIM" = 1 ] || die "libiio_basic needs iio-sim"
+run iiousbd --check-config "$DAEMON_CONF"
+daemon_start
+daemon_wait_host
+dev=$DAEMON_HOST_DEV
+intf=$dev/$(basename "$dev"):1.1
+daemon_expect bNumInterfaces "$(tr -d ' ' < "$dev/bNumInterfaces")" "2"
+daemon_expect "libiio interface" "$(cat "$intf/interface")" "IIO"
+daemon_expect "libiio bNumEndpoints" "$(cat "$intf/bNumEndpoints")" "06"
+log "sysfs: interface 1 'IIO' with $(cat "$intf/bNumEndpoints") endpoints"
+daemon_baseline
+log "baseline: $DAEMON_FDS_BEFORE fds, $DAEMON_DMABUFS_BEFORE DMABUFs"
+
+# --- iio_info -----------------------------------------------------------------------------
+t0=$(now)
+iio_info -u usb: > /tmp/iio_info.txt 2>&1 || { cat /tmp/iio_info.txt; daemon_show_log; die "iio_info -u usb: failed"; }
+log "iio_info -u usb: in $(elapsed "$t0" "$(now)")s"
+sed 's/^/  iio_info| /' /tmp/iio_info.txt | head -60
+for want in 'iio-sim-adc' 'iio-sim-dac' 'voltage0: .*(input, index: 0' 'voltage3: .*(input, index: 3' \
+	'voltage0: .*(output, index: 0' 'sampling_frequency'; do
+	grep -q -- "$want" /tmp/iio_info.txt || { daemon_show_log; die "iio_info: no '$want'"; }
+done
+grep -q 'Backend: usb' /tmp/iio_info.txt || grep -qi 'usb' /tmp/iio_info.txt || die "iio_info: not the usb backend"
+
+# --- iio_attr read and write ----------------------------------------------------------------
+adc=$(iio_dev_by_name iio-sim-adc) || die "no iio-sim-adc"
+iio_attr -u usb: -d iio-sim-adc sampling_frequency > /tmp/attr.txt 2>&1 || { cat /tmp/attr.txt; die "iio_attr read failed"; }
+cat /tmp/attr.txt
+grep -q "value '*:*'*$(cat "$adc/sampling_frequency")" /tmp/attr.txt ||
+	grep -q "$(cat "$adc/sampling_frequency")" /tmp/attr.txt || die "iio_attr read: $(cat /tmp/attr.txt), sysfs $(cat "$adc/sampling_frequency")"
+iio_attr -u usb: -d iio-sim-adc sampling_frequency 250000 > /tmp/attr.txt 2>&1 || { cat /tmp/attr.txt; die "iio_attr write failed"; }
+cat /tmp/attr.txt
+daemon_expect "sampling_frequency after iio_attr write" "$(cat "$adc/sampling_frequency")" 250000
+iio_attr -u usb: -d iio-sim-adc sampling_frequency > /tmp/attr.txt 2>&1 || die "iio_attr read back failed"
+grep -q 250000 /tmp/attr.txt || die "iio_attr read back: $(cat /tmp/attr.txt)"
+iio_attr -u usb: -d iio-sim-adc sampling_frequency 1000000 > /dev/null 2>&1 || die "iio_attr restore failed"
+daemon_expect "sampling_frequency restored" "$(cat "$adc/sampling_frequency")" 1000000
+log "iio_attr: sampling_frequency read, written (250000 in sysfs), read back, restored"
+
+# --- iio_readdev: 20 sessions in a row, the data checked word by word ------------------------
+# All 4 channels (16-bit each): 8 bytes a sample set. Each READBUF is one libiio buffer of
+# 16384 sets = two of iio-sim's fileio blocks (an even number per session: DESIGN.md).
+samples=262144
+bytes=$((samples * 8))
+for i in $(seq 1 20); do
+	t0=$(now)
+	iio_readdev -u usb: -b 16384 -s $samples iio-sim-adc > /tmp/rx.bin 2> /tmp/readdev.err ||
+		{ cat /tmp/readdev.err; daemon_show_log; die "iio_readdev session $i failed"; }
+	t=$(elapsed "$t0" "$(now)")
+	iiosim_verify -m f -n $bytes /tmp/rx.bin || { daemon_show_log; die "iio_readdev session $i: data"; }
+	log "iio_readdev session $i: $bytes bytes verified in ${t}s"
+done
+rm -f /tmp/rx.bin
+
+# --- 64 MiB unpaced, 2 MiB per READBUF (sent as 1 MiB writes), verified word by word --------
+echo 0 > "$adc/sampling_frequency"
+big=8388608
+t0=$(now)
+iio_readdev -u usb: -b 262144 -s $big iio-sim-adc 2> /tmp/readdev.err |
+	iiosim_verify -m f -n $((big * 8)) || { cat /tmp/readdev.err; daemon_show_log; die "64 MiB iio_readdev"; }
+t=$(elapsed "$t0" "$(now)")
+log "iio_readdev 64 MiB unpaced: verified in ${t}s ($(awk "BEGIN { printf \"%.1f\", 64 / $t }") MiB/s, copy path, TCG)"
+echo 1000000 > "$adc/sampling_frequency"
+
+# --- A client SIGKILLed mid-READBUF, then a new session starts clean -------------------------
+# At 10 kHz a 16384-set refill takes 1.6 s: the kill lands while the daemon waits for it.
+echo 10000 > "$adc/sampling_frequency"
+iio_readdev -u usb: -b 16384 -s 1048576 iio-sim-adc > /dev/null 2>&1 &
+victim=$!
+sleep 1
+kill -9 $victim
+wait $victim 2>/dev/null
+# The next client's RESET_PIPES ends the dead one's session (its buffer closed); only then
+# can the rate be changed again (iio-sim refuses while the buffer is enabled).
+iio_attr -u usb: -d iio-sim-adc sampling_frequency > /dev/null 2>&1 || die "iio_attr after the kill failed"
+echo 1000000 > "$adc/sampling_frequency" || die "sampling_frequency busy after the next client's RESET_PIPES"
+daemon_expect "sampling_frequency" "$(cat "$adc/sampling_frequency")" 1000000
+iio_readdev -u usb: -b 16384 -s $samples iio-sim-adc > /tmp/rx.bin 2> /tmp/readdev.err ||
+	{ cat /tmp/readdev.err; daemon_show_log; die "iio_readdev after a SIGKILLed client failed"; }
+iiosim_verify -m f -n $bytes /tmp/rx.bin ||
+	{ cat /tmp/readdev.err; daemon_show_log; die "iio_readdev after a SIGKILLed client: data"; }
+log "a client SIGKILLed mid-READBUF; the next session's $bytes bytes verified"
+
+# --- Cable pull (soft disconnect) mid-READBUF, then back: a new session starts clean ----------
+udc=$(cat "$DAEMON_GADGET/UDC")
+echo 10000 > "$adc/sampling_frequency"
+iio_readdev -u usb: -b 16384 -s 1048576 iio-sim-adc > /dev/null 2> /tmp/pulled.err &
+victim=$!
+sleep 1
+kill -0 $victim 2>/dev/null || { cat /tmp/pulled.err; die "iio_readdev ended before the pull"; }
+echo disconnect > "/sys/class/udc/$udc/soft_connect"
+wait $victim
+rc=$?
+[ $rc != 0 ] || [ -s /tmp/pulled.err ] || die "iio_readdev did not notice the pull"
+daemon_wait_host_gone "the pull"
+daemon_wait_log 'DISABLE: closed [0-9]* pipe' 1 "the pull"
+kill -0 "$DAEMON_PID" || die "iiousbd died on the pull"
+# Its buffer is closed: the rate can be changed again.
+echo 1000000 > "$adc/sampling_frequency" || die "sampling_frequency busy after the pull"
+echo connect > "/sys/class/udc/$udc/soft_connect"
+daemon_wait_host
+iio_readdev -u usb: -b 16384 -s $samples iio-sim-adc > /tmp/rx.bin 2> /tmp/readdev.err ||
+	{ cat /tmp/readdev.err; daemon_show_log; die "iio_readdev after the pull failed"; }
+iiosim_verify -m f -n $bytes /tmp/rx.bin ||
+	{ cat /tmp/readdev.err; daemon_show_log; die "iio_readdev after the pull: data"; }
+log "cable pulled mid-READBUF (iio_readdev: $(head -n 1 /tmp/pulled.err)), back: $bytes bytes verified"
+
+# --- iio_writedev: the DAC checks what it consumes against the pattern ----------------------
+dac=$(iio_dev_by_name iio-sim-dac) || die "no iio-sim-dac"
+echo 1 > "$dac/sim_reset"
+tx_samples=131072
+tx_bytes=$((tx_samples * 8))
+t0=$(now)
+iiosim_gen f $tx_bytes | iio_writedev -u usb: -b 16384 -s $tx_samples iio-sim-dac 2> /tmp/writedev.err ||
+	{ cat /tmp/writedev.err; daemon_show_log; die "iio_writedev failed"; }
+t=$(elapsed "$t0" "$(now)")
+dac_bytes=$(cat "$dac/sim_bytes")
+dac_errors=$(cat "$dac/sim_errors")
+log "iio_writedev: $tx_bytes bytes sent in ${t}s; the DAC consumed $dac_bytes bytes, $dac_errors errors (first at $(cat "$dac/sim_first_error_offset"))"
+daemon_expect "DAC errors" "$dac_errors" 0
+# (The blocks still queued when iio_writedev closes its buffer are dropped by the disable.)
+[ "$dac_bytes" -ge $((tx_bytes / 2)) ] || die "the DAC consumed only $dac_bytes of $tx_bytes bytes"
+
+# --- RX and TX at once from one context (pipes 1 and 2) ---------------------------------------
+echo 1 > "$dac/sim_reset"
+t0=$(now)
+libiio_duplex usb: 16384 8 || { daemon_show_log; die "libiio_duplex failed"; }
+dac_bytes=$(cat "$dac/sim_bytes")
+dac_errors=$(cat "$dac/sim_errors")
+log "RX+TX from one context in $(elapsed "$t0" "$(now)")s: the DAC consumed $dac_bytes bytes, $dac_errors errors"
+daemon_expect "DAC errors (duplex)" "$dac_errors" 0
+[ "$dac_bytes" -gt 0 ] || die "the DAC consumed nothing in the duplex run"
+
+# --- One owner per IIO buffer: a device someone else reads answers EBUSY --------------------
+if command -v iio_hold > /dev/null; then
+	:
+fi
+exec 7< "/dev/$(basename "$adc")"
+if iio_readdev -u usb: -b 4096 -s 4096 iio-sim-adc > /tmp/rx.bin 2> /tmp/readdev.err; then
+	exec 7<&-
+	die "iio_readdev succeeded while /dev/$(basename "$adc") was held open"
+fi
+exec 7<&-
+cat /tmp/readdev.err
+grep -qi 'busy' /tmp/readdev.err || die "iio_readdev on a held device: $(cat /tmp/readdev.err), expected busy"
+log "a held device: iio_readdev fails with '$(head -1 /tmp/readdev.err)'"
+# ... and works again once it is free.
+iio_readdev -u usb: -b 16384 -s 32768 iio-sim-adc > /tmp/rx.bin 2> /tmp/readdev.err ||
+	{ cat /tmp/readdev.err; die "iio_readdev after the holder left failed"; }
+run iiosim_verify -m f -n $((32768 * 8)) /tmp/rx.bin
+
+# Every RESET_PIPES/OPEN_PIPE/CLOSE_PIPE was acknowledged (the status stage, by the Ep0Worker)
+# well within the client's 1 s.
+acks=$(grep -c 'Acknowledged bmRequestType 0x41 .*(libiio) in [0-9]* us' "$DAEMON_LOG")
+ack_max=$(grep -o 'Acknowledged bmRequestType 0x41 .*(libiio) in [0-9]* us' "$DAEMON_LOG" |
+	sed 's/.* in \([0-9]*\) us/\1/' | sort -n | tail -n 1)
+[ "$acks" -ge 20 ] && [ "${ack_max:-1000000}" -lt 1000000 ] ||
+	{ daemon_show_log; die "ep0 pipe requests: $acks acknowledged, slowest ${ack_max:-?} us"; }
+! grep -q 'Stalling .*(libiio)' "$DAEMON_LOG" || die "a libiio pipe request was stalled"
+log "ep0: $acks pipe requests acknowledged, slowest status stage ${ack_max} us"
+
+daemon_back_to_baseline "after the libiio sessions"
+log "resources: $DAEMON_FDS fds, $DAEMON_DMABUFS DMABUFs (baseline)"
+kill -0 "$DAEMON_PID" || die "iiousbd died"
+daemon_stop_and_check_clean
+log "libiio_basic: passed"
