@@ -128,7 +128,7 @@ iiousb_vm_test(demo demo STOCK_KERNEL_ONLY -- 8)
 # behaviour on Debian's f_fs and dummy_hcd; on the debug kernel (the rig's patched f_fs under
 # lockdep and KASAN) with fewer transfers.
 iiousb_vm_test(daemon_ep0_fault daemon_ep0_fault STOCK_KERNEL_ONLY)
-iiousb_vm_test(daemon_ep0_fault daemon_ep0_fault DEBUG_KERNEL_ONLY --timeout 900 -- 50 400 5 1 3 32)
+iiousb_vm_test(daemon_ep0_fault daemon_ep0_fault DEBUG_KERNEL_ONLY --timeout 900 -- 50 400 5 1 3 96)
 # START/STOP cycles, host programs killed mid-stream, a stalled host (issue 11): 20 cycles
 # of a verified 1 MiB capture plus raw START/STOP of both streams, two SIGKILLed captures and
 # plays each followed by a session verified from its first byte (the DAC counts the play
