@@ -1,12 +1,16 @@
 // iiousbd: exposes IIO devices as a USB gadget (docs/protocol.md, docs/configuration.md).
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include <getopt.h>
 #include <sysexits.h>
 
+#include "check/SystemCheck.h"
 #include "config/Config.h"
 #include "log/Log.h"
 #include "service/Daemon.h"
@@ -27,6 +31,11 @@ void usage(FILE *out)
             "      --check-config FILE  validate FILE and exit: 0 if valid, %d (EX_CONFIG)\n"
             "                           with file:line:column and the problem if not;\n"
             "                           nothing on the system is touched\n"
+            "      --check-system       report what the zero-copy path needs and what this\n"
+            "                           system has, one line per check (with --config: its\n"
+            "                           UDC, IIO devices and heaps); exit 0 all there, 1\n"
+            "                           zero-copy impossible on a side (copy fallback), 2\n"
+            "                           iiousbd or a stream cannot run. Sets nothing up\n"
             "  -l, --log-level SPEC     LEVEL or CATEGORY=LEVEL,... (debug, info, notice,\n"
             "                           warning, error; default info; also $IIOUSB_LOG)\n"
             "  -h, --help               show this help\n"
@@ -37,15 +46,42 @@ void usage(FILE *out)
             kDefaultConfig, EX_CONFIG);
 }
 
+// --check-system: the report on stdout, the exit status of check::exitStatus(). The
+// configuration is optional unless given: without one, no per-stream checks.
+int runSystemCheck(const std::string &configPath, bool configGiven)
+{
+    namespace check = iiousb::check;
+    std::optional<iiousb::Config> config;
+    std::vector<check::CheckLine> lines;
+    if (auto loaded = iiousb::loadConfig(configPath)) {
+        config = std::move(*loaded);
+        lines.push_back({check::Verdict::Ok, "configuration", configPath});
+    } else if (configGiven || loaded.error().code != -ENOENT) {
+        lines.push_back({check::Verdict::Missing, "configuration", loaded.error().message});
+    } else {
+        lines.push_back({check::Verdict::Note, "configuration",
+                         configPath + " does not exist: checking without one (--config FILE)"});
+    }
+    auto probe = check::localProbe();
+    for (auto &line : check::checkSystem(*probe, config ? &*config : nullptr))
+        lines.push_back(std::move(line));
+    for (const auto &line : lines)
+        printf("%s\n", check::formatLine(line).c_str());
+    const int status = check::exitStatus(lines);
+    printf("%s\n", check::summaryLine(status).c_str());
+    return status;
+}
+
 } // namespace
 
 int main(int argc, char **argv)
 {
     const auto started = std::chrono::steady_clock::now();
-    enum { OptCheckConfig = 256, OptVersion };
+    enum { OptCheckConfig = 256, OptCheckSystem, OptVersion };
     static const option options[] = {
             {"config", required_argument, nullptr, 'c'},
             {"check-config", required_argument, nullptr, OptCheckConfig},
+            {"check-system", no_argument, nullptr, OptCheckSystem},
             {"log-level", required_argument, nullptr, 'l'},
             {"help", no_argument, nullptr, 'h'},
             {"version", no_argument, nullptr, OptVersion},
@@ -55,6 +91,8 @@ int main(int argc, char **argv)
     std::string configPath = kDefaultConfig;
     std::string checkPath;
     bool check = false;
+    bool checkSystem = false;
+    bool configGiven = false;
     std::string error;
 
     if (const char *env = getenv("IIOUSB_LOG"); env && !iiousb::log::configure(env, &error))
@@ -65,6 +103,10 @@ int main(int argc, char **argv)
         switch (opt) {
         case 'c':
             configPath = optarg;
+            configGiven = true;
+            break;
+        case OptCheckSystem:
+            checkSystem = true;
             break;
         case OptCheckConfig:
             check = true;
@@ -104,6 +146,9 @@ int main(int argc, char **argv)
                config->streams.size());
         return EXIT_SUCCESS;
     }
+
+    if (checkSystem)
+        return runSystemCheck(configPath, configGiven);
 
     auto config = iiousb::loadConfig(configPath);
     if (!config) {
