@@ -178,8 +178,13 @@ private:
         const std::string modulesDep = "/lib/modules/" + release_ + "/modules.dep";
         const bool available =
                 probe_.readFile(modulesDep).value_or("").find("/usb_f_fs.ko") != std::string::npos;
+        // (f_fs registers the filesystem when its first function instance is created, not
+        // when the module loads.)
         if (registered)
             add(Verdict::Ok, "FunctionFS", "functionfs in /proc/filesystems");
+        else if (moduleLoaded("usb_f_fs"))
+            add(Verdict::Ok, "FunctionFS",
+                "module usb_f_fs loaded (functionfs registers with the first ffs instance)");
         else if (available)
             add(Verdict::Ok, "FunctionFS",
                 "module usb_f_fs in " + modulesDep + " (loaded when the gadget asks for it)");
@@ -194,6 +199,10 @@ private:
         // is the evidence: f_fs's DMABUF fence ops (ffs_dmabuf_fence_release(), never
         // inlined: a function pointer) in /proc/kallsyms, else the version.
         const std::string what = "FunctionFS DMABUF";
+        if (!registered && !available && !moduleLoaded("usb_f_fs")) {
+            add(Verdict::Note, what, "not checked: no FunctionFS (line above)");
+            return;
+        }
         if (symbolsOf("usb_f_fs") || (registered && !kallsyms_.empty())) {
             if (hasSymbol(kallsyms_, kFfsDmabufSymbol))
                 add(Verdict::Ok, what,

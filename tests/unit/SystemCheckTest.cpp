@@ -222,9 +222,14 @@ TEST(SystemCheck, FunctionFsFromModulesDepOrMissing)
     auto lines = checkSystem(p, nullptr);
     EXPECT_EQ(lineFor(lines, "FunctionFS").verdict, Verdict::Ok);
     EXPECT_NE(lineFor(lines, "FunctionFS").text.find("usb_f_fs"), std::string::npos);
+    p.paths.insert("/sys/module/usb_f_fs");
+    lines = checkSystem(p, nullptr);
+    EXPECT_NE(lineFor(lines, "FunctionFS").text.find("usb_f_fs loaded"), std::string::npos);
+    p.paths.erase("/sys/module/usb_f_fs");
     p.files.erase("/lib/modules/6.12.38+deb12-amd64/modules.dep");
     lines = checkSystem(p, nullptr);
     EXPECT_EQ(lineFor(lines, "FunctionFS").verdict, Verdict::Missing);
+    EXPECT_EQ(lineFor(lines, "FunctionFS DMABUF").verdict, Verdict::Note);
     EXPECT_EQ(exitStatus(lines), 2);
 }
 

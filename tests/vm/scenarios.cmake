@@ -59,6 +59,10 @@ iiousb_vm_test(daemon_bringup daemon_bringup)
 iiousb_vm_test(daemon_restart daemon_restart)
 iiousb_vm_test(daemon_bringup_ss daemon_bringup STOCK_KERNEL_ONLY --speed ss)
 iiousb_vm_test(daemon_failures daemon_failures)
+# iiousbd --check-system (issue 13): exit 0 with the patched dummy_hcd, 1 with Debian's (no
+# scatter-gather); nothing left behind; a running stream left alone.
+iiousb_vm_test(check_system check_system STOCK_KERNEL_ONLY)
+iiousb_vm_test(check_system_stock check_system STOCK_KERNEL_ONLY --udc stock)
 # Issue 11: a UDC that appears after the daemon, and one unloaded mid-stream and loaded again.
 iiousb_vm_test(daemon_hotplug daemon_hotplug)
 # IIO devices that probe late, go away mid-stream and come back under new ids (both modes).
