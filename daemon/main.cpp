@@ -1,11 +1,8 @@
 // iiousbd: exposes IIO devices as a USB gadget (docs/protocol.md, docs/configuration.md).
-#include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <optional>
 #include <cstdlib>
 #include <string>
-#include <vector>
 
 #include <getopt.h>
 #include <sysexits.h>
@@ -44,32 +41,6 @@ void usage(FILE *out)
             "Signals: SIGTERM/SIGINT stop and remove the gadget; SIGHUP re-reads the\n"
             "configuration (a bad one is reported and the running one kept).\n",
             kDefaultConfig, EX_CONFIG);
-}
-
-// --check-system: the report on stdout, the exit status of check::exitStatus(). The
-// configuration is optional unless given: without one, no per-stream checks.
-int runSystemCheck(const std::string &configPath, bool configGiven)
-{
-    namespace check = iiousb::check;
-    std::optional<iiousb::Config> config;
-    std::vector<check::CheckLine> lines;
-    if (auto loaded = iiousb::loadConfig(configPath)) {
-        config = std::move(*loaded);
-        lines.push_back({check::Verdict::Ok, "configuration", configPath});
-    } else if (configGiven || loaded.error().code != -ENOENT) {
-        lines.push_back({check::Verdict::Missing, "configuration", loaded.error().message});
-    } else {
-        lines.push_back({check::Verdict::Note, "configuration",
-                         configPath + " does not exist: checking without one (--config FILE)"});
-    }
-    auto probe = check::localProbe();
-    for (auto &line : check::checkSystem(*probe, config ? &*config : nullptr))
-        lines.push_back(std::move(line));
-    for (const auto &line : lines)
-        printf("%s\n", check::formatLine(line).c_str());
-    const int status = check::exitStatus(lines);
-    printf("%s\n", check::summaryLine(status).c_str());
-    return status;
 }
 
 } // namespace
@@ -148,7 +119,7 @@ int main(int argc, char **argv)
     }
 
     if (checkSystem)
-        return runSystemCheck(configPath, configGiven);
+        return iiousb::check::runSystemCheck(configPath, configGiven);
 
     auto config = iiousb::loadConfig(configPath);
     if (!config) {

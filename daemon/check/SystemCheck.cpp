@@ -135,8 +135,8 @@ private:
             return;
         }
         for (const auto &udc : udcs) {
-            const std::string driver = baseName(probe_.readLink(kUdcClass + "/" + udc +
-                                                                "/device/driver"));
+            const std::string driver =
+                    baseName(probe_.readLink(kUdcClass + "/" + udc + "/device/driver"));
             const std::string what = "UDC " + udc;
             const std::string by = " (driver " + (driver.empty() ? "unknown" : driver) + ")";
             if (driver == "dwc3" || driver.starts_with("ci_hdrc")) {
@@ -150,8 +150,9 @@ private:
                                 "scatter-gather");
                 else if (hasSymbol(kallsyms_, "dummy_copy_request"))
                     add(Verdict::Ok, what,
-                        "scatter-gather" + by + ": patched dummy_hcd (kernel-patches 0001: "
-                                                "dummy_copy_request in " +
+                        "scatter-gather" + by +
+                                ": patched dummy_hcd (kernel-patches 0001: "
+                                "dummy_copy_request in " +
                                 kKallsyms + ")");
                 else
                     add(Verdict::CopyOnly, what,
@@ -172,9 +173,9 @@ private:
 
     void checkFunctionFs()
     {
-        const bool registered = probe_.readFile("/proc/filesystems")
-                                        .value_or("")
-                                        .find("\tfunctionfs\n") != std::string::npos;
+        const bool registered =
+                probe_.readFile("/proc/filesystems").value_or("").find("\tfunctionfs\n") !=
+                std::string::npos;
         const std::string modulesDep = "/lib/modules/" + release_ + "/modules.dep";
         const bool available =
                 probe_.readFile(modulesDep).value_or("").find("/usb_f_fs.ko") != std::string::npos;
@@ -206,8 +207,8 @@ private:
         if (symbolsOf("usb_f_fs") || (registered && !kallsyms_.empty())) {
             if (hasSymbol(kallsyms_, kFfsDmabufSymbol))
                 add(Verdict::Ok, what,
-                    std::string("FUNCTIONFS_DMABUF_ATTACH/TRANSFER: ") + kFfsDmabufSymbol +
-                            " in " + kKallsyms);
+                    std::string("FUNCTIONFS_DMABUF_ATTACH/TRANSFER: ") + kFfsDmabufSymbol + " in " +
+                            kKallsyms);
             else
                 add(Verdict::CopyOnly, what,
                     std::string("no ") + kFfsDmabufSymbol + " in " + kKallsyms +
@@ -287,8 +288,9 @@ private:
             break;
         default:
             add(Verdict::CopyOnly, what,
-                ioctlName + " -> " + errnoString(err) + ": unexpected; the IIO side will "
-                                                        "likely copy");
+                ioctlName + " -> " + errnoString(err) +
+                        ": unexpected; the IIO side will "
+                        "likely copy");
         }
     }
 
@@ -306,8 +308,7 @@ private:
                 add(Verdict::Ok, "DMABUF allocator", "allocated a page from " + *origin);
             else
                 add(Verdict::Missing, "DMABUF allocator",
-                    origin.error().message +
-                            ": needs CONFIG_DMABUF_HEAPS_SYSTEM (" + heap +
+                    origin.error().message + ": needs CONFIG_DMABUF_HEAPS_SYSTEM (" + heap +
                             ") or CONFIG_UDMABUF (/dev/udmabuf)");
         }
     }
@@ -441,8 +442,8 @@ public:
                 break;
             }
         if (enable.empty())
-            return {IioDmabufProbe::State::Failed, 0, deviceId + " has no buffer (" + dir +
-                                                              "/buffer0/enable missing)"};
+            return {IioDmabufProbe::State::Failed, 0,
+                    deviceId + " has no buffer (" + dir + "/buffer0/enable missing)"};
         if (enable.starts_with("1"))
             return {IioDmabufProbe::State::Enabled, 0, {}};
 
@@ -494,7 +495,10 @@ std::pair<int, int> kernelVersion(const std::string &release)
     return {major, minor};
 }
 
-std::unique_ptr<SystemProbe> localProbe() { return std::make_unique<LocalProbe>(); }
+std::unique_ptr<SystemProbe> localProbe()
+{
+    return std::make_unique<LocalProbe>();
+}
 
 std::vector<CheckLine> checkSystem(SystemProbe &probe, const Config *config)
 {
@@ -519,6 +523,29 @@ std::string formatLine(const CheckLine &line)
     char label[16];
     snprintf(label, sizeof(label), "%-10s", kLabel[static_cast<int>(line.verdict)]);
     return label + line.what + ": " + line.text;
+}
+
+int runSystemCheck(const std::string &configPath, bool configGiven)
+{
+    std::optional<Config> config;
+    std::vector<CheckLine> lines;
+    if (auto loaded = loadConfig(configPath)) {
+        config = std::move(*loaded);
+        lines.push_back({Verdict::Ok, "configuration", configPath});
+    } else if (configGiven || loaded.error().code != -ENOENT) {
+        lines.push_back({Verdict::Missing, "configuration", loaded.error().message});
+    } else {
+        lines.push_back({Verdict::Note, "configuration",
+                         configPath + " does not exist: checking without one (--config FILE)"});
+    }
+    auto probe = localProbe();
+    for (auto &line : checkSystem(*probe, config ? &*config : nullptr))
+        lines.push_back(std::move(line));
+    for (const auto &line : lines)
+        printf("%s\n", formatLine(line).c_str());
+    const int status = exitStatus(lines);
+    printf("%s\n", summaryLine(status).c_str());
+    return status;
 }
 
 std::string summaryLine(int status)

@@ -78,6 +78,11 @@ std::string formatLine(const CheckLine &line);
 // The last line of the report, for an exit status.
 std::string summaryLine(int status);
 
+// `iiousbd --check-system`: loads the configuration (`configPath`; a missing one is only a
+// note unless `configGiven`), runs every check on this machine, prints the report on
+// stdout and returns exitStatus().
+int runSystemCheck(const std::string &configPath, bool configGiven);
+
 // "6.12.38+deb12-arm64" -> {6, 12}; {0, 0} if it does not start with MAJOR.MINOR.
 std::pair<int, int> kernelVersion(const std::string &release);
 

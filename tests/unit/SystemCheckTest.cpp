@@ -1,11 +1,11 @@
 // The --check-system report logic against a fake system (check::SystemProbe with injected
 // results): which line says what, and the exit status.
+#include "check/SystemCheck.h"
+
 #include <map>
 #include <set>
 
 #include <gtest/gtest.h>
-
-#include "check/SystemCheck.h"
 
 using namespace iiousb;
 using namespace iiousb::check;
@@ -136,8 +136,7 @@ TEST(SystemCheck, CompleteSystemIsAllOk)
               std::string::npos);
     EXPECT_NE(lineFor(lines, "UDC dummy_udc.0").text.find("kernel-patches 0001"),
               std::string::npos);
-    EXPECT_NE(lineFor(lines, "IIO DMABUF rx0 (iio:device0)").text.find("EBADF"),
-              std::string::npos);
+    EXPECT_NE(lineFor(lines, "IIO DMABUF rx0 (iio:device0)").text.find("EBADF"), std::string::npos);
     EXPECT_EQ(formatLine(lineFor(lines, "configfs")),
               "ok        configfs: mounted on /sys/kernel/config");
 }
@@ -298,8 +297,7 @@ TEST(SystemCheck, AllocatorPerConfiguredHeap)
     p.heaps.clear();
     lines = checkSystem(p, nullptr);
     EXPECT_EQ(lineFor(lines, "DMABUF allocator").verdict, Verdict::Missing);
-    EXPECT_NE(lineFor(lines, "DMABUF allocator").text.find("CONFIG_UDMABUF"),
-              std::string::npos);
+    EXPECT_NE(lineFor(lines, "DMABUF allocator").text.find("CONFIG_UDMABUF"), std::string::npos);
     EXPECT_EQ(exitStatus(lines), 2);
 }
 
