@@ -12,5 +12,18 @@ speed=${2:-hs}
 tests/install-deps.sh
 cmake -B build -S . -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build -j"$(nproc)"
-exec tests/vm/run.sh --no-build --build-dir build --speed "$speed" --timeout $((seconds + 240)) \
-	demo "$seconds"
+# The VM's whole console (its kernel log included, which the guest dumps after the
+# scenario) goes to a file; the terminal shows the scenario up to its result and run.sh's
+# verdict, and the kernel log only when the run failed.
+console=$PWD/build/demo-console.log
+set +e
+tests/vm/run.sh --no-build --build-dir build --speed "$speed" --timeout $((seconds + 240)) \
+	--log "$console" demo "$seconds" | tests/vm/console-filter.pl
+rc=${PIPESTATUS[0]}
+set -e
+if [ "$rc" != 0 ]; then
+	echo "demo.sh: FAILED (status $rc); the guest's kernel log:"
+	tr -d '\r' < "$console" | sed -n '/^==== IIOUSB DMESG BEGIN/,/^==== IIOUSB DMESG END/p'
+fi
+echo "demo.sh: the VM's full console, kernel log included: $console"
+exit "$rc"
