@@ -10,7 +10,7 @@
 # and Kbuild runs with M= pointing at that tree. ARCH and CROSS_COMPILE are
 # taken from the environment and passed to make for board kernels. The .ko
 # files are collected in OUTDIR/modules. --rig-only applies only the test rig's
-# patches (0001-0009, dummy_hcd), not the fixes (0010 and up): the modules then
+# patches (0001-0009, dummy_hcd: 0001-0005 today), not the fixes (0010 and up): the modules then
 # carry the kernel's bugs, for the regression scenarios that reproduce them.
 set -euo pipefail
 

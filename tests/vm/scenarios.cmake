@@ -14,7 +14,7 @@ iiousb_vm_test(iio_dmabuf iio_dmabuf)
 iiousb_vm_test(iio_fileio iio_fileio)
 iiousb_vm_test(iio_hazards iio_hazards)
 
-# dummy_hcd patches 0001/0002 and FunctionFS DMABUF (kernel-patches/README.md, "dummy_hcd patches")
+# dummy_hcd patches 0001-0005 and FunctionFS DMABUF (kernel-patches/README.md, "dummy_hcd patches")
 iiousb_vm_test(ffs_dmabuf_hs ffs_dmabuf --speed hs)
 iiousb_vm_test(ffs_dmabuf_ss ffs_dmabuf --speed ss)
 iiousb_vm_test(ffs_dmabuf_stock ffs_dmabuf_stock STOCK_KERNEL_ONLY --udc stock)
