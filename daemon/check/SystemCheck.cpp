@@ -28,7 +28,7 @@ const std::string kConfigfs = "/sys/kernel/config";
 const std::string kUdcClass = "/sys/class/udc";
 const std::string kKallsyms = "/proc/kallsyms";
 // f_fs's DMABUF code (Linux 6.9): the fence ops' release.
-constexpr const char *kFfsDmabufSymbol = "ffs_dmabuf_fence_release";
+constexpr const char *kFfsDmabufSymbol = "ffs_dmabuf_get_driver_name";
 
 bool versionAtLeast(const std::string &release, int major, int minor)
 {
@@ -197,7 +197,7 @@ private:
         // FUNCTIONFS_DMABUF_ATTACH/DETACH/TRANSFER (Linux 6.9). Probing the ioctl needs a
         // data endpoint, i.e. a mounted function with descriptors bound to a UDC: too much to
         // set up, and a running daemon's endpoints are not ours to touch. The module's code
-        // is the evidence: f_fs's DMABUF fence ops (ffs_dmabuf_fence_release(), never
+        // is the evidence: f_fs's DMABUF fence ops (ffs_dmabuf_get_driver_name(), never
         // inlined: a function pointer) in /proc/kallsyms, else the version.
         const std::string what = "FunctionFS DMABUF";
         if (!registered && !available && !moduleLoaded("usb_f_fs")) {

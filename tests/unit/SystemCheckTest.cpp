@@ -82,7 +82,7 @@ public:
             p.paths.insert(std::string("/sys/module/") + m);
         p.files["/proc/kallsyms"] = "0000000000000000 T _text\n"
                                     "0000000000000000 t dummy_copy_request\t[dummy_hcd]\n"
-                                    "0000000000000000 t ffs_dmabuf_fence_release\t[usb_f_fs]\n"
+                                    "0000000000000000 t ffs_dmabuf_get_driver_name\t[usb_f_fs]\n"
                                     "0000000000000000 T iio_dma_buffer_attach_dmabuf\t"
                                     "[industrialio_buffer_dma]\n";
         p.config = "CONFIG_IIO=m\n# CONFIG_IIO_DMA_BUF_MMAP_LEGACY is not set\n";
@@ -144,7 +144,7 @@ TEST(SystemCheck, CompleteSystemIsAllOk)
 TEST(SystemCheck, StockDummyHcdIsCopyOnly)
 {
     FakeProbe p = FakeProbe::complete();
-    p.files["/proc/kallsyms"] = "0000000000000000 t ffs_dmabuf_fence_release\t[usb_f_fs]\n"
+    p.files["/proc/kallsyms"] = "0000000000000000 t ffs_dmabuf_get_driver_name\t[usb_f_fs]\n"
                                 "0000000000000000 T iio_dma_buffer_attach_dmabuf\t"
                                 "[industrialio_buffer_dma]\n";
     const Config c = twoStreams();
@@ -236,7 +236,7 @@ TEST(SystemCheck, LoadedFfsWithoutDmabufIsCopyOnly)
 {
     FakeProbe p = FakeProbe::complete();
     p.files["/proc/kallsyms"] = "0000000000000000 t dummy_copy_request\t[dummy_hcd]\n"
-                                "0000000000000000 t ffs_dmabuf_fence_releasex\t[usb_f_fs]\n";
+                                "0000000000000000 t ffs_dmabuf_get_driver_namex\t[usb_f_fs]\n";
     const auto lines = checkSystem(p, nullptr);
     EXPECT_EQ(lineFor(lines, "FunctionFS DMABUF").verdict, Verdict::CopyOnly);
     EXPECT_EQ(exitStatus(lines), 1);

@@ -64,7 +64,7 @@ has "$w" '^ok +configfs: mounted on /sys/kernel/config$'
 has "$w" '^ok +usb_gadget configfs: /sys/kernel/config/usb_gadget exists'
 # (f_fs registers the filesystem with its first instance: the module is what is there.)
 has "$w" '^ok +FunctionFS: module usb_f_fs loaded'
-has "$w" '^ok +FunctionFS DMABUF: FUNCTIONFS_DMABUF_ATTACH/TRANSFER: ffs_dmabuf_fence_release in /proc/kallsyms$'
+has "$w" '^ok +FunctionFS DMABUF: FUNCTIONFS_DMABUF_ATTACH/TRANSFER: ffs_dmabuf_get_driver_name in /proc/kallsyms$'
 has "$w" "^ok +IIO DMABUF rx0 \\($adc\\): IIO_BUFFER_DMABUF_ATTACH_IOCTL supported \\(fd -1 -> EBADF\\)\$"
 has "$w" "^ok +IIO DMABUF tx0 \\($dac\\): IIO_BUFFER_DMABUF_ATTACH_IOCTL supported"
 has "$w" '^ok +DMABUF allocator: allocated a page from /dev/dma_heap/system$'
