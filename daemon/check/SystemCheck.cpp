@@ -27,7 +27,8 @@ namespace {
 const std::string kConfigfs = "/sys/kernel/config";
 const std::string kUdcClass = "/sys/class/udc";
 const std::string kKallsyms = "/proc/kallsyms";
-// f_fs's DMABUF code (Linux 6.9): the fence ops' release.
+// f_fs's DMABUF code (Linux 6.9): the fence ops' get_driver_name (kernel-patches 0021
+// drops their release: dma_fence_free() frees the fence).
 constexpr const char *kFfsDmabufSymbol = "ffs_dmabuf_get_driver_name";
 
 bool versionAtLeast(const std::string &release, int major, int minor)
@@ -447,27 +448,16 @@ public:
         if (enable.starts_with("1"))
             return {IioDmabufProbe::State::Enabled, 0, {}};
 
-        const std::string node = "/dev/" + deviceId;
-        UniqueFd chardev(::open(node.c_str(), O_RDWR | O_CLOEXEC | O_NONBLOCK));
-        if (!chardev) {
-            const int err = errno;
-            if (err == EBUSY)
-                return {IioDmabufProbe::State::Busy, 0, iio::holdersOf(node)};
-            return {IioDmabufProbe::State::Failed, 0,
-                    errnoError(err, "Failed to open " + node).message};
-        }
-        int index = 0;
-        if (ioctl(chardev.get(), uapi::kIioBufferGetFd, &index) < 0) {
-            const int err = errno;
-            if (err == EBUSY)
-                return {IioDmabufProbe::State::Busy, 0,
-                        "its buffer fd is held: " + iio::holdersOf("anon_inode:iio:buffer")};
-            if (err == ENOTTY || err == EINVAL)
+        auto handles = iio::takeBuffer(deviceId);
+        if (!handles) {
+            const int err = handles.error().code;
+            if (err == -EBUSY)
+                return {IioDmabufProbe::State::Busy, 0, handles.error().message};
+            if (err == -ENOTTY || err == -EINVAL)
                 return {IioDmabufProbe::State::Answered, ENOTTY, {}}; // no buffer fds (< 5.11)
-            return {IioDmabufProbe::State::Failed, 0,
-                    errnoError(err, "IIO_BUFFER_GET_FD_IOCTL on " + node + " failed").message};
+            return {IioDmabufProbe::State::Failed, 0, handles.error().message};
         }
-        UniqueFd buffer(index);
+        const UniqueFd buffer = std::move(handles->buffer);
         int invalid = -1;
         const int r = ioctl(buffer.get(), uapi::kIioDmabufAttach, &invalid);
         return {IioDmabufProbe::State::Answered, r < 0 ? errno : 0, {}};

@@ -64,6 +64,40 @@ std::string holdersOf(const std::string &target)
     return out;
 }
 
+Result<BufferHandles> takeBuffer(const std::string &deviceId)
+{
+    // Ownership first, before anything is written to sysfs: the IIO core lets one file at a
+    // time open the chardev (iio_chrdev_open() in 6.12 returns EBUSY while the device's
+    // busy bit is set) and hands each buffer's fd out once (IIO_BUFFER_GET_FD_IOCTL: EBUSY).
+    // A program reading the buffer (iiod, iio_readdev, another stream) holds one of them, so
+    // holding both means nobody in user space uses the buffer.
+    BufferHandles h;
+    const std::string node = "/dev/" + deviceId;
+    h.chardev.reset(::open(node.c_str(), O_RDWR | O_CLOEXEC));
+    if (!h.chardev) {
+        const int err = errno;
+        if (err != EBUSY)
+            return errnoError(err, "Failed to open " + node);
+        const std::string who = holdersOf(node);
+        return makeError(-EBUSY, node + " is open by another program (EBUSY)" +
+                                         (who.empty() ? "" : ": " + who));
+    }
+    int index = 0;
+    if (ioctl(h.chardev.get(), uapi::kIioBufferGetFd, &index) < 0) {
+        const int err = errno;
+        if (err != EBUSY)
+            return errnoError(err, "IIO_BUFFER_GET_FD_IOCTL on " + node + " failed");
+        const std::string who = holdersOf("anon_inode:iio:buffer");
+        return makeError(-EBUSY, "the buffer of " + node +
+                                         " is held by another program (IIO_BUFFER_GET_FD_IOCTL: "
+                                         "EBUSY)" +
+                                         (who.empty() ? "" : "; IIO buffer fds open in: " + who));
+    }
+    h.buffer.reset(index);
+    fcntl(h.buffer.get(), F_SETFD, FD_CLOEXEC);
+    return h;
+}
+
 Result<std::unique_ptr<IioBuffer>>
 IioBuffer::open(const std::string &deviceId, const std::vector<std::string> &channels,
                 proto::Direction dir,
@@ -80,34 +114,12 @@ IioBuffer::open(const std::string &deviceId, const std::vector<std::string> &cha
                                           "/buffer0 missing)");
     std::unique_ptr<IioBuffer> buf(new IioBuffer(deviceId, bufferDir));
 
-    // Ownership first, before anything is written to sysfs: the IIO core lets one file at a
-    // time open the chardev (iio_chrdev_open() in 6.12 returns EBUSY while the device's
-    // busy bit is set) and hands each buffer's fd out once (IIO_BUFFER_GET_FD_IOCTL: EBUSY).
-    // A program reading the buffer (iiod, iio_readdev, another stream) holds one of them, so
-    // holding both means nobody in user space uses the buffer.
-    const std::string node = "/dev/" + deviceId;
-    buf->chardev_.reset(::open(node.c_str(), O_RDWR | O_CLOEXEC));
-    if (!buf->chardev_) {
-        const int err = errno;
-        if (err != EBUSY)
-            return errnoError(err, "Failed to open " + node);
-        const std::string who = holdersOf(node);
-        return makeError(-EBUSY, node + " is open by another program (EBUSY)" +
-                                         (who.empty() ? "" : ": " + who));
-    }
-    int index = 0;
-    if (ioctl(buf->chardev_.get(), uapi::kIioBufferGetFd, &index) < 0) {
-        const int err = errno;
-        if (err != EBUSY)
-            return errnoError(err, "IIO_BUFFER_GET_FD_IOCTL on " + node + " failed");
-        const std::string who = holdersOf("anon_inode:iio:buffer");
-        return makeError(-EBUSY, "the buffer of " + node +
-                                         " is held by another program (IIO_BUFFER_GET_FD_IOCTL: "
-                                         "EBUSY)" +
-                                         (who.empty() ? "" : "; IIO buffer fds open in: " + who));
-    }
-    buf->fd_.reset(index);
-    fcntl(buf->fd_.get(), F_SETFD, FD_CLOEXEC);
+    // Ownership first, before anything is written to sysfs (takeBuffer()).
+    auto handles = takeBuffer(deviceId);
+    if (!handles)
+        return handles.takeError();
+    buf->chardev_ = std::move(handles->chardev);
+    buf->fd_ = std::move(handles->buffer);
 
     // Enabled with nobody holding the chardev or the buffer: left by a program that exited
     // without disabling it (a killed iiousbd, a shell's echo 1 > enable). Nobody can read

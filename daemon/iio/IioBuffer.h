@@ -19,6 +19,15 @@ namespace iiousb::iio {
 // `target` ("/dev/iio:device0"), from /proc/*/fd; "" if none is visible.
 std::string holdersOf(const std::string &target);
 
+// The device's chardev and the fd of its buffer 0 (IIO_BUFFER_GET_FD_IOCTL), taken without
+// writing anything: -EBUSY naming the holders when another program has either; GET_FD's own
+// errno otherwise (ENOTTY/EINVAL: a kernel without buffer fds, before 5.11).
+struct BufferHandles {
+    UniqueFd chardev;
+    UniqueFd buffer;
+};
+Result<BufferHandles> takeBuffer(const std::string &deviceId);
+
 class IioBuffer {
 public:
     // `deviceId` is "iio:deviceN"; `channels` are channel ids ("voltage0") to enable, every
