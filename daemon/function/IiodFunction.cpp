@@ -280,6 +280,11 @@ IiodFunction::create(EventLoop &loop, IiodFunctionOptions options, std::function
         return fn.takeError();
     f->function_ = std::move(*fn);
     f->pipes_.resize(f->options_.pipes);
+    auto snapshots = ContextSnapshots::create(
+            loop, [] { return iiod::LibiioBackend::createLocalContext(); });
+    if (!snapshots)
+        return snapshots.takeError();
+    f->snapshots_ = std::move(*snapshots);
     return f;
 }
 
@@ -314,18 +319,22 @@ void IiodFunction::closePipes(const char *why)
 Result<void> IiodFunction::openPipe(unsigned index)
 {
     pipes_[index].reset(); // iiod: a new OPEN_PIPE ends the pipe's previous session
-    if (!ctx_) {
-        auto ctx = iiod::LibiioBackend::createLocalContext();
-        if (!ctx)
-            return ctx.takeError();
-        ctx_ = std::move(*ctx);
-    }
+    // The newest finished snapshot: taking one here could outlast the client's 1 s.
+    auto ctx = snapshots_->current();
+    if (!ctx)
+        return ctx.takeError();
     auto p = IiodPipe::open(loop_, index, function_->endpointPath(2 * index + 1),
-                            function_->endpointPath(2 * index + 2), ctx_, options_.backend);
+                            function_->endpointPath(2 * index + 2), std::move(*ctx),
+                            options_.backend);
     if (!p)
         return p.takeError();
     pipes_[index] = std::move(*p);
     return {};
+}
+
+void IiodFunction::iioDevicesChanged()
+{
+    snapshots_->refresh();
 }
 
 SetupReply IiodFunction::onSetup(const proto::SetupPacket &setup)
@@ -338,7 +347,7 @@ SetupReply IiodFunction::onSetup(const proto::SetupPacket &setup)
         closePipes(nullptr);
         // A client starts (or ends) its context with it: take a fresh look at the IIO
         // devices for the next one (libiio's local context is a snapshot).
-        ctx_.reset();
+        snapshots_->refresh();
         LOG(Iiod, Debug) << "RESET_PIPES";
         return SetupReply::acknowledge();
     case IiodRequest::OpenPipe:

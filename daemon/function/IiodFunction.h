@@ -25,6 +25,7 @@
 #include "base/UniqueFd.h"
 #include "event/EventLoop.h"
 #include "ffs/FfsEndpoint.h"
+#include "function/ContextSnapshots.h"
 #include "function/FfsFunction.h"
 #include "iiod/IiodSession.h"
 #include "iiod/LibiioBackend.h"
@@ -109,6 +110,8 @@ public:
     // Closes the pipes and stops ep0 (before the gadget is unbound).
     void stop();
     unsigned openPipes() const;
+    // An IIO device appeared or went away: the next client gets a new snapshot of them.
+    void iioDevicesChanged();
 
 private:
     IiodFunction(EventLoop &loop, IiodFunctionOptions options)
@@ -124,7 +127,7 @@ private:
 
     EventLoop &loop_;
     IiodFunctionOptions options_;
-    iiod::LibiioBackend::ContextPtr ctx_;
+    std::unique_ptr<ContextSnapshots> snapshots_;
     std::vector<std::unique_ptr<IiodPipe>> pipes_;
     std::unique_ptr<FfsFunction> function_;
 };

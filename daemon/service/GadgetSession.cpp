@@ -89,6 +89,8 @@ void GadgetSession::onIioUevent(const Uevent &ev)
     const std::string device = ev.name();
     if (device.rfind("iio:device", 0) != 0)
         return; // triggers live on the IIO bus too
+    if (iiod_ && (ev.action == "add" || ev.action == "remove"))
+        iiod_->iioDevicesChanged();
     bool changed = false;
     if (ev.action == "remove") {
         for (PipelineStream *p : pipelines_) {
