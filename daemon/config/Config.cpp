@@ -241,6 +241,7 @@ private:
     FunctionFsConfig parseFunctionFs(const YAML::Node &node);
     LibiioConfig parseLibiio(const YAML::Node &node, const FunctionFsConfig &ffs);
     bool boolean(const YAML::Node &node, const std::string &key) const;
+    ZeroCopy zeroCopy(const YAML::Node &node, const std::string &key) const;
     LimitsConfig parseLimits(const YAML::Node &node);
     StreamConfig parseStream(const YAML::Node &node, const std::string &key);
     void checkDmabufMemory(const Config &c, const YAML::Node &streams) const;
@@ -306,11 +307,26 @@ bool Parser::boolean(const YAML::Node &node, const std::string &key) const
     fail(where(node, key), key, "expected true or false, got " + describe(node));
 }
 
+ZeroCopy Parser::zeroCopy(const YAML::Node &node, const std::string &key) const
+{
+    const std::string expected = "auto, require or off";
+    // YAML 1.1 readers turn a bare off into a boolean; yaml-cpp keeps the text.
+    const std::string v = scalar(node, key, expected);
+    if (v == "auto")
+        return ZeroCopy::Auto;
+    if (v == "require")
+        return ZeroCopy::Require;
+    if (v == "off")
+        return ZeroCopy::Off;
+    fail(node.Mark(), key, "expected " + expected + ", got '" + v + "'");
+}
+
 LibiioConfig Parser::parseLibiio(const YAML::Node &node, const FunctionFsConfig &ffs)
 {
     const std::string k = "libiio";
     checkMap(node, k,
-             {"enabled", "pipes", "instance", "mount", "attribute-writes", "debug-attributes"});
+             {"enabled", "pipes", "instance", "mount", "attribute-writes", "debug-attributes",
+              "zero-copy", "dmabuf-heap", "buffers"});
     LibiioConfig l;
     if (node["enabled"])
         l.enabled = boolean(node["enabled"], k + ".enabled");
@@ -341,6 +357,13 @@ LibiioConfig Parser::parseLibiio(const YAML::Node &node, const FunctionFsConfig 
         l.attributeWrites = boolean(node["attribute-writes"], k + ".attribute-writes");
     if (node["debug-attributes"])
         l.debugAttributes = boolean(node["debug-attributes"], k + ".debug-attributes");
+    if (node["zero-copy"])
+        l.zeroCopy = zeroCopy(node["zero-copy"], k + ".zero-copy");
+    if (node["dmabuf-heap"])
+        l.dmabufHeap = absolutePath(node["dmabuf-heap"], k + ".dmabuf-heap");
+    if (node["buffers"])
+        l.buffers = static_cast<unsigned>(
+                integer(node["buffers"], k + ".buffers", 1, kMaxBlockCount));
     return l;
 }
 
@@ -460,19 +483,8 @@ StreamConfig Parser::parseStream(const YAML::Node &node, const std::string &k)
                 integer(node["block-count"], k + ".block-count", 1, kMaxBlockCount));
     if (node["dmabuf-heap"])
         s.dmabufHeap = absolutePath(node["dmabuf-heap"], k + ".dmabuf-heap");
-    if (const YAML::Node &zc = node["zero-copy"]) {
-        const std::string expected = "auto, require or off";
-        // YAML 1.1 readers turn a bare off into a boolean; yaml-cpp keeps the text.
-        std::string v = scalar(zc, k + ".zero-copy", expected);
-        if (v == "auto")
-            s.zeroCopy = ZeroCopy::Auto;
-        else if (v == "require")
-            s.zeroCopy = ZeroCopy::Require;
-        else if (v == "off")
-            s.zeroCopy = ZeroCopy::Off;
-        else
-            fail(zc.Mark(), k + ".zero-copy", "expected " + expected + ", got '" + v + "'");
-    }
+    if (node["zero-copy"])
+        s.zeroCopy = zeroCopy(node["zero-copy"], k + ".zero-copy");
     if (node["stall-timeout"])
         s.stallTimeout = std::chrono::seconds(
                 integer(node["stall-timeout"], k + ".stall-timeout", 0, kMaxStallTimeoutS));

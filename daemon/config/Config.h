@@ -38,6 +38,9 @@ struct FunctionFsConfig {
 
 // The iiod-compatible interface for libiio clients (docs/libiio.md): a second FunctionFS
 // function in the gadget, with its own instance and mount point.
+enum class ZeroCopy { Auto, Require, Off };
+std::string_view zeroCopyName(ZeroCopy mode);
+
 struct LibiioConfig {
     bool enabled = false;
     unsigned pipes = 3; // pipe 0 for the context, one per concurrent buffer after it
@@ -45,14 +48,16 @@ struct LibiioConfig {
     std::string mountPoint = "/run/iiousbd/iio";
     bool attributeWrites = true;  // WRITE of attributes
     bool debugAttributes = false; // debug attributes (direct_reg_access...) listed and usable
+    // The sample data of READBUF (input devices): DMABUF blocks sent from IIO to the pipe's
+    // IN endpoint without a copy, per side where the kernel can import them (auto).
+    ZeroCopy zeroCopy = ZeroCopy::Auto;
+    std::string dmabufHeap = "/dev/dma_heap/system";
+    unsigned buffers = 4; // DMABUF blocks per opened buffer unless the client sets BUFFERS_COUNT
 
     bool operator==(const LibiioConfig &) const = default;
 };
 
 inline constexpr unsigned kMaxLibiioPipes = 8;
-
-enum class ZeroCopy { Auto, Require, Off };
-std::string_view zeroCopyName(ZeroCopy mode);
 
 struct StreamConfig {
     std::string name;

@@ -112,6 +112,15 @@ Result<std::unique_ptr<IiodPipe>> IiodPipe::open(EventLoop &loop, unsigned index
     });
     p->backend_->setPayloadWriter(
             [self](std::string bytes) { self->queuePayload(std::move(bytes)); });
+    p->backend_->setZeroCopy(loop, inPath);
+    p->backend_->setPayloadDone([self](int status) {
+        if (self->closing_)
+            return;
+        if (status < 0)
+            self->fail("DMABUF transfer: " + errnoString(-status));
+        else
+            self->pump();
+    });
     p->session_ = std::make_unique<iiod::IiodSession>(*p->backend_, [self] {
         if (!self->closing_)
             self->pump();
@@ -198,7 +207,7 @@ void IiodPipe::pump()
         return;
     for (auto &t : session_->takeTransfers())
         transfers_.push_back(std::move(t));
-    while (!writeInFlight_) {
+    while (!writeInFlight_ && !backend_->payloadInFlight()) {
         if (pieces_.empty()) {
             if (transfers_.empty())
                 break;
@@ -208,6 +217,8 @@ void IiodPipe::pump()
                 pieces_.push_back(std::move(*line));
             else
                 backend_->sendPayload(std::get<iiod::IiodPayload>(t)); // queuePayload()
+            if (broken_)
+                return;
             continue;
         }
         writing_ = std::move(pieces_.front());

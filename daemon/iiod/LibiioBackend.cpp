@@ -169,6 +169,8 @@ struct LibiioBackend::OpenBuffer {
     std::thread refill;
     std::mutex lock;
     std::optional<ssize_t> result;
+    // The zero-copy path (READBUF of an input device, setZeroCopy()); `buf` is unused then.
+    std::unique_ptr<ZeroCopyRx> zc;
 };
 
 LibiioBackend::LibiioBackend(ContextPtr ctx, LibiioBackendOptions options)
@@ -178,7 +180,7 @@ LibiioBackend::LibiioBackend(ContextPtr ctx, LibiioBackendOptions options)
 LibiioBackend::~LibiioBackend()
 {
     for (auto &[id, b] : buffers_)
-        destroy(*b);
+        destroy(*b); // the transport is going away: no PayloadDone
 }
 
 IiodVersion LibiioBackend::version() const
@@ -373,17 +375,6 @@ Result<IiodBufferInfo> LibiioBackend::openBuffer(const IiodOpenRequest &request)
     // user at a time (iio_chrdev_open() returns EBUSY), and an enabled buffer has an owner.
     if (auto busy = deviceInUse(request.device); !busy)
         return busy.takeError();
-    iio_buffer *buf = iio_device_create_buffer(*dev, request.samples, request.cyclic);
-    if (!buf)
-        return errnoError(errno, "Failed to open the buffer of " + request.device);
-    if (request.cyclic) {
-        iio_buffer_destroy(buf);
-        return notWired("OPEN ... CYCLIC");
-    }
-    auto b = std::make_unique<OpenBuffer>();
-    b->id = request.device;
-    b->dev = *dev;
-    b->buf = buf;
     IiodBufferInfo info;
     info.mask.assign(words, 0);
     for (unsigned i = 0; i < count; i++) {
@@ -391,19 +382,72 @@ Result<IiodBufferInfo> LibiioBackend::openBuffer(const IiodOpenRequest &request)
             info.mask[i / 32] |= 1u << (i % 32);
     }
     const ssize_t sampleBytes = iio_device_get_sample_size(*dev);
-    if (sampleBytes <= 0) {
-        destroy(*b);
+    if (sampleBytes <= 0)
         return errnoError(sampleBytes < 0 ? static_cast<int>(sampleBytes) : -EINVAL,
                           "No sample size for " + request.device);
-    }
     info.sampleBytes = static_cast<std::uint64_t>(sampleBytes);
+    auto b = std::make_unique<OpenBuffer>();
+    b->id = request.device;
+    b->dev = *dev;
     b->sampleBytes = info.sampleBytes;
+    if (loop_ && options_.zeroCopy != ZeroCopy::Off && !request.cyclic && !isOutput(*dev)) {
+        auto zc = openZeroCopy(request, *dev, info.sampleBytes);
+        if (!zc)
+            return zc.takeError();
+        b->zc = std::move(*zc);
+        buffers_.emplace(request.device, std::move(b));
+        return info;
+    }
+    iio_buffer *buf = iio_device_create_buffer(*dev, request.samples, request.cyclic);
+    if (!buf)
+        return errnoError(errno, "Failed to open the buffer of " + request.device);
+    if (request.cyclic) {
+        iio_buffer_destroy(buf);
+        return notWired("OPEN ... CYCLIC");
+    }
+    b->buf = buf;
     buffers_.emplace(request.device, std::move(b));
     return info;
 }
 
-void LibiioBackend::destroy(OpenBuffer &b)
+Result<std::unique_ptr<ZeroCopyRx>> LibiioBackend::openZeroCopy(const IiodOpenRequest &request,
+                                                                iio_device *dev,
+                                                                std::uint64_t sampleBytes)
 {
+    ZeroCopyRxOptions o;
+    o.device = request.device;
+    for (unsigned i = 0; i < iio_device_get_channels_count(dev); i++) {
+        const iio_channel *chn = iio_device_get_channel(dev, i);
+        if (iio_channel_is_enabled(chn))
+            o.channels.emplace_back(iio_channel_get_id(chn));
+    }
+    o.sampleBytes = sampleBytes;
+    o.blockBytes = request.samples * sampleBytes;
+    const auto count = buffersCount_.find(request.device);
+    o.blocks = count == buffersCount_.end() ? options_.buffers : count->second;
+    o.endpoint = inEndpoint_;
+    o.heap = options_.heap;
+    o.mode = options_.zeroCopy;
+    const std::string id = request.device;
+    ZeroCopyRx::Events ev;
+    ev.filled = [this, id] {
+        if (const auto it = buffers_.find(id); it != buffers_.end())
+            feedZeroCopy(*it->second);
+    };
+    ev.sent = [this](int status) { zeroCopySent(status); };
+    return ZeroCopyRx::open(*loop_, std::move(o), std::move(ev));
+}
+
+void LibiioBackend::destroy(OpenBuffer &b, bool notify)
+{
+    if (b.zc) {
+        b.zc.reset(); // aborts its transfers: no event comes any more
+        if (payloadInFlight_ && payloadDevice_ == b.id) {
+            payloadInFlight_ = false;
+            if (notify && payloadDone_)
+                payloadDone_(-ECANCELED);
+        }
+    }
     if (b.refill.joinable()) {
         // Wakes the refill's poll (libiio's cancel eventfd); it returns -EBADF.
         iio_buffer_cancel(b.buf);
@@ -422,7 +466,7 @@ Result<void> LibiioBackend::closeBuffer(const std::string &id)
     const auto it = buffers_.find(id);
     if (it == buffers_.end())
         return makeError(-ENXIO, id + " is not open in this session");
-    destroy(*it->second);
+    destroy(*it->second, true);
     buffers_.erase(it);
     return {};
 }
@@ -443,7 +487,42 @@ void LibiioBackend::readBuffer(const std::string &id, std::uint64_t bytes, IiodT
     b.write = false;
     b.remaining = bytes;
     b.moved = 0;
-    feed(b);
+    if (b.zc)
+        feedZeroCopy(b);
+    else
+        feed(b);
+}
+
+void LibiioBackend::feedZeroCopy(OpenBuffer &b)
+{
+    while (b.sink && b.remaining > 0 && b.zc->hasData()) {
+        const ZeroCopyRx::Chunk c = b.zc->take(b.remaining);
+        const std::uint64_t handle = nextPayload_++;
+        payloads_.emplace(handle, BlockPiece{b.id, c});
+        b.remaining -= c.bytes;
+        b.moved += c.bytes;
+        b.sink->readChunk({handle, c.bytes});
+    }
+    if (!b.sink)
+        return;
+    if (b.remaining == 0) {
+        IiodTransferSink *sink = std::exchange(b.sink, nullptr);
+        sink->transferDone(b.moved);
+        return;
+    }
+    if (const int err = b.zc->error(); err < 0) {
+        IiodTransferSink *sink = std::exchange(b.sink, nullptr);
+        sink->transferDone(errnoError(err, "Failed to fill the buffer of " + b.id));
+    }
+}
+
+void LibiioBackend::zeroCopySent(int status)
+{
+    if (!payloadInFlight_)
+        return;
+    payloadInFlight_ = false;
+    if (payloadDone_)
+        payloadDone_(status);
 }
 
 void LibiioBackend::feed(OpenBuffer &b)
@@ -551,7 +630,26 @@ void LibiioBackend::sendPayload(const IiodPayload &payload)
     auto node = payloads_.extract(payload.block);
     if (node.empty() || !payloadWriter_)
         return;
-    payloadWriter_(std::move(node.mapped()));
+    if (auto *bytes = std::get_if<std::string>(&node.mapped())) {
+        payloadWriter_(std::move(*bytes));
+        return;
+    }
+    const BlockPiece &piece = std::get<BlockPiece>(node.mapped());
+    const auto it = buffers_.find(piece.device);
+    if (it == buffers_.end() || !it->second->zc)
+        return; // closed since READBUF (CLOSE cancelled its payloads)
+    auto sent = it->second->zc->send(piece.chunk);
+    if (!sent) {
+        if (payloadDone_)
+            payloadDone_(sent.error().code);
+        return;
+    }
+    if (*sent) {
+        payloadWriter_(std::move(**sent));
+        return;
+    }
+    payloadInFlight_ = true;
+    payloadDevice_ = piece.device;
 }
 
 void LibiioBackend::writeBuffer(const std::string &id, std::uint64_t bytes, IiodTransferSink &sink)

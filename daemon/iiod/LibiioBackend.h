@@ -8,7 +8,10 @@
 // (DataRequester: read that many bytes from the OUT endpoint and hand them to writeData()),
 // copies it into the libiio buffer and pushes it on a thread (iio_buffer_push blocks).
 // OPEN ... CYCLIC is not implemented yet (-ENOSYS).
-// The zero-copy path (DMABUF READBUF) is not here yet (docs/libiio.md).
+// With setZeroCopy() (the daemon; unit tests leave it off), READBUF of an input device takes
+// the zero-copy path instead (ZeroCopyRx: DMABUF blocks from IIO sent on the IN endpoint as
+// they are); its payloads are transfers the backend starts itself and whose end it reports
+// through the PayloadDone callback (payloadInFlight() meanwhile).
 #pragma once
 
 #include <functional>
@@ -19,9 +22,12 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <variant>
 
 #include "base/UniqueFd.h"
+#include "config/Config.h"
 #include "iiod/IiodBackend.h"
+#include "iiod/ZeroCopyRx.h"
 
 struct iio_buffer;
 struct iio_context;
@@ -32,6 +38,10 @@ namespace iiousb::iiod {
 struct LibiioBackendOptions {
     bool allowWrites = true; // WRITE of attributes (else -EPERM)
     bool allowDebug = false; // debug attributes (direct_reg_access...): listed and readable
+    // The READBUF data path once setZeroCopy() was called (Off: libiio's copy).
+    ZeroCopy zeroCopy = ZeroCopy::Auto;
+    std::string heap = "/dev/dma_heap/system";
+    unsigned buffers = 4; // blocks per buffer unless the client sets BUFFERS_COUNT
 };
 
 // <debug-attribute .../> elements removed from a context XML.
@@ -50,6 +60,8 @@ public:
     using PayloadWriter = std::function<void(std::string bytes)>;
     // Reads `bytes` more bytes of a WRITEBUF's data from the OUT endpoint into writeData().
     using DataRequester = std::function<void(std::uint64_t bytes)>;
+    // A payload the backend sent itself ended: 0, or -errno (the reply stream is broken).
+    using PayloadDone = std::function<void(int status)>;
 
     LibiioBackend(ContextPtr ctx, LibiioBackendOptions options);
     LibiioBackend(const LibiioBackend &) = delete;
@@ -59,6 +71,15 @@ public:
 
     void setPayloadWriter(PayloadWriter writer) { payloadWriter_ = std::move(writer); }
     void setDataRequester(DataRequester requester) { dataRequester_ = std::move(requester); }
+    void setPayloadDone(PayloadDone done) { payloadDone_ = std::move(done); }
+    // READBUF of input devices through DMABUFs sent on `inEndpoint` (the pipe's IN file).
+    void setZeroCopy(EventLoop &loop, std::string inEndpoint)
+    {
+        loop_ = &loop;
+        inEndpoint_ = std::move(inEndpoint);
+    }
+    // A payload sent by the backend itself has not ended yet: write nothing after it.
+    bool payloadInFlight() const { return payloadInFlight_; }
     // Data of the pending WRITEBUF, as the transport reads it (never more than requested).
     void writeData(std::string_view bytes);
     // Readable when a refill thread finished: call dispatch() from the event loop. -1 if the
@@ -96,7 +117,12 @@ private:
     void startRefill(OpenBuffer &b);
     void requestWriteData(OpenBuffer &b);
     void startPush(OpenBuffer &b);
-    void destroy(OpenBuffer &b);
+    // `notify`: tell the transport that a payload in flight of this buffer was cancelled.
+    void destroy(OpenBuffer &b, bool notify = false);
+    Result<std::unique_ptr<ZeroCopyRx>> openZeroCopy(const IiodOpenRequest &request,
+                                                     iio_device *dev, std::uint64_t sampleBytes);
+    void feedZeroCopy(OpenBuffer &b);
+    void zeroCopySent(int status);
 
     ContextPtr ctx_;
     UniqueFd completion_;
@@ -104,7 +130,18 @@ private:
     DataRequester dataRequester_;
     OpenBuffer *writing_ = nullptr; // the buffer of the pending WRITEBUF
     std::map<std::string, std::unique_ptr<OpenBuffer>> buffers_;
-    std::map<std::uint64_t, std::string> payloads_; // readChunk()ed, not sent yet
+    // A READBUF chunk readChunk()ed and not sent yet: copied bytes, or a piece of a
+    // zero-copy buffer's block.
+    struct BlockPiece {
+        std::string device;
+        ZeroCopyRx::Chunk chunk;
+    };
+    std::map<std::uint64_t, std::variant<std::string, BlockPiece>> payloads_;
+    PayloadDone payloadDone_;
+    EventLoop *loop_ = nullptr;
+    std::string inEndpoint_;
+    bool payloadInFlight_ = false;
+    std::string payloadDevice_; // the buffer whose payload is in flight
     std::uint64_t nextPayload_ = 1;
     LibiioBackendOptions options_;
     std::uint32_t timeoutMs_ = 0;

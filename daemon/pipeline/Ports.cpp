@@ -13,6 +13,11 @@ namespace iiousb::pipeline {
 
 IIOUSB_LOG_CATEGORY(Pipeline, "pipeline")
 
+bool cannotImport(int err)
+{
+    return err == -EPERM || err == -ENOTTY || err == -EOPNOTSUPP || err == -EINVAL;
+}
+
 // --- JobQueue ---------------------------------------------------------------------------
 
 Result<std::unique_ptr<JobQueue>> JobQueue::create(EventLoop &loop, DoneFn done)

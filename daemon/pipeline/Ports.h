@@ -22,6 +22,15 @@
 
 namespace iiousb::pipeline {
 
+// Errors with which the kernel says "this side cannot import DMABUFs": FunctionFS on a UDC
+// without scatter-gather (EPERM), IIO buffers that are not DMA buffers (EPERM in 6.12, ENOTTY
+// before 6.11), kernels without the ioctl (ENOTTY, EINVAL).
+bool cannotImport(int err);
+
+// Largest fileio block for the copy path on the IIO side (industrialio-buffer-dma allocates
+// two of them coherent; large ones are high-order allocations).
+inline constexpr std::uint64_t kMaxFileioBlock = 1 << 20;
+
 struct Block {
     dmabuf::DmaBuf buf;
     std::uint8_t *cpu = nullptr; // the mapping, when a copy port uses the block

@@ -181,6 +181,9 @@ Result<void> GadgetSession::bringUp(EventLoop &loop)
         io.pipes = config_.libiio.pipes;
         io.backend.allowWrites = config_.libiio.attributeWrites;
         io.backend.allowDebug = config_.libiio.debugAttributes;
+        io.backend.zeroCopy = config_.libiio.zeroCopy;
+        io.backend.heap = config_.libiio.dmabufHeap;
+        io.backend.buffers = config_.libiio.buffers;
         auto f = function::IiodFunction::create(loop, std::move(io), [this] {
             if (onFatal_)
                 onFatal_();

@@ -13,23 +13,11 @@ IIOUSB_LOG_CATEGORY(Stream, "stream")
 
 namespace {
 
-// Errors with which the kernel says "this side cannot import DMABUFs": FunctionFS on a UDC
-// without scatter-gather (EPERM), IIO buffers that are not DMA buffers (EPERM in 6.12, ENOTTY
-// before 6.11), kernels without the ioctl (ENOTTY, EINVAL).
-bool cannotImport(int err)
-{
-    return err == -EPERM || err == -ENOTTY || err == -EOPNOTSUPP || err == -EINVAL;
-}
-
 // The host is gone or deconfigured the interface.
 bool hostGone(int err)
 {
     return err == -ESHUTDOWN || err == -ECONNRESET || err == -ENODEV || err == -EPIPE;
 }
-
-// Largest fileio block for the copy path on the IIO side (industrialio-buffer-dma allocates
-// two of them coherent; large ones are high-order allocations).
-constexpr std::uint64_t kMaxFileioBlock = 1 << 20;
 
 // tx DMABUF transfers: a short one fails with EREMOTEIO, and the ioctl hands back the
 // transfer's own fence, whose status survives a completion before user space looks.
@@ -202,7 +190,7 @@ Result<bool> PipelineStream::attachAll(const Run &run, std::string_view port,
         int r = attach(run.blocks[i].buf.fd());
         if (r == 0)
             continue;
-        if (i == 0 && cannotImport(r)) {
+        if (i == 0 && pipeline::cannotImport(r)) {
             const std::string why = side + " cannot import DMABUFs (" + errnoString(r) +
                                     (r == -EPERM ? hint : "") + ")";
             if (config_.zeroCopy == ZeroCopy::Require)
@@ -302,7 +290,7 @@ Result<void> PipelineStream::setUp()
         return r;
     if (!*iioZero) {
         // fileio: two blocks of `length / 2` samples each; POLLIN/POLLOUT once one is ready.
-        const std::uint64_t fileioSamples = std::min(block, kMaxFileioBlock) / iio_->sampleBytes;
+        const std::uint64_t fileioSamples = std::min(block, pipeline::kMaxFileioBlock) / iio_->sampleBytes;
         if (auto r = run->iio->setLength(2 * fileioSamples); !r)
             return r;
         // Not every buffer lets the watermark be set (industrialio-buffer-dma's is

@@ -153,7 +153,11 @@ iiousb_vm_test(stream_udmabuf stream STOCK_KERNEL_ONLY -- 64 16 zero-copy zero-c
 iiousb_vm_test(stream_udmabuf stream DEBUG_KERNEL_ONLY --timeout 900 -- 8 4 zero-copy zero-copy
                auto /dev/dma_heap/none)
 
-# libiio clients (issue 12): Debian's iio_info, iio_attr and iio_readdev against iiousbd's
-# libiio interface (copy data path; zero-copy is phase 2).
+# libiio clients (issue 12): Debian's iio_info, iio_attr, iio_readdev and iio_writedev against
+# iiousbd's libiio interface: READBUF zero-copy (DMABUF blocks on the IN endpoint), the USB side
+# copied where the UDC cannot import DMABUFs (Debian's dummy_hcd), libiio's copy with
+# libiio.zero-copy off.
 iiousb_vm_test(libiio_basic libiio_basic --timeout 600)
 iiousb_vm_test(libiio_basic_ss libiio_basic STOCK_KERNEL_ONLY --speed ss --timeout 600)
+iiousb_vm_test(libiio_basic_copy libiio_basic STOCK_KERNEL_ONLY --udc stock --timeout 600 -- copy)
+iiousb_vm_test(libiio_basic_off libiio_basic STOCK_KERNEL_ONLY --timeout 600 -- zero-copy off)

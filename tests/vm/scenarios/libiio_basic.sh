@@ -5,13 +5,26 @@
 # in a row, a client SIGKILLed mid-READBUF then a clean new session, a cable pull
 # mid-READBUF and back, iio_writedev's pattern reaches the DAC without errors, RX and TX at once from one context, a device held by another user answers EBUSY, and the daemon's fds and the DMABUFs
 # are back to their baseline afterwards.
+#
+#   libiio_basic [USB-MODE [ZERO-COPY]]
+#     USB-MODE   how READBUF's samples must leave: zero-copy (default: DMABUF blocks of the ADC
+#                sent as they are) or copy (run.sh --udc stock: Debian's dummy_hcd cannot
+#                import DMABUFs, the blocks are written from their mapping)
+#     ZERO-COPY  libiio.zero-copy of the configuration: auto (default) or off (libiio's
+#                local buffers, copied: the daemon logs no zero-copy buffer)
 . /lib/iiousb/functions.sh
 . /scenarios/_daemon.sh
 
+usb_mode=${1:-zero-copy}
+zero_copy=${2:-auto}
 daemon_setup
 [ "$DAEMON_SIM" = 1 ] || die "libiio_basic needs iio-sim"
+if [ "$zero_copy" != auto ]; then
+	awk -v zc="$zero_copy" '{ print } /^libiio:/ { print "  zero-copy: " zc }' "$DAEMON_CONF" > /tmp/iiousbd.yaml
+	DAEMON_CONF=/tmp/iiousbd.yaml
+fi
 run iiousbd --check-config "$DAEMON_CONF"
-daemon_start
+daemon_start "$DAEMON_CONF"
 daemon_wait_host
 dev=$DAEMON_HOST_DEV
 intf=$dev/$(basename "$dev"):1.1
@@ -62,15 +75,26 @@ for i in $(seq 1 20); do
 	log "iio_readdev session $i: $bytes bytes verified in ${t}s"
 done
 rm -f /tmp/rx.bin
+# How READBUF's data left: the daemon logs each zero-copy buffer it opens.
+if [ "$zero_copy" = off ]; then
+	! grep -q 'libiio buffer of ' "$DAEMON_LOG" || { daemon_show_log; die "zero-copy: off, yet a zero-copy buffer"; }
+	path="libiio copy"
+else
+	want="libiio buffer of iio:device[0-9]*: 4 x 131072 bytes from [^,]*, IIO zero-copy, USB $usb_mode\$"
+	n=$(grep -c "$want" "$DAEMON_LOG")
+	[ "$n" -ge 20 ] || { daemon_show_log; die "$n of 20 sessions logged '$want'"; }
+	path="IIO zero-copy, USB $usb_mode"
+fi
+log "READBUF data path: $path"
 
-# --- 64 MiB unpaced, 2 MiB per READBUF (sent as 1 MiB writes), verified word by word --------
+# --- 64 MiB unpaced, 2 MiB per READBUF (one DMABUF transfer; 1 MiB writes when copied) ------
 echo 0 > "$adc/sampling_frequency"
 big=8388608
 t0=$(now)
 iio_readdev -u usb: -b 262144 -s $big iio-sim-adc 2> /tmp/readdev.err |
 	iiosim_verify -m f -n $((big * 8)) || { cat /tmp/readdev.err; daemon_show_log; die "64 MiB iio_readdev"; }
 t=$(elapsed "$t0" "$(now)")
-log "iio_readdev 64 MiB unpaced: verified in ${t}s ($(awk "BEGIN { printf \"%.1f\", 64 / $t }") MiB/s, copy path, TCG)"
+log "iio_readdev 64 MiB unpaced: verified in ${t}s ($(awk "BEGIN { printf \"%.1f\", 64 / $t }") MiB/s, $path, TCG)"
 echo 1000000 > "$adc/sampling_frequency"
 
 # --- A client SIGKILLed mid-READBUF, then a new session starts clean -------------------------

@@ -1,0 +1,203 @@
+#include "iiod/ZeroCopyRx.h"
+
+#include <algorithm>
+#include <cerrno>
+
+#include "log/Log.h"
+
+namespace iiousb::iiod {
+
+IIOUSB_LOG_CATEGORY(ZeroCopy, "iiod")
+
+Result<std::unique_ptr<ZeroCopyRx>> ZeroCopyRx::open(EventLoop &loop, ZeroCopyRxOptions options,
+                                                     Events events)
+{
+    if (options.blocks == 0 || options.blockBytes == 0 || options.sampleBytes == 0)
+        return makeError(-EINVAL, "No blocks for the buffer of " + options.device);
+    std::unique_ptr<ZeroCopyRx> z(new ZeroCopyRx(loop, std::move(options), std::move(events)));
+    if (auto r = z->setUp(); !r)
+        return r.takeError();
+    return z;
+}
+
+ZeroCopyRx::~ZeroCopyRx()
+{
+    // As a native stream's tear-down (docs/kernel-notes.md): the ports (their sync_files)
+    // first, the IIO buffer disabled (aborts its queued blocks), then closing the endpoint
+    // aborts the USB transfers and detaches the DMABUFs, closing the IIO buffer the rest.
+    usbPort_.reset();
+    iioPort_.reset();
+    if (iio_)
+        iio_->disable();
+    endpoint_.reset();
+    iio_.reset();
+    blocks_.clear();
+}
+
+Result<bool> ZeroCopyRx::attachAll(const std::function<int(int)> &attach, const std::string &side)
+{
+    if (options_.mode == ZeroCopy::Off)
+        return false;
+    for (std::size_t i = 0; i < blocks_.size(); i++) {
+        const int r = attach(blocks_[i].buf.fd());
+        if (r == 0)
+            continue;
+        if (i == 0 && pipeline::cannotImport(r)) {
+            const std::string why = side + " cannot import DMABUFs (" + errnoString(r) + ")";
+            if (options_.mode == ZeroCopy::Require)
+                return makeError(r, why + " and libiio.zero-copy is 'require'");
+            LOG(ZeroCopy, Warning).field(log::kEvent, "fallback")
+                    << "libiio buffer of " << options_.device << ": " << why
+                    << "; copying on that side";
+            return false;
+        }
+        return errnoError(r, "Failed to attach DMABUF " + std::to_string(i) + " to " + side);
+    }
+    return true;
+}
+
+Result<void> ZeroCopyRx::setUp()
+{
+    auto buf = iio::IioBuffer::open(options_.device, options_.channels, proto::Direction::Rx);
+    if (!buf)
+        return buf.takeError();
+    iio_ = std::move(*buf);
+    for (unsigned i = 0; i < options_.blocks; i++) {
+        auto b = dmabuf::DmaBuf::allocate(options_.heap,
+                                          static_cast<std::size_t>(options_.blockBytes));
+        if (!b)
+            return b.takeError();
+        blocks_.push_back({std::move(*b), nullptr});
+    }
+    sending_.assign(blocks_.size(), 0);
+    handedOut_.assign(blocks_.size(), false);
+
+    auto iioZero = attachAll([this](int fd) { return iio_->attach(fd); },
+                             "IIO device " + options_.device);
+    if (!iioZero)
+        return iioZero.takeError();
+    if (auto r = iio_->setNonBlocking(); !r)
+        return r;
+    if (!*iioZero) {
+        const std::uint64_t samples =
+                std::min(options_.blockBytes, pipeline::kMaxFileioBlock) / options_.sampleBytes;
+        if (auto r = iio_->setLength(2 * std::max<std::uint64_t>(samples, 1)); !r)
+            return r;
+    }
+    auto ep = ffs::FfsEndpoint::open(options_.endpoint);
+    if (!ep)
+        return ep.takeError();
+    endpoint_.emplace(std::move(*ep));
+    auto usbZero = attachAll([this](int fd) { return endpoint_->attach(fd); }, options_.endpoint);
+    if (!usbZero)
+        return usbZero.takeError();
+    if (auto r = endpoint_->setNonBlocking(); !r)
+        return r;
+    // Pieces that start inside a block are copied from its mapping (see the header).
+    for (auto &b : blocks_) {
+        auto p = b.buf.map();
+        if (!p)
+            return p.takeError();
+        b.cpu = *p;
+    }
+
+    auto iioDone = [this](std::size_t b, int s, std::uint64_t) { onIioDone(b, s); };
+    auto usbDone = [this](std::size_t b, int s, std::uint64_t) { onUsbDone(b, s); };
+    auto iioPort = *iioZero ? pipeline::makeIioDmabufPort(loop_, *iio_, blocks_, iioDone)
+                            : pipeline::makeIioFileioPort(loop_, *iio_, proto::Direction::Rx,
+                                                          blocks_, iioDone);
+    if (!iioPort)
+        return iioPort.takeError();
+    iioPort_ = std::move(*iioPort);
+    auto usbPort = *usbZero ? pipeline::makeUsbDmabufPort(loop_, *endpoint_, blocks_, usbDone)
+                            : pipeline::makeUsbAioPort(loop_, *endpoint_, proto::Direction::Rx,
+                                                       blocks_, usbDone);
+    if (!usbPort)
+        return usbPort.takeError();
+    usbPort_ = std::move(*usbPort);
+    if (auto r = iio_->enable(); !r)
+        return r;
+    for (std::size_t i = 0; i < blocks_.size(); i++) {
+        if (int r = iioPort_->submit(i, options_.blockBytes); r < 0)
+            return errnoError(r, "Failed to queue block " + std::to_string(i) + " to " +
+                                         options_.device);
+    }
+    LOG(ZeroCopy, Info) << "libiio buffer of " << options_.device << ": " << blocks_.size()
+                        << " x " << options_.blockBytes << " bytes from " << origin() << ", IIO "
+                        << (*iioZero ? "zero-copy" : "copy") << ", USB "
+                        << (*usbZero ? "zero-copy" : "copy");
+    return {};
+}
+
+void ZeroCopyRx::onIioDone(std::size_t block, int status)
+{
+    if (status < 0) {
+        if (!error_)
+            LOG(ZeroCopy, Error) << "libiio buffer of " << options_.device << ": block " << block
+                                 << " failed: " << errnoString(status);
+        error_ = status;
+    } else {
+        filled_.push_back(block);
+        handedOut_[block] = false;
+    }
+    if (events_.filled)
+        events_.filled();
+}
+
+ZeroCopyRx::Chunk ZeroCopyRx::take(std::uint64_t max)
+{
+    Chunk c;
+    c.block = filled_.front();
+    c.offset = offset_;
+    c.bytes = std::min(max, options_.blockBytes - offset_);
+    offset_ += c.bytes;
+    sending_[c.block]++;
+    if (offset_ == options_.blockBytes) {
+        filled_.pop_front();
+        offset_ = 0;
+        handedOut_[c.block] = true;
+    }
+    return c;
+}
+
+Result<std::optional<std::string>> ZeroCopyRx::send(const Chunk &c)
+{
+    if (c.offset == 0) {
+        const int r = usbPort_->submit(c.block, c.bytes);
+        if (r < 0) {
+            release(c.block);
+            return errnoError(r, "Failed to send a block of " + options_.device);
+        }
+        return std::optional<std::string>();
+    }
+    pipeline::Block &b = blocks_[c.block];
+    (void)b.buf.beginCpuAccess(true, false);
+    std::string bytes(reinterpret_cast<const char *>(b.cpu + c.offset),
+                      static_cast<std::size_t>(c.bytes));
+    (void)b.buf.endCpuAccess(true, false);
+    release(c.block);
+    return std::optional<std::string>(std::move(bytes));
+}
+
+void ZeroCopyRx::onUsbDone(std::size_t block, int status)
+{
+    release(block);
+    if (events_.sent)
+        events_.sent(status);
+}
+
+void ZeroCopyRx::release(std::size_t block)
+{
+    if (sending_[block] > 0)
+        sending_[block]--;
+    if (sending_[block] > 0 || !handedOut_[block] || error_)
+        return;
+    handedOut_[block] = false;
+    if (int r = iioPort_->submit(block, options_.blockBytes); r < 0) {
+        error_ = r;
+        LOG(ZeroCopy, Error) << "libiio buffer of " << options_.device << ": failed to queue block "
+                             << block << " again: " << errnoString(r);
+    }
+}
+
+} // namespace iiousb::iiod
