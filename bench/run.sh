@@ -5,13 +5,13 @@
 #
 #   --speed hs|ss|both   dummy_hcd speed(s), one VM boot each (default both; hs with
 #                        --quick)
-#   --quick              a small grid (blocks 64K,1M x buffers 1,4; (d) at 64K,1M; 3 s
+#   --quick              a small grid (blocks 64K,1M x buffers 1,4; (d), (e) at 64K,1M; 3 s
 #                        per point), HS unless --speed says otherwise: under 3 minutes
 #   --seconds N          seconds per point and contender (default 3)
 #   --blocks LIST        block sizes in bytes, colon-separated (default 64K:256K:1M:4M)
 #   --bufs LIST          buffer counts, colon-separated (default 1:2:4:8)
-#   --dblocks LIST       buffer sizes for (d) iiod (default 64K:256K:1M:4M)
-#   --only LETTERS       run only these contenders: a b c d, x = extra rows (default abcdx)
+#   --dblocks LIST       buffer sizes for (d) iiod and (e) (default 64K:256K:1M:4M)
+#   --only LETTERS       run only these contenders: a b c d e, x = extra rows (default abcdex)
 #   --rounds N           repeat everything N times; cells are medians (default 1; the
 #                        run takes about N times as long)
 #   --build-dir DIR      CMake build dir (default: $IIOUSB_BUILD_DIR or ./build)
@@ -30,7 +30,7 @@ seconds=
 blocks=
 bufs=
 dblocks=
-only=abcdx
+only=abcdex
 rounds=1
 build=${IIOUSB_BUILD_DIR:-$PWD/build}
 nobuild=
@@ -84,7 +84,7 @@ done
 if ! [[ $seconds =~ ^[0-9]+$ ]] || [ "$seconds" -lt 1 ]; then
 	fail "--seconds must be a whole number >= 1"
 fi
-[[ $only =~ ^[abcdx]+$ ]] || fail "--only takes letters from abcdx"
+[[ $only =~ ^[abcdex]+$ ]] || fail "--only takes letters from abcdex"
 if ! [[ $rounds =~ ^[0-9]+$ ]] || [ "$rounds" -lt 1 ]; then
 	fail "--rounds must be a whole number >= 1"
 fi
@@ -99,7 +99,7 @@ out=$(cd "$out" && pwd)
 
 # (d) needs Debian's iiod and iio_readdev in the guest: the initramfs takes every program
 # in BUILD/vm-guest/bin (with its libraries).
-if [[ $only == *d* ]]; then
+if [[ $only == *[de]* ]]; then
 	mkdir -p "$build/vm-guest/bin"
 	for p in /usr/sbin/iiod /usr/bin/iio_readdev; do
 		if [ -x "$p" ]; then
@@ -216,6 +216,7 @@ tables() {
 			if (!(R["bufs"] in SEENN)) { SEENN[R["bufs"]] = 1; NL[++nn] = R["bufs"] }
 		}
 		if (R["srv"] == "d" && !(R["block"] in SEEND)) { SEEND[R["block"]] = 1; DL[++nd] = R["block"] }
+		if (R["srv"] == "e" && !(R["block"] in SEENE)) { SEENE[R["block"]] = 1; EL[++ne] = R["block"] }
 	}
 	END {
 		U = toupper(speed)
@@ -243,6 +244,16 @@ tables() {
 			add(human(b) "\t" n "\t" cell(ka, "vm") "\t" cell(kb, "vm") "\t" cell(kc, "vm") "\t" cell(kd, "vm"))
 		}
 		flush()
+		if (ne) {
+			printf "\nlibiio clients (%s): Debian'"'"'s `iio_readdev` reading (d) Debian'"'"'s iiod and (e) iiousbd'"'"'s libiio interface (READBUF zero-copy, 4 DMABUF blocks of the client'"'"'s buffer), same buffer sizes; (e)/(a): what the one-request-per-buffer protocol costs against the native stream with 4 blocks of that size:\n\n", U
+			add("buffer\t(d) MiB/s\t(e) MiB/s\t(e)/(d)\tCPU (d) s/GiB\tCPU (e) s/GiB\tCPU (e)/(d)\t(a) MiB/s\t(e)/(a)")
+			for (i = 1; i <= ne; i++) {
+				b = EL[i]; kd = key("d", b, 4); ke = key("e", b, 4); ka = key("a", b, 4)
+				add(human(b) "\t" cell(kd, "rate", 1) "\t" cell(ke, "rate", 1) "\t" ratio(ke, kd, "rate") "\t" \
+				    cell(kd, "cpu") "\t" cell(ke, "cpu") "\t" ratio(ke, kd, "cpu") "\t" cell(ka, "rate", 1) "\t" ratio(ke, ka, "rate"))
+			}
+			flush()
+		}
 		w1 = key("w-iiousb", 1048576, 4); w2 = key("w-libusb", 1048576, 4)
 		z1 = key("z-iiousb", 1048576, 4); z2 = key("z-libusb", 1048576, 4)
 		if ((w1 in CNT) || (z1 in CNT)) {

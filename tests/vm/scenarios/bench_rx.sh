@@ -1,19 +1,20 @@
 # The RX benchmark (bench/run.sh; not a test, not registered with CTest): iio-sim's ADC
 # (header pattern, sampling_frequency 0, so the simulated DMA costs almost nothing) streamed
-# to the USB host side of this VM by four servers, one after the other:
+# to the USB host side of this VM by five servers, one after the other:
 #   (a) iiousbd, zero-copy: auto        (b) iiousbd, zero-copy: off
 #   (c) tool_ffs_source --dmabuf: the raw IIO -> FunctionFS DMABUF loop with bare ioctls
 #   (d) Debian's iiod 0.24 (-F, FunctionFS) read by Debian's iio_readdev -u usb:...
+#   (e) iiousbd's libiio interface (READBUF zero-copy) read by the same iio_readdev
 # (a), (b) and (c) are read by `iiousb capture` with the same fixed transfers (HOST_T x
-# HOST_S); (d) speaks libiio's protocol, so its reader is iio_readdev. For each grid point
-# (block size, buffers) it runs (c), (a), (b) back to back (in alternating order), then
-# (d) at its own points.
+# HOST_S); (d) and (e) speak libiio's protocol, so their reader is iio_readdev. For each
+# grid point (block size, buffers) it runs (c), (a), (b) back to back (in alternating
+# order), then (d) and then (e) at their own points (DBLOCKS; (e) with 4 DMABUF blocks).
 # Extra rows (x): iiousb capture against the plain libusb reader usb_bulk_baseline, on the
 # write() source (w, tool_stream's comparison) and on the raw loop of (c) (z). ROUNDS
 # repeats everything (the grid round by round, so that the rounds spread over the run).
 #
 # Every result is one console line, parsed by bench/run.sh:
-#   BENCH speed=S round=R srv=a|b|c|d|w|z block=BYTES bufs=N reader=iiousb|libusb|iio_readdev
+#   BENCH speed=S round=R srv=a|b|c|d|e|w|z block=BYTES bufs=N reader=iiousb|libusb|iio_readdev
 #         bytes=B secs=S cpu=C vmcpu=V ok=1|0 note=TEXT...
 # cpu: the server process's user+system seconds (/proc/PID/stat) around the run; vmcpu:
 # the whole guest's busy CPU seconds. A server that fails or moves nothing gives ok=0 and
@@ -21,7 +22,7 @@
 #
 # Arguments: SECONDS BLOCKS BUFS DBLOCKS WHAT ROUNDS (lists colon-separated; WHAT:
 # letters of the contenders to run, x for the extra rows), defaults 3 64K:256K:1M:4M
-# 1:2:4:8 64K:256K:1M:4M abcdx 1 (sizes in bytes).
+# 1:2:4:8 64K:256K:1M:4M abcdex 1 (sizes in bytes).
 . /lib/iiousb/functions.sh
 . /scenarios/_ffs_gadget.sh
 
@@ -29,7 +30,7 @@ T=${1:-3}
 BLOCKS=$(echo "${2:-65536:262144:1048576:4194304}" | tr : ' ')
 BUFS=$(echo "${3:-1:2:4:8}" | tr : ' ')
 DBLOCKS=$(echo "${4:-65536:262144:1048576:4194304}" | tr : ' ')
-WHAT=${5:-abcdx}
+WHAT=${5:-abcdex}
 ROUNDS=${6:-1}
 ROUND=1
 SPEED=${IIOUSB_SPEED:-hs}
@@ -322,14 +323,15 @@ adc_set_bytes() {
 	echo $((2 * n))
 }
 
-# readdev_once BLOCK SAMPLES NBLK: one iio_readdev session of NBLK buffers into the meter.
+# readdev_once BLOCK SAMPLES NBLK: one iio_readdev session of NBLK buffers into the meter,
+# from READ_URI, timing the server READ_PID (contender READ_SRV).
 readdev_once() {
-	log "(d) iio_readdev -b $2 -s $(($2 * $3)) ($3 buffers of $1 bytes)"
+	log "($READ_SRV) iio_readdev -b $2 -s $(($2 * $3)) ($3 buffers of $1 bytes)"
 	{
-		timeout $((T * 6 + 60)) iio_readdev -u "$IIOD_URI" -b "$2" -s $(($2 * $3)) \
+		timeout $((T * 6 + 60)) iio_readdev -u "$READ_URI" -b "$2" -s $(($2 * $3)) \
 			iio-sim-adc 2> /tmp/readdev.err
 		echo $? > /tmp/readdev.rc
-	} | bench_util sink -b "$1" -p "$IIOD_PID" > /tmp/sink.out
+	} | bench_util sink -b "$1" -p "$READ_PID" > /tmp/sink.out
 	rc=$(cat /tmp/readdev.rc)
 	out=$(cat /tmp/sink.out)
 	log "  sink: $out (iio_readdev exit $rc)"
@@ -341,20 +343,23 @@ readdev_once() {
 	[ "$rc" = 0 ] && [ "$bytes" != 0 ]
 }
 
-D_RATE=2097152 # bytes/s guess for the first point; then the last measured rate
-run_d() {
-	blk=$1
+# run_readdev SRV BLOCK: one (d) or (e) point; READ_URI and READ_PID name the server.
+D_RATE=2097152 # bytes/s guess for the first point; then the last measured rate (per server)
+E_RATE=2097152
+run_readdev() {
+	READ_SRV=$1 blk=$2
+	if [ "$READ_SRV" = d ]; then rate=$D_RATE; else rate=$E_RATE; fi
 	samples=$((blk / $(adc_set_bytes)))
 	# Enough buffers for about T seconds after the first one (at least 8); a window
 	# much shorter than T (the guess was low) is measured again with the rate it showed.
-	nblk=$(awk "BEGIN { n = int($T * $D_RATE / $blk) + 2; if (n < 8) n = 8; if (n > 4000) n = 4000; print n }")
+	nblk=$(awk "BEGIN { n = int($T * $rate / $blk) + 2; if (n < 8) n = 8; if (n > 4000) n = 4000; print n }")
 	retried=
 	if ! readdev_once "$blk" "$samples" "$nblk"; then
 		# Seen at SS: a session right after another one failing with "Unable to create
 		# IIO context usb:...: Invalid argument" (the next one works). Said, then retried.
 		retried=" (after a failed session: $(head -n 1 /tmp/readdev.err | cut -c1-80))"
-		log "WARNING: (d) iio_readdev session failed (exit $rc): retrying once"
-		sed 's/^/  iiod| /' /tmp/iiod.log | tail -n 5
+		log "WARNING: ($READ_SRV) iio_readdev session failed (exit $rc): retrying once"
+		sed 's/^/  server| /' "$READ_LOG" | tail -n 5
 		sleep 1
 		readdev_once "$blk" "$samples" "$nblk"
 	fi
@@ -363,13 +368,14 @@ run_d() {
 		readdev_once "$blk" "$samples" "$nblk"
 	fi
 	if [ "$rc" = 0 ] && [ "$bytes" != 0 ]; then
-		result d "$blk" 4 iio_readdev "$bytes" "$secs" \
+		result "$READ_SRV" "$blk" 4 iio_readdev "$bytes" "$secs" \
 			"$(echo "$out" | tr ' ' '\n' | sed -n 's/^cpu=//p')" \
 			"$(echo "$out" | tr ' ' '\n' | sed -n 's/^vmcpu=//p')" 1 \
 			"$nblk buffers of $samples samples, rate over the last $((nblk - 1))$retried"
-		D_RATE=$(awk "BEGIN { print int($bytes / $secs) }")
+		rate=$(awk "BEGIN { print int($bytes / $secs) }")
+		if [ "$READ_SRV" = d ]; then D_RATE=$rate; else E_RATE=$rate; fi
 	else
-		result d "$blk" 4 iio_readdev "$bytes" "$secs" -1 -1 0 \
+		result "$READ_SRV" "$blk" 4 iio_readdev "$bytes" "$secs" -1 -1 0 \
 			"iio_readdev exit $rc: $(head -n 1 /tmp/readdev.err | cut -c1-100)"
 	fi
 }
@@ -443,9 +449,10 @@ if wants d; then
 			result d "$blk" 4 iio_readdev 0 0 -1 -1 0 "iiod did not come up"
 		done
 	else
+		READ_URI=$IIOD_URI READ_PID=$IIOD_PID READ_LOG=/tmp/iiod.log
 		for ROUND in $(seq 1 "$ROUNDS"); do
 			for blk in $DBLOCKS; do
-				run_d "$blk"
+				run_readdev d "$blk"
 			done
 		done
 		echo "" > $IIOD_G/UDC
@@ -461,5 +468,40 @@ if wants d; then
 		wait "$IIOD_PID"
 	fi
 fi
+if wants e; then
+	log "---- (e) iiousbd's libiio interface"
+	# The native stream rx0 is configured but never started: the ADC is the libiio
+	# client's. READBUF zero-copy with 4 DMABUF blocks of the client's buffer size.
+	daemon_conf 65536 4 auto
+	printf 'libiio:\n  enabled: true\n  zero-copy: auto\n  buffers: 4\n' >> /tmp/bench.yaml
+	if ! command -v iio_readdev > /dev/null; then
+		for blk in $DBLOCKS; do
+			result e "$blk" 4 iio_readdev 0 0 -1 -1 0 "iio_readdev not in the guest"
+		done
+	elif ! daemon_up; then
+		sed 's/^/  iiousbd| /' /tmp/iiousbd.log | tail -n 5
+		for blk in $DBLOCKS; do
+			result e "$blk" 4 iio_readdev 0 0 -1 -1 0 "$DAEMON_WHY"
+		done
+	else
+		bus=$(cat "$HOST_DEV/busnum")
+		dev=$(cat "$HOST_DEV/devnum")
+		intf=
+		for i in "$HOST_DEV"/"$(basename "$HOST_DEV")":1.*; do
+			[ "$(cat "$i/interface" 2> /dev/null)" = IIO ] && intf=$(cat "$i/bInterfaceNumber")
+		done
+		READ_URI=usb:$bus.$dev.$((10#${intf:-1})) READ_PID=$DAEMON_PID READ_LOG=/tmp/iiousbd.log
+		log "iiousbd up (pid $DAEMON_PID), libiio URI $READ_URI"
+		sleep 1
+		for ROUND in $(seq 1 "$ROUNDS"); do
+			for blk in $DBLOCKS; do
+				run_readdev e "$blk"
+				grep 'libiio buffer of' /tmp/iiousbd.log | tail -n 1 | sed 's/^/  iiousbd| /'
+			done
+		done
+		daemon_down
+	fi
+fi
+
 echo "BENCH-END speed=$SPEED"
 log "bench_rx: done"
