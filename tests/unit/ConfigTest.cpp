@@ -181,6 +181,22 @@ TEST(Config, Libiio)
     EXPECT_EQ(example->libiio.pipes, 3u);
 }
 
+TEST(Config, LibiioZeroCopy)
+{
+    Config d = parseOk(std::string(kMinimal) + "libiio: {enabled: true}\n");
+    EXPECT_EQ(d.libiio.zeroCopy, ZeroCopy::Auto);
+    EXPECT_EQ(d.libiio.dmabufHeap, "/dev/dma_heap/system");
+    EXPECT_EQ(d.libiio.buffers, 4u);
+    Config c = parseOk(std::string(kMinimal) +
+                       "libiio: {enabled: true, zero-copy: require, dmabuf-heap: /dev/dma_heap/x,\n"
+                       "         buffers: 8}\n");
+    EXPECT_EQ(c.libiio.zeroCopy, ZeroCopy::Require);
+    EXPECT_EQ(c.libiio.dmabufHeap, "/dev/dma_heap/x");
+    EXPECT_EQ(c.libiio.buffers, 8u);
+    EXPECT_EQ(parseOk(std::string(kMinimal) + "libiio: {zero-copy: off}\n").libiio.zeroCopy,
+              ZeroCopy::Off);
+}
+
 TEST(Config, SameSettingsIgnoresPath)
 {
     auto a = parseConfig(kMinimal, "a.yaml", testFacts());
@@ -202,6 +218,14 @@ std::string parseError(const std::string &text, const SystemFacts &facts = testF
     auto c = parseConfig(text, "test.yaml", facts);
     EXPECT_FALSE(c.ok()) << "loaded";
     return c.ok() ? "" : c.error().message;
+}
+
+TEST(Config, LibiioZeroCopyErrors)
+{
+    const std::string base = std::string(kMinimal) + "libiio:\n  enabled: true\n";
+    EXPECT_EQ(parseError(base + "  zero-copy: maybe\n"),
+              "test.yaml:6:14: libiio.zero-copy: expected auto, require or off, got 'maybe'");
+    EXPECT_NE(parseError(base + "  buffers: 0\n").find("libiio.buffers"), std::string::npos);
 }
 
 // Two streams of 4 x 64 MiB and 1 x 1 MiB: 257 MiB (the second on line 4).

@@ -20,7 +20,12 @@ zero_copy=${2:-auto}
 daemon_setup
 [ "$DAEMON_SIM" = 1 ] || die "libiio_basic needs iio-sim"
 if [ "$zero_copy" != auto ]; then
-	awk -v zc="$zero_copy" '{ print } /^libiio:/ { print "  zero-copy: " zc }' "$DAEMON_CONF" > /tmp/iiousbd.yaml
+	# libiio.zero-copy replaced (or added) in the shipped configuration's libiio section.
+	awk -v zc="$zero_copy" '
+		/^[^ #]/ { lib = 0 }
+		lib && /^  zero-copy:/ { next }
+		{ print }
+		/^libiio:/ { lib = 1; print "  zero-copy: " zc }' "$DAEMON_CONF" > /tmp/iiousbd.yaml
 	DAEMON_CONF=/tmp/iiousbd.yaml
 fi
 run iiousbd --check-config "$DAEMON_CONF"
@@ -97,6 +102,15 @@ t=$(elapsed "$t0" "$(now)")
 log "iio_readdev 64 MiB unpaced: verified in ${t}s ($(awk "BEGIN { printf \"%.1f\", 64 / $t }") MiB/s, $path, TCG)"
 echo 1000000 > "$adc/sampling_frequency"
 
+# --- READBUFs that split and join the buffer's blocks (a raw iiod client, not libiio) ---------
+# Pieces from a block's start are DMABUF transfers of fewer bytes, pieces inside it copies
+# from the mapped block, a READBUF of two blocks two chunks; every byte checked.
+iiod_pieces "$DAEMON_ID" "$(basename "$adc")" 4096 20 > /tmp/pieces.txt 2>&1 ||
+	{ cat /tmp/pieces.txt; daemon_show_log; die "iiod_pieces"; }
+sed 's/^/  /' /tmp/pieces.txt
+grep -q "^READBUF 65536: 2 chunks$" /tmp/pieces.txt || die "iiod_pieces: a READBUF of 2 blocks was not 2 chunks"
+log "READBUF pieces: $(tail -n 1 /tmp/pieces.txt)"
+
 # --- A client SIGKILLed mid-READBUF, then a new session starts clean -------------------------
 # At 10 kHz a 16384-set refill takes 1.6 s: the kill lands while the daemon waits for it.
 echo 10000 > "$adc/sampling_frequency"
@@ -117,22 +131,32 @@ iiosim_verify -m f -n $bytes /tmp/rx.bin ||
 log "a client SIGKILLed mid-READBUF; the next session's $bytes bytes verified"
 
 # --- Cable pull (soft disconnect) mid-READBUF, then back: a new session starts clean ----------
+# Debian's dummy_hcd cannot enumerate again after a soft_connect disconnect/connect (what
+# kernel-patches 0003 fixes): with --udc stock the pull is the gadget's UDC unbound and
+# bound again.
 udc=$(cat "$DAEMON_GADGET/UDC")
+pull() {
+	if [ "${IIOUSB_UDC:-patched}" = stock ]; then
+		if [ "$1" = disconnect ]; then echo "" > "$DAEMON_GADGET/UDC"; else echo "$udc" > "$DAEMON_GADGET/UDC"; fi
+	else
+		echo "$1" > "/sys/class/udc/$udc/soft_connect"
+	fi
+}
 echo 10000 > "$adc/sampling_frequency"
 iio_readdev -u usb: -b 16384 -s 1048576 iio-sim-adc > /dev/null 2> /tmp/pulled.err &
 victim=$!
 sleep 1
 kill -0 $victim 2>/dev/null || { cat /tmp/pulled.err; die "iio_readdev ended before the pull"; }
-echo disconnect > "/sys/class/udc/$udc/soft_connect"
+pull disconnect
 wait $victim
 rc=$?
 [ $rc != 0 ] || [ -s /tmp/pulled.err ] || die "iio_readdev did not notice the pull"
 daemon_wait_host_gone "the pull"
-daemon_wait_log 'DISABLE: closed [0-9]* pipe' 1 "the pull"
+daemon_wait_log '\(DISABLE\|UNBIND\): closed [0-9]* pipe' 1 "the pull"
 kill -0 "$DAEMON_PID" || die "iiousbd died on the pull"
 # Its buffer is closed: the rate can be changed again.
 echo 1000000 > "$adc/sampling_frequency" || die "sampling_frequency busy after the pull"
-echo connect > "/sys/class/udc/$udc/soft_connect"
+pull connect
 daemon_wait_host
 iio_readdev -u usb: -b 16384 -s $samples iio-sim-adc > /tmp/rx.bin 2> /tmp/readdev.err ||
 	{ cat /tmp/readdev.err; daemon_show_log; die "iio_readdev after the pull failed"; }
