@@ -2,9 +2,11 @@
 # iiousbd's libiio interface (the gadget's second function, interface string "IIO") over
 # dummy_hcd: the context lists iio-sim's devices and channels, an attribute written through
 # it takes effect, iio_readdev's samples match iio-sim's pattern word by word, 20 sessions
-# in a row, a client SIGKILLed mid-READBUF then a clean new session, a cable pull
-# mid-READBUF and back, iio_writedev's pattern reaches the DAC without errors, RX and TX at once from one context, a device held by another user answers EBUSY, and the daemon's fds and the DMABUFs
-# are back to their baseline afterwards.
+# in a row, 64 MiB unpaced, READBUFs that split and join the buffer's blocks (iiod_pieces, a
+# raw iiod client), a client SIGKILLed mid-READBUF then a clean new session, a cable pull
+# mid-READBUF and back (UDC unbind/bind with --udc stock), iio_writedev's pattern reaches
+# the DAC without errors, RX and TX at once from one context, a device held by another user
+# answers EBUSY, and the daemon's fds and the DMABUFs are back to their baseline afterwards.
 #
 #   libiio_basic [USB-MODE [ZERO-COPY]]
 #     USB-MODE   how READBUF's samples must leave: zero-copy (default: DMABUF blocks of the ADC
