@@ -362,8 +362,8 @@ LibiioConfig Parser::parseLibiio(const YAML::Node &node, const FunctionFsConfig 
     if (node["dmabuf-heap"])
         l.dmabufHeap = absolutePath(node["dmabuf-heap"], k + ".dmabuf-heap");
     if (node["buffers"])
-        l.buffers = static_cast<unsigned>(
-                integer(node["buffers"], k + ".buffers", 1, kMaxBlockCount));
+        l.buffers =
+                static_cast<unsigned>(integer(node["buffers"], k + ".buffers", 1, kMaxBlockCount));
     return l;
 }
 

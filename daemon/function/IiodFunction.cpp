@@ -101,7 +101,7 @@ Result<std::unique_ptr<IiodPipe>> IiodPipe::open(EventLoop &loop, unsigned index
         return out.takeError();
     std::unique_ptr<IiodPipe> p(new IiodPipe(index, std::move(*in), std::move(*out)));
     p->readBuf_.resize(kReadSize);
-    p->backend_ = std::make_unique<iiod::LibiioBackend>(std::move(ctx), options);
+    p->backend_ = std::make_unique<iiod::LibiioBackend>(std::move(ctx), std::move(options));
     if (p->backend_->completionFd() < 0)
         return makeError(-ENOMEM,
                          "Failed to create the refill eventfd of pipe " + std::to_string(index));

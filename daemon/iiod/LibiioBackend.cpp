@@ -174,7 +174,8 @@ struct LibiioBackend::OpenBuffer {
 };
 
 LibiioBackend::LibiioBackend(ContextPtr ctx, LibiioBackendOptions options)
-    : ctx_(std::move(ctx)), completion_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)), options_(options)
+    : ctx_(std::move(ctx)), completion_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
+      options_(std::move(options))
 {}
 
 LibiioBackend::~LibiioBackend()
@@ -497,23 +498,34 @@ void LibiioBackend::feedZeroCopy(OpenBuffer &b)
 {
     while (b.sink && b.remaining > 0 && b.zc->hasData()) {
         const ZeroCopyRx::Chunk c = b.zc->take(b.remaining);
-        const std::uint64_t handle = nextPayload_++;
-        payloads_.emplace(handle, BlockPiece{b.id, c});
-        b.remaining -= c.bytes;
-        b.moved += c.bytes;
-        b.sink->readChunk({handle, c.bytes});
+        handOut(b, BlockPiece{b.id, c}, c.bytes);
     }
-    if (!b.sink)
+    if (readDone(b))
         return;
-    if (b.remaining == 0) {
-        IiodTransferSink *sink = std::exchange(b.sink, nullptr);
-        sink->transferDone(b.moved);
-        return;
-    }
     if (const int err = b.zc->error(); err < 0) {
         IiodTransferSink *sink = std::exchange(b.sink, nullptr);
         sink->transferDone(errnoError(err, "Failed to fill the buffer of " + b.id));
     }
+}
+
+void LibiioBackend::handOut(OpenBuffer &b, Payload payload, std::uint64_t bytes)
+{
+    const std::uint64_t handle = nextPayload_++;
+    payloads_.emplace(handle, std::move(payload));
+    b.remaining -= bytes;
+    b.moved += bytes;
+    b.sink->readChunk({handle, bytes});
+}
+
+bool LibiioBackend::readDone(OpenBuffer &b)
+{
+    if (!b.sink)
+        return true;
+    if (b.remaining > 0)
+        return false;
+    IiodTransferSink *sink = std::exchange(b.sink, nullptr);
+    sink->transferDone(b.moved);
+    return true;
 }
 
 void LibiioBackend::zeroCopySent(int status)
@@ -530,20 +542,12 @@ void LibiioBackend::feed(OpenBuffer &b)
     while (b.sink && b.remaining > 0 && !b.leftover.empty()) {
         const std::size_t n =
                 static_cast<std::size_t>(std::min<std::uint64_t>(b.remaining, b.leftover.size()));
-        const std::uint64_t handle = nextPayload_++;
-        payloads_.emplace(handle, b.leftover.substr(0, n));
+        std::string bytes = b.leftover.substr(0, n);
         b.leftover.erase(0, n);
-        b.remaining -= n;
-        b.moved += n;
-        b.sink->readChunk({handle, n});
+        handOut(b, std::move(bytes), n);
     }
-    if (!b.sink)
+    if (readDone(b))
         return;
-    if (b.remaining == 0) {
-        IiodTransferSink *sink = std::exchange(b.sink, nullptr);
-        sink->transferDone(b.moved);
-        return;
-    }
     if (!b.refill.joinable())
         startRefill(b);
 }

@@ -123,6 +123,17 @@ private:
                                                      iio_device *dev, std::uint64_t sampleBytes);
     void feedZeroCopy(OpenBuffer &b);
     void zeroCopySent(int status);
+    // A READBUF chunk readChunk()ed and not sent yet: copied bytes, or a piece of a
+    // zero-copy buffer's block.
+    struct BlockPiece {
+        std::string device;
+        ZeroCopyRx::Chunk chunk;
+    };
+    using Payload = std::variant<std::string, BlockPiece>;
+    // Hands the next `bytes` of b's READBUF to its sink; sendPayload() sends them later.
+    void handOut(OpenBuffer &b, Payload payload, std::uint64_t bytes);
+    // Ends b's READBUF if all of it was handed out: true if none is pending any more.
+    bool readDone(OpenBuffer &b);
 
     ContextPtr ctx_;
     UniqueFd completion_;
@@ -130,13 +141,7 @@ private:
     DataRequester dataRequester_;
     OpenBuffer *writing_ = nullptr; // the buffer of the pending WRITEBUF
     std::map<std::string, std::unique_ptr<OpenBuffer>> buffers_;
-    // A READBUF chunk readChunk()ed and not sent yet: copied bytes, or a piece of a
-    // zero-copy buffer's block.
-    struct BlockPiece {
-        std::string device;
-        ZeroCopyRx::Chunk chunk;
-    };
-    std::map<std::uint64_t, std::variant<std::string, BlockPiece>> payloads_;
+    std::map<std::uint64_t, Payload> payloads_;
     PayloadDone payloadDone_;
     EventLoop *loop_ = nullptr;
     std::string inEndpoint_;

@@ -72,8 +72,8 @@ Result<void> ZeroCopyRx::setUp()
     sending_.assign(blocks_.size(), 0);
     handedOut_.assign(blocks_.size(), false);
 
-    auto iioZero = attachAll([this](int fd) { return iio_->attach(fd); },
-                             "IIO device " + options_.device);
+    auto iioZero =
+            attachAll([this](int fd) { return iio_->attach(fd); }, "IIO device " + options_.device);
     if (!iioZero)
         return iioZero.takeError();
     if (auto r = iio_->setNonBlocking(); !r)
@@ -122,8 +122,8 @@ Result<void> ZeroCopyRx::setUp()
             return errnoError(r, "Failed to queue block " + std::to_string(i) + " to " +
                                          options_.device);
     }
-    LOG(ZeroCopy, Info) << "libiio buffer of " << options_.device << ": " << blocks_.size()
-                        << " x " << options_.blockBytes << " bytes from " << origin() << ", IIO "
+    LOG(ZeroCopy, Info) << "libiio buffer of " << options_.device << ": " << blocks_.size() << " x "
+                        << options_.blockBytes << " bytes from " << origin() << ", IIO "
                         << (*iioZero ? "zero-copy" : "copy") << ", USB "
                         << (*usbZero ? "zero-copy" : "copy");
     return {};
@@ -160,8 +160,40 @@ ZeroCopyRx::Chunk ZeroCopyRx::take(std::uint64_t max)
     return c;
 }
 
+Result<void> ZeroCopyRx::usbToCopy()
+{
+    // No transfer of ours is in flight here: the pipe sends one payload at a time.
+    usbPort_.reset();
+    for (std::size_t i = 0; i < blocks_.size(); i++) {
+        if (const int r = endpoint_->detach(blocks_[i].buf.fd()); r < 0)
+            return errnoError(r, "Failed to detach DMABUF " + std::to_string(i) + " from " +
+                                         options_.endpoint);
+    }
+    auto port = pipeline::makeUsbAioPort(
+            loop_, *endpoint_, proto::Direction::Rx, blocks_,
+            [this](std::size_t b, int s, std::uint64_t) { onUsbDone(b, s); });
+    if (!port)
+        return port.takeError();
+    usbPort_ = std::move(*port);
+    LOG(ZeroCopy, Notice).hostTriggered()
+            << "libiio buffer of " << options_.device
+            << ": READBUF in pieces that start inside a block; the USB side copies from now on";
+    return {};
+}
+
 Result<std::optional<std::string>> ZeroCopyRx::send(const Chunk &c)
 {
+    // A piece inside a block is copied from the block's mapping. CPU access to a DMABUF
+    // syncs every attachment in the access's direction (the system heap's
+    // begin_cpu_access), which the DMA API forbids for the endpoint's DMA_TO_DEVICE mapping
+    // (DMA-API debugging: "syncs DMA memory with different direction"): the endpoint lets
+    // go of the blocks first.
+    if (c.offset > 0 && usbPort_->mode() == proto::PortMode::ZeroCopy) {
+        if (auto r = usbToCopy(); !r) {
+            release(c.block);
+            return r.takeError();
+        }
+    }
     if (c.offset == 0) {
         const int r = usbPort_->submit(c.block, c.bytes);
         if (r < 0) {

@@ -11,7 +11,9 @@
 // A READBUF that is not a multiple of the block size takes a block in pieces: a piece that
 // starts at the block's beginning is still one DMABUF transfer (of fewer bytes); one that
 // starts inside the block is copied from the mapped block, since a DMABUF transfer always
-// starts at offset 0.
+// starts at offset 0, and from then on the USB side copies (the blocks are detached from
+// the endpoint: CPU access to a block attached to it would sync its mapping the wrong way).
+// libiio clients read whole buffers and never get there.
 #pragma once
 
 #include <cstdint>
@@ -89,6 +91,8 @@ private:
     void onIioDone(std::size_t block, int status);
     void onUsbDone(std::size_t block, int status);
     void release(std::size_t block);
+    // Detaches the blocks from the endpoint and writes them from their mapping from now on.
+    Result<void> usbToCopy();
 
     EventLoop &loop_;
     ZeroCopyRxOptions options_;

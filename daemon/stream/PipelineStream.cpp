@@ -290,7 +290,8 @@ Result<void> PipelineStream::setUp()
         return r;
     if (!*iioZero) {
         // fileio: two blocks of `length / 2` samples each; POLLIN/POLLOUT once one is ready.
-        const std::uint64_t fileioSamples = std::min(block, pipeline::kMaxFileioBlock) / iio_->sampleBytes;
+        const std::uint64_t fileioSamples =
+                std::min(block, pipeline::kMaxFileioBlock) / iio_->sampleBytes;
         if (auto r = run->iio->setLength(2 * fileioSamples); !r)
             return r;
         // Not every buffer lets the watermark be set (industrialio-buffer-dma's is

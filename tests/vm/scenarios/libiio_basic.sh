@@ -111,6 +111,12 @@ iiod_pieces "$DAEMON_ID" "$(basename "$adc")" 4096 20 > /tmp/pieces.txt 2>&1 ||
 	{ cat /tmp/pieces.txt; daemon_show_log; die "iiod_pieces"; }
 sed 's/^/  /' /tmp/pieces.txt
 grep -q "^READBUF 65536: 2 chunks$" /tmp/pieces.txt || die "iiod_pieces: a READBUF of 2 blocks was not 2 chunks"
+# A piece inside a block is copied from its mapping: with the USB side zero-copy, the blocks
+# are detached from the endpoint first (CPU access would sync its mapping the wrong way).
+if [ "$zero_copy" != off ] && [ "$usb_mode" = zero-copy ]; then
+	grep -q 'READBUF in pieces that start inside a block; the USB side copies from now on' "$DAEMON_LOG" ||
+		{ daemon_show_log; die "iiod_pieces: the USB side did not switch to copying"; }
+fi
 log "READBUF pieces: $(tail -n 1 /tmp/pieces.txt)"
 
 # --- A client SIGKILLed mid-READBUF, then a new session starts clean -------------------------
