@@ -473,7 +473,8 @@ if wants e; then
 	# The native stream rx0 is configured but never started: the ADC is the libiio
 	# client's. READBUF zero-copy with 4 DMABUF blocks of the client's buffer size.
 	daemon_conf 65536 4 auto
-	printf 'libiio:\n  enabled: true\n  zero-copy: auto\n  buffers: 4\n' >> /tmp/bench.yaml
+	# Its own usb_f_fs instance: (d)'s gadget still holds the instance "iio".
+	printf 'libiio:\n  enabled: true\n  instance: iioe\n  mount: /run/iiousbd/iioe\n  zero-copy: auto\n  buffers: 4\n' >> /tmp/bench.yaml
 	if ! command -v iio_readdev > /dev/null; then
 		for blk in $DBLOCKS; do
 			result e "$blk" 4 iio_readdev 0 0 -1 -1 0 "iio_readdev not in the guest"
