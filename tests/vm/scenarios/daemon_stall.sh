@@ -19,7 +19,7 @@ daemon_setup
 adc=$(iio_dev_by_name iio-sim-adc) || die "no iio-sim-adc"
 [ -f "$adc/sim_stall" ] || die "iio-sim has no sim_stall"
 conf=/tmp/stall.yaml
-awk -v t="$T" '{ print } /zero-copy:/ && !done { print "    stall-timeout: " t; done = 1 }' \
+awk -v t="$T" '{ print } /^    zero-copy:/ && !done { print "    stall-timeout: " t; done = 1 }' \
 	"$DAEMON_CONF" > "$conf"
 grep -q "stall-timeout: $T" "$conf" || die "could not add stall-timeout to $conf"
 iiousbd --check-config "$conf" > /dev/null || die "--check-config refused stall-timeout"
