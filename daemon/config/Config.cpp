@@ -237,6 +237,34 @@ private:
         return v * mult;
     }
 
+    // 'all' (nullopt) or a non-empty list of distinct items, each checked by `item`.
+    template <typename Item>
+    std::optional<std::vector<std::string>> allOrList(const YAML::Node &node,
+                                                      const std::string &key,
+                                                      const std::string &items,
+                                                      const std::string &what, Item item) const
+    {
+        const std::string expected = "'all' or a list of " + items;
+        if (node.IsScalar()) {
+            if (node.Scalar() != "all")
+                fail(where(node, key), key, "expected " + expected + ", got " + describe(node));
+            return std::nullopt;
+        }
+        if (!node.IsSequence())
+            fail(where(node, key), key, "expected " + expected + ", got " + describe(node));
+        if (node.size() == 0)
+            fail(where(node, key), key, "expected " + expected + ", got an empty list");
+        std::vector<std::string> list;
+        for (std::size_t i = 0; i < node.size(); i++) {
+            const std::string ik = key + "[" + std::to_string(i) + "]";
+            std::string v = item(node[i], ik);
+            if (std::find(list.begin(), list.end(), v) != list.end())
+                fail(node[i].Mark(), ik, what + " '" + v + "' listed twice");
+            list.push_back(std::move(v));
+        }
+        return list;
+    }
+
     GadgetConfig parseGadget(const YAML::Node &node);
     FunctionFsConfig parseFunctionFs(const YAML::Node &node);
     LibiioConfig parseLibiio(const YAML::Node &node, const FunctionFsConfig &ffs);
@@ -326,7 +354,7 @@ LibiioConfig Parser::parseLibiio(const YAML::Node &node, const FunctionFsConfig 
     const std::string k = "libiio";
     checkMap(node, k,
              {"enabled", "pipes", "instance", "mount", "attribute-writes", "debug-attributes",
-              "zero-copy", "dmabuf-heap", "buffers"});
+              "zero-copy", "dmabuf-heap", "buffers", "devices"});
     LibiioConfig l;
     if (node["enabled"])
         l.enabled = boolean(node["enabled"], k + ".enabled");
@@ -364,6 +392,12 @@ LibiioConfig Parser::parseLibiio(const YAML::Node &node, const FunctionFsConfig 
     if (node["buffers"])
         l.buffers =
                 static_cast<unsigned>(integer(node["buffers"], k + ".buffers", 1, kMaxBlockCount));
+    if (node["devices"])
+        l.devices = allOrList(node["devices"], k + ".devices",
+                              "IIO device ids (iio:deviceN), names or labels", "device",
+                              [&](const YAML::Node &n, const std::string &key) {
+                                  return string(n, key, 64);
+                              });
     return l;
 }
 
@@ -428,28 +462,11 @@ StreamConfig Parser::parseStream(const YAML::Node &node, const std::string &k)
 
     s.device = string(node["device"], k + ".device", 64);
 
-    if (const YAML::Node &ch = node["channels"]) {
-        const std::string ck = k + ".channels";
-        const std::string expected = "'all' or a list of IIO channel ids (voltage0, ...)";
-        if (ch.IsScalar()) {
-            if (ch.Scalar() != "all")
-                fail(where(ch, ck), ck, "expected " + expected + ", got " + describe(ch));
-        } else if (ch.IsSequence()) {
-            if (ch.size() == 0)
-                fail(where(ch, ck), ck, "expected " + expected + ", got an empty list");
-            std::vector<std::string> ids;
-            for (std::size_t i = 0; i < ch.size(); i++) {
-                const std::string ik = ck + "[" + std::to_string(i) + "]";
-                std::string id = name(ch[i], ik, 64);
-                if (std::find(ids.begin(), ids.end(), id) != ids.end())
-                    fail(ch[i].Mark(), ik, "channel '" + id + "' listed twice");
-                ids.push_back(std::move(id));
-            }
-            s.channels = std::move(ids);
-        } else {
-            fail(where(ch, ck), ck, "expected " + expected + ", got " + describe(ch));
-        }
-    }
+    if (const YAML::Node &ch = node["channels"])
+        s.channels = allOrList(ch, k + ".channels", "IIO channel ids (voltage0, ...)", "channel",
+                               [&](const YAML::Node &n, const std::string &key) {
+                                   return name(n, key, 64);
+                               });
 
     if (const YAML::Node &attrs = node["attributes"]) {
         const std::string ak = k + ".attributes";

@@ -53,6 +53,9 @@ struct LibiioConfig {
     ZeroCopy zeroCopy = ZeroCopy::Auto;
     std::string dmabufHeap = "/dev/dma_heap/system";
     unsigned buffers = 4; // DMABUF blocks per opened buffer unless the client sets BUFFERS_COUNT
+    // The IIO devices clients see, by id, name or label; nullopt: all. Names that match no
+    // device are allowed (it may probe later).
+    std::optional<std::vector<std::string>> devices;
 
     bool operator==(const LibiioConfig &) const = default;
 };

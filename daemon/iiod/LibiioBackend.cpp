@@ -132,6 +132,41 @@ std::string stripDebugAttributes(std::string_view xml)
     }
 }
 
+std::string keepDevices(std::string_view xml, const std::vector<std::string> &ids)
+{
+    // libiio writes each device as <device id="..." ...>...</device> (v0.24:device.c
+    // iio_device_get_xml); a device without children may be <device id="..." />.
+    constexpr std::string_view kOpen = "<device id=\"";
+    std::string out;
+    out.reserve(xml.size());
+    std::size_t at = 0;
+    while (true) {
+        const std::size_t start = xml.find(kOpen, at);
+        if (start == std::string_view::npos)
+            break;
+        const std::size_t idEnd = xml.find('"', start + kOpen.size());
+        const std::size_t tagEnd = idEnd == std::string_view::npos ? idEnd : xml.find('>', idEnd);
+        if (tagEnd == std::string_view::npos)
+            break;
+        std::size_t end = tagEnd + 1;
+        if (xml[tagEnd - 1] != '/') {
+            constexpr std::string_view kClose = "</device>";
+            const std::size_t close = xml.find(kClose, tagEnd);
+            if (close == std::string_view::npos)
+                break;
+            end = close + kClose.size();
+        }
+        const std::string_view id =
+                xml.substr(start + kOpen.size(), idEnd - start - kOpen.size());
+        out.append(xml.substr(at, start - at));
+        if (std::find(ids.begin(), ids.end(), id) != ids.end())
+            out.append(xml.substr(start, end - start));
+        at = end;
+    }
+    out.append(xml.substr(at));
+    return out;
+}
+
 Result<LibiioBackend::ContextPtr> LibiioBackend::createLocalContext()
 {
     iio_context *ctx = iio_create_local_context();
@@ -200,7 +235,29 @@ Result<std::string> LibiioBackend::contextXml()
     // Channels come sorted by scan index then shift, scan elements first: libiio sorts every
     // context's channels that way when it creates it (v0.24:context.c:308-337), which is
     // the order clients number the mask bits in (libiio-usb.md §3).
-    return options_.allowDebug ? std::string(xml) : stripDebugAttributes(xml);
+    std::string out = options_.allowDebug ? std::string(xml) : stripDebugAttributes(xml);
+    if (!options_.devices)
+        return out;
+    std::vector<std::string> ids;
+    for (unsigned i = 0; i < iio_context_get_devices_count(ctx_.get()); ++i) {
+        const iio_device *dev = iio_context_get_device(ctx_.get(), i);
+        if (exposed(dev))
+            ids.emplace_back(iio_device_get_id(dev));
+    }
+    return keepDevices(out, ids);
+}
+
+bool LibiioBackend::exposed(const iio_device *dev) const
+{
+    if (!options_.devices)
+        return true;
+    for (const char *key : {iio_device_get_id(dev), iio_device_get_name(dev),
+                            iio_device_get_label(dev)}) {
+        if (key && std::find(options_.devices->begin(), options_.devices->end(), key) !=
+                           options_.devices->end())
+            return true;
+    }
+    return false;
 }
 
 Result<void> LibiioBackend::setTimeout(std::uint32_t ms)
@@ -214,17 +271,18 @@ Result<void> LibiioBackend::setTimeout(std::uint32_t ms)
 
 Result<std::string> LibiioBackend::resolveDevice(std::string_view device)
 {
-    // By id, label or name, like iiod's lexer (iio_context_find_device).
-    const iio_device *dev = iio_context_find_device(ctx_.get(), std::string(device).c_str());
+    auto dev = this->device(std::string(device));
     if (!dev)
-        return makeError(-ENODEV, "No IIO device \"" + std::string(device) + "\"");
-    return std::string(iio_device_get_id(dev));
+        return dev.takeError();
+    return std::string(iio_device_get_id(*dev));
 }
 
 Result<iio_device *> LibiioBackend::device(const std::string &id) const
 {
+    // By id, label or name, like iiod's lexer (iio_context_find_device). A device the
+    // configuration hides does not exist for clients.
     iio_device *dev = iio_context_find_device(ctx_.get(), id.c_str());
-    if (!dev)
+    if (!dev || !exposed(dev))
         return makeError(-ENODEV, "No IIO device \"" + id + "\"");
     return dev;
 }
@@ -315,7 +373,7 @@ Result<void> LibiioBackend::setTrigger(const std::string &id,
     const iio_device *trig = nullptr;
     if (trigger) {
         trig = iio_context_find_device(ctx_.get(), trigger->c_str());
-        if (!trig)
+        if (!trig || !exposed(trig))
             return makeError(-ENOENT, "No trigger \"" + *trigger + "\"");
     }
     const int ret = iio_device_set_trigger(*dev, trig);

@@ -23,6 +23,7 @@
 #include <string_view>
 #include <thread>
 #include <variant>
+#include <vector>
 
 #include "base/UniqueFd.h"
 #include "config/Config.h"
@@ -42,10 +43,15 @@ struct LibiioBackendOptions {
     ZeroCopy zeroCopy = ZeroCopy::Auto;
     std::string heap = "/dev/dma_heap/system";
     unsigned buffers = 4; // blocks per buffer unless the client sets BUFFERS_COUNT
+    // The devices clients see, each by id, name or label; nullopt: all of them. A device left
+    // out is not in PRINT's XML and every command naming it answers -ENODEV.
+    std::optional<std::vector<std::string>> devices;
 };
 
 // <debug-attribute .../> elements removed from a context XML.
 std::string stripDebugAttributes(std::string_view xml);
+// The <device> elements of a context XML whose id is not in `ids` removed.
+std::string keepDevices(std::string_view xml, const std::vector<std::string> &ids);
 
 class LibiioBackend : public IiodBackend {
 public:
@@ -111,7 +117,9 @@ public:
 
 private:
     struct OpenBuffer;
+    // The device by id, name or label, if clients may see it (else -ENODEV).
     Result<iio_device *> device(const std::string &id) const;
+    bool exposed(const iio_device *dev) const;
     // Hands out what the buffer holds for its READBUF, starts a refill when it needs more.
     void feed(OpenBuffer &b);
     void startRefill(OpenBuffer &b);

@@ -184,6 +184,7 @@ Result<void> GadgetSession::bringUp(EventLoop &loop)
         io.backend.zeroCopy = config_.libiio.zeroCopy;
         io.backend.heap = config_.libiio.dmabufHeap;
         io.backend.buffers = config_.libiio.buffers;
+        io.backend.devices = config_.libiio.devices;
         auto f = function::IiodFunction::create(loop, std::move(io), [this] {
             if (onFatal_)
                 onFatal_();

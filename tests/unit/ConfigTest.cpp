@@ -228,6 +228,28 @@ TEST(Config, LibiioZeroCopyErrors)
     EXPECT_NE(parseError(base + "  buffers: 0\n").find("libiio.buffers"), std::string::npos);
 }
 
+TEST(Config, LibiioDevices)
+{
+    EXPECT_FALSE(parseOk(std::string(kMinimal) + "libiio: {enabled: true}\n").libiio.devices);
+    EXPECT_FALSE(parseOk(std::string(kMinimal) + "libiio: {devices: all}\n").libiio.devices);
+    Config c = parseOk(std::string(kMinimal) +
+                       "libiio: {devices: [ad9361-phy, 'iio:device3', cf-ad9361-lpc]}\n");
+    ASSERT_TRUE(c.libiio.devices);
+    EXPECT_EQ(*c.libiio.devices,
+              (std::vector<std::string>{"ad9361-phy", "iio:device3", "cf-ad9361-lpc"}));
+    const std::string base = std::string(kMinimal) + "libiio:\n  devices: ";
+    EXPECT_EQ(parseError(base + "[]\n"),
+              "test.yaml:6:12: libiio.devices: expected 'all' or a list of IIO device ids "
+              "(iio:deviceN), names or labels, got an empty list");
+    EXPECT_EQ(parseError(base + "some\n"),
+              "test.yaml:6:12: libiio.devices: expected 'all' or a list of IIO device ids "
+              "(iio:deviceN), names or labels, got 'some'");
+    EXPECT_EQ(parseError(base + "[adc, adc]\n"),
+              "test.yaml:6:18: libiio.devices[1]: device 'adc' listed twice");
+    EXPECT_NE(parseError(base + "[{a: 1}]\n").find("libiio.devices[0]: expected a string"),
+              std::string::npos);
+}
+
 // Two streams of 4 x 64 MiB and 1 x 1 MiB: 257 MiB (the second on line 4).
 const char *kBig = "gadget: {vid: 0x1d6b, pid: 260}\n"
                    "streams:\n"

@@ -122,6 +122,58 @@ TEST(LibiioBackend, StripDebugAttributes)
     EXPECT_EQ(stripDebugAttributes("<debug-attribute name=\"x\""), "<debug-attribute name=\"x\"");
 }
 
+TEST(LibiioBackend, KeepDevices)
+{
+    const std::string xml = "<context><device id=\"a\" name=\"x\"><channel/></device>"
+                            "<device id=\"b\" /><device id=\"c\"></device></context>";
+    EXPECT_EQ(keepDevices(xml, {"a", "c"}),
+              "<context><device id=\"a\" name=\"x\"><channel/></device>"
+              "<device id=\"c\"></device></context>");
+    EXPECT_EQ(keepDevices(xml, {"b"}), "<context><device id=\"b\" /></context>");
+    EXPECT_EQ(keepDevices(xml, {}), "<context></context>");
+    // Text that is not a whole element is kept as it is.
+    EXPECT_EQ(keepDevices("<device id=\"a", {}), "<device id=\"a");
+}
+
+TEST(LibiioBackend, HiddenDevicesAreNotThere)
+{
+    auto ctx = context();
+    ASSERT_TRUE(ctx);
+    // By name: the ADC stays, the trigger (iio:device1) is hidden.
+    LibiioBackend backend(ctx, {.devices = std::vector<std::string>{"test-adc"}});
+    const std::string xml = print(backend);
+    iio_context *client = iio_create_xml_context_mem(xml.data(), xml.size());
+    ASSERT_NE(client, nullptr) << xml;
+    EXPECT_EQ(iio_context_get_devices_count(client), 1u);
+    EXPECT_NE(iio_context_find_device(client, "test-adc"), nullptr);
+    EXPECT_EQ(channelIds(client, "iio:device0"), kSorted);
+    iio_context_destroy(client);
+    EXPECT_EQ(*backend.resolveDevice("iio:device0"), "iio:device0");
+    for (const char *hidden : {"test-trigger", "iio:device1"}) {
+        auto r = backend.resolveDevice(hidden);
+        ASSERT_FALSE(r.ok()) << hidden;
+        EXPECT_EQ(r.error().code, -ENODEV) << hidden;
+    }
+    // Every command naming it answers -ENODEV, as for a device that does not exist; the
+    // trigger cannot be set either.
+    IiodSession session(backend);
+    session.consume("READ iio:device1 sampling_frequency\r\n"
+                    "WRITE test-trigger sampling_frequency 1\r\n1"
+                    "OPEN iio:device1 16 00000001\r\n"
+                    "GETTRIG iio:device1\r\n"
+                    "SETTRIG iio:device0 test-trigger\r\n"sv);
+    auto out = session.takeTransfers();
+    ASSERT_EQ(out.size(), 5u);
+    for (std::size_t i = 0; i < 4; ++i)
+        EXPECT_EQ(std::get<std::string>(out[i]), "-19\n") << i;
+    EXPECT_EQ(std::get<std::string>(out[4]), "-2\n");
+
+    // By id, the same device.
+    LibiioBackend byId(ctx, {.devices = std::vector<std::string>{"iio:device1"}});
+    EXPECT_EQ(*byId.resolveDevice("test-trigger"), "iio:device1");
+    EXPECT_EQ(byId.resolveDevice("test-adc").error().code, -ENODEV);
+}
+
 TEST(LibiioBackend, DevicesByIdNameAndVersion)
 {
     auto ctx = context();
