@@ -55,7 +55,7 @@ struct LibiioConfig {
     unsigned buffers = 4; // DMABUF blocks per opened buffer unless the client sets BUFFERS_COUNT
     // The IIO devices clients see, by id, name or label; nullopt: all. Names that match no
     // device are allowed (it may probe later).
-    std::optional<std::vector<std::string>> devices;
+    std::optional<std::vector<std::string>> devices = std::nullopt;
 
     bool operator==(const LibiioConfig &) const = default;
 };

@@ -68,11 +68,6 @@ Result<void> deviceInUse(const std::string &id)
     return {}; // closed again: libiio opens it
 }
 
-Error notWired(const char *what)
-{
-    return makeError(-ENOSYS, std::string(what) + ": not implemented yet by iiousbd");
-}
-
 // The device's attribute names of one kind, in XML order (what "read all" reads).
 std::vector<const char *> attrNames(const iio_device *dev, AttrKind kind)
 {
@@ -206,6 +201,12 @@ struct LibiioBackend::OpenBuffer {
     std::optional<ssize_t> result;
     // The zero-copy path (READBUF of an input device, setZeroCopy()); `buf` is unused then.
     std::unique_ptr<ZeroCopyRx> zc;
+    // OPEN ... CYCLIC of an output device (setZeroCopy()); `buf` is unused then. Its
+    // WRITEBUF ends from dispatch() with `cyclicResult`; `cyclicError` (-errno) is set
+    // when the waveform stopped playing.
+    std::unique_ptr<CyclicTx> cyclic;
+    std::optional<Result<std::uint64_t>> cyclicResult;
+    int cyclicError = 0;
 };
 
 LibiioBackend::LibiioBackend(ContextPtr ctx, LibiioBackendOptions options)
@@ -449,7 +450,19 @@ Result<IiodBufferInfo> LibiioBackend::openBuffer(const IiodOpenRequest &request)
     b->id = request.device;
     b->dev = *dev;
     b->sampleBytes = info.sampleBytes;
-    if (loop_ && options_.zeroCopy != ZeroCopy::Off && !request.cyclic && !isOutput(*dev)) {
+    if (request.cyclic) {
+        if (!isOutput(*dev))
+            return makeError(-EINVAL, "OPEN " + request.device + " CYCLIC: not an output device");
+        if (!loop_)
+            return makeError(-ENOSYS, "OPEN ... CYCLIC needs the daemon's event loop");
+        auto c = openCyclic(request, *dev, info.sampleBytes);
+        if (!c)
+            return c.takeError();
+        b->cyclic = std::move(*c);
+        buffers_.emplace(request.device, std::move(b));
+        return info;
+    }
+    if (loop_ && options_.zeroCopy != ZeroCopy::Off && !isOutput(*dev)) {
         auto zc = openZeroCopy(request, *dev, info.sampleBytes);
         if (!zc)
             return zc.takeError();
@@ -457,13 +470,9 @@ Result<IiodBufferInfo> LibiioBackend::openBuffer(const IiodOpenRequest &request)
         buffers_.emplace(request.device, std::move(b));
         return info;
     }
-    iio_buffer *buf = iio_device_create_buffer(*dev, request.samples, request.cyclic);
+    iio_buffer *buf = iio_device_create_buffer(*dev, request.samples, false);
     if (!buf)
         return errnoError(errno, "Failed to open the buffer of " + request.device);
-    if (request.cyclic) {
-        iio_buffer_destroy(buf);
-        return notWired("OPEN ... CYCLIC");
-    }
     b->buf = buf;
     buffers_.emplace(request.device, std::move(b));
     return info;
@@ -497,8 +506,40 @@ Result<std::unique_ptr<ZeroCopyRx>> LibiioBackend::openZeroCopy(const IiodOpenRe
     return ZeroCopyRx::open(*loop_, std::move(o), std::move(ev));
 }
 
+Result<std::unique_ptr<CyclicTx>> LibiioBackend::openCyclic(const IiodOpenRequest &request,
+                                                            iio_device *dev,
+                                                            std::uint64_t sampleBytes)
+{
+    CyclicTxOptions o;
+    o.device = request.device;
+    for (unsigned i = 0; i < iio_device_get_channels_count(dev); i++) {
+        const iio_channel *chn = iio_device_get_channel(dev, i);
+        if (iio_channel_is_enabled(chn))
+            o.channels.emplace_back(iio_channel_get_id(chn));
+    }
+    o.sampleBytes = sampleBytes;
+    o.bytes = request.samples * sampleBytes;
+    o.heap = options_.heap;
+    o.mode = options_.zeroCopy;
+    const std::string id = request.device;
+    return CyclicTx::open(*loop_, std::move(o), [this, id](int status) {
+        // Reported to the client by its next WRITEBUF (there is no other way to tell it).
+        if (const auto it = buffers_.find(id); it != buffers_.end())
+            it->second->cyclicError = status;
+    });
+}
+
+std::uint64_t LibiioBackend::capacity(const OpenBuffer &b) const
+{
+    if (b.cyclic)
+        return b.cyclic->capacity();
+    return static_cast<std::uint64_t>(static_cast<const char *>(iio_buffer_end(b.buf)) -
+                                      static_cast<const char *>(iio_buffer_start(b.buf)));
+}
+
 void LibiioBackend::destroy(OpenBuffer &b, bool notify)
 {
+    b.cyclic.reset(); // stops the waveform
     if (b.zc) {
         b.zc.reset(); // aborts its transfers: no event comes any more
         if (payloadInFlight_ && payloadDevice_ == b.id) {
@@ -642,6 +683,15 @@ void LibiioBackend::dispatch()
         if (it == buffers_.end())
             continue;
         OpenBuffer &b = *it->second;
+        if (b.cyclicResult) {
+            Result<std::uint64_t> r = std::move(*b.cyclicResult);
+            b.cyclicResult.reset();
+            writing_ = nullptr;
+            b.tx.clear();
+            if (IiodTransferSink *sink = std::exchange(b.sink, nullptr))
+                sink->transferDone(std::move(r));
+            continue;
+        }
         std::optional<ssize_t> result;
         {
             std::lock_guard guard(b.lock);
@@ -730,6 +780,20 @@ void LibiioBackend::writeBuffer(const std::string &id, std::uint64_t bytes, Iiod
         sink.transferDone(makeError(-EBUSY, "WRITEBUF " + id + " while another is in progress"));
         return;
     }
+    if (b.cyclic && (b.cyclic->playing() || b.cyclicError)) {
+        // libiio's own cyclic buffers take one push (v0.24 local.c: -EBUSY after it).
+        sink.transferDone(b.cyclicError ? errnoError(b.cyclicError, "The cyclic waveform of " +
+                                                                            id + " stopped")
+                                        : makeError(-EBUSY, "The cyclic buffer of " + id +
+                                                                    " already has its waveform"));
+        return;
+    }
+    if (b.cyclic && (bytes == 0 || bytes > b.cyclic->capacity())) {
+        sink.transferDone(makeError(-EINVAL, "WRITEBUF " + id + " CYCLIC of " +
+                                                     std::to_string(bytes) + " bytes, buffer " +
+                                                     std::to_string(b.cyclic->capacity())));
+        return;
+    }
     b.sink = &sink;
     b.write = true;
     b.remaining = bytes;
@@ -742,10 +806,7 @@ void LibiioBackend::writeBuffer(const std::string &id, std::uint64_t bytes, Iiod
 
 void LibiioBackend::requestWriteData(OpenBuffer &b)
 {
-    const auto capacity =
-            static_cast<std::uint64_t>(static_cast<const char *>(iio_buffer_end(b.buf)) -
-                                       static_cast<const char *>(iio_buffer_start(b.buf)));
-    b.piece = std::min(b.remaining, capacity);
+    b.piece = std::min(b.remaining, capacity(b));
     b.tx.reserve(static_cast<std::size_t>(b.piece));
     dataRequester_(b.piece);
 }
@@ -758,6 +819,17 @@ void LibiioBackend::writeData(std::string_view bytes)
     b.tx.append(bytes);
     if (b.tx.size() < b.piece)
         return;
+    if (b.cyclic) {
+        // Ended from dispatch(), as a push is: never inside the transport's read completion.
+        auto r = b.cyclic->play(b.tx);
+        if (r)
+            b.cyclicResult.emplace(b.piece);
+        else
+            b.cyclicResult.emplace(r.takeError());
+        const std::uint64_t one = 1;
+        (void)!::write(completion_.get(), &one, sizeof(one));
+        return;
+    }
     std::memcpy(iio_buffer_start(b.buf), b.tx.data(), static_cast<std::size_t>(b.piece));
     startPush(b);
 }

@@ -7,7 +7,8 @@
 // hands them to the transport's PayloadWriter. WRITEBUF asks the transport for the data
 // (DataRequester: read that many bytes from the OUT endpoint and hand them to writeData()),
 // copies it into the libiio buffer and pushes it on a thread (iio_buffer_push blocks).
-// OPEN ... CYCLIC is not implemented yet (-ENOSYS).
+// OPEN ... CYCLIC of an output device (with setZeroCopy()) takes CyclicTx: the one WRITEBUF's
+// waveform goes into a DMABUF block the DAC plays until CLOSE.
 // With setZeroCopy() (the daemon; unit tests leave it off), READBUF of an input device takes
 // the zero-copy path instead (ZeroCopyRx: DMABUF blocks from IIO sent on the IN endpoint as
 // they are); its payloads are transfers the backend starts itself and whose end it reports
@@ -28,6 +29,7 @@
 #include "base/UniqueFd.h"
 #include "config/Config.h"
 #include "iiod/IiodBackend.h"
+#include "iiod/CyclicTx.h"
 #include "iiod/ZeroCopyRx.h"
 
 struct iio_buffer;
@@ -45,7 +47,7 @@ struct LibiioBackendOptions {
     unsigned buffers = 4; // blocks per buffer unless the client sets BUFFERS_COUNT
     // The devices clients see, each by id, name or label; nullopt: all of them. A device left
     // out is not in PRINT's XML and every command naming it answers -ENODEV.
-    std::optional<std::vector<std::string>> devices;
+    std::optional<std::vector<std::string>> devices = std::nullopt;
 };
 
 // <debug-attribute .../> elements removed from a context XML.
@@ -130,6 +132,10 @@ private:
     Result<std::unique_ptr<ZeroCopyRx>> openZeroCopy(const IiodOpenRequest &request,
                                                      iio_device *dev, std::uint64_t sampleBytes);
     void feedZeroCopy(OpenBuffer &b);
+    Result<std::unique_ptr<CyclicTx>> openCyclic(const IiodOpenRequest &request,
+                                                 iio_device *dev, std::uint64_t sampleBytes);
+    // The most bytes one piece of a WRITEBUF may have (the buffer's size).
+    std::uint64_t capacity(const OpenBuffer &b) const;
     void zeroCopySent(int status);
     // A READBUF chunk readChunk()ed and not sent yet: copied bytes, or a piece of a
     // zero-copy buffer's block.

@@ -38,22 +38,17 @@ Result<bool> ZeroCopyRx::attachAll(const std::function<int(int)> &attach, const 
 {
     if (options_.mode == ZeroCopy::Off)
         return false;
-    for (std::size_t i = 0; i < blocks_.size(); i++) {
-        const int r = attach(blocks_[i].buf.fd());
-        if (r == 0)
-            continue;
-        if (i == 0 && pipeline::cannotImport(r)) {
-            const std::string why = side + " cannot import DMABUFs (" + errnoString(r) + ")";
-            if (options_.mode == ZeroCopy::Require)
-                return makeError(r, why + " and libiio.zero-copy is 'require'");
-            LOG(ZeroCopy, Warning).field(log::kEvent, "fallback")
-                    << "libiio buffer of " << options_.device << ": " << why
-                    << "; copying on that side";
-            return false;
-        }
-        return errnoError(r, "Failed to attach DMABUF " + std::to_string(i) + " to " + side);
-    }
-    return true;
+    auto r = pipeline::attachBlocks(blocks_, attach, side);
+    if (!r)
+        return r.takeError();
+    if (*r == 0)
+        return true;
+    const std::string why = side + " cannot import DMABUFs (" + errnoString(*r) + ")";
+    if (options_.mode == ZeroCopy::Require)
+        return makeError(*r, why + " and libiio.zero-copy is 'require'");
+    LOG(ZeroCopy, Warning).field(log::kEvent, "fallback")
+            << "libiio buffer of " << options_.device << ": " << why << "; copying on that side";
+    return false;
 }
 
 Result<void> ZeroCopyRx::setUp()

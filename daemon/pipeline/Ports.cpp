@@ -18,6 +18,20 @@ bool cannotImport(int err)
     return err == -EPERM || err == -ENOTTY || err == -EOPNOTSUPP || err == -EINVAL;
 }
 
+Result<int> attachBlocks(const std::vector<Block> &blocks, const std::function<int(int)> &attach,
+                         const std::string &side)
+{
+    for (std::size_t i = 0; i < blocks.size(); i++) {
+        const int r = attach(blocks[i].buf.fd());
+        if (r == 0)
+            continue;
+        if (i == 0 && cannotImport(r))
+            return r;
+        return errnoError(r, "Failed to attach DMABUF " + std::to_string(i) + " to " + side);
+    }
+    return 0;
+}
+
 // --- JobQueue ---------------------------------------------------------------------------
 
 Result<std::unique_ptr<JobQueue>> JobQueue::create(EventLoop &loop, DoneFn done)

@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "base/Result.h"
@@ -35,6 +36,12 @@ struct Block {
     dmabuf::DmaBuf buf;
     std::uint8_t *cpu = nullptr; // the mapping, when a copy port uses the block
 };
+
+// Attaches every block to one side (`attach`: 0 or a negative errno). 0: all attached; the
+// first block's errno when it says the side cannot import DMABUFs (cannotImport(), nothing
+// attached: the side copies, or refuses to); an error naming `side` for any other failure.
+Result<int> attachBlocks(const std::vector<Block> &blocks, const std::function<int(int)> &attach,
+                         const std::string &side);
 
 // status: 0 or a negative errno; bytes: what the job moved.
 using DoneFn = std::function<void(std::size_t block, int status, std::uint64_t bytes)>;

@@ -186,26 +186,22 @@ Result<bool> PipelineStream::attachAll(const Run &run, std::string_view port,
 {
     if (config_.zeroCopy == ZeroCopy::Off)
         return false;
-    for (std::size_t i = 0; i < run.blocks.size(); i++) {
-        int r = attach(run.blocks[i].buf.fd());
-        if (r == 0)
-            continue;
-        if (i == 0 && pipeline::cannotImport(r)) {
-            const std::string why = side + " cannot import DMABUFs (" + errnoString(r) +
-                                    (r == -EPERM ? hint : "") + ")";
-            if (config_.zeroCopy == ZeroCopy::Require)
-                return makeError(r, why + " and zero-copy is 'require'");
-            LOG(Stream, Warning)
-                            .field(log::kStream, config_.name)
-                            .field(log::kDevice, iio_->deviceName)
-                            .field(log::kEvent, "fallback")
-                    << "Stream " << config_.name << ": " << why
-                    << "; falling back to copying on the " << port << " side";
-            return false;
-        }
-        return errnoError(r, "Failed to attach DMABUF " + std::to_string(i) + " to " + side);
-    }
-    return true;
+    auto r = pipeline::attachBlocks(run.blocks, attach, side);
+    if (!r)
+        return r.takeError();
+    if (*r == 0)
+        return true;
+    const std::string why =
+            side + " cannot import DMABUFs (" + errnoString(*r) + (*r == -EPERM ? hint : "") + ")";
+    if (config_.zeroCopy == ZeroCopy::Require)
+        return makeError(*r, why + " and zero-copy is 'require'");
+    LOG(Stream, Warning)
+                    .field(log::kStream, config_.name)
+                    .field(log::kDevice, iio_->deviceName)
+                    .field(log::kEvent, "fallback")
+            << "Stream " << config_.name << ": " << why << "; falling back to copying on the "
+            << port << " side";
+    return false;
 }
 
 Result<bool> PipelineStream::attachIio(Run &run)

@@ -239,13 +239,13 @@ TEST(Config, LibiioDevices)
               (std::vector<std::string>{"ad9361-phy", "iio:device3", "cf-ad9361-lpc"}));
     const std::string base = std::string(kMinimal) + "libiio:\n  devices: ";
     EXPECT_EQ(parseError(base + "[]\n"),
-              "test.yaml:6:12: libiio.devices: expected 'all' or a list of IIO device ids "
+              "test.yaml:5:12: libiio.devices: expected 'all' or a list of IIO device ids "
               "(iio:deviceN), names or labels, got an empty list");
     EXPECT_EQ(parseError(base + "some\n"),
-              "test.yaml:6:12: libiio.devices: expected 'all' or a list of IIO device ids "
+              "test.yaml:5:12: libiio.devices: expected 'all' or a list of IIO device ids "
               "(iio:deviceN), names or labels, got 'some'");
     EXPECT_EQ(parseError(base + "[adc, adc]\n"),
-              "test.yaml:6:18: libiio.devices[1]: device 'adc' listed twice");
+              "test.yaml:5:18: libiio.devices[1]: device 'adc' listed twice");
     EXPECT_NE(parseError(base + "[{a: 1}]\n").find("libiio.devices[0]: expected a string"),
               std::string::npos);
 }

@@ -270,4 +270,10 @@ TEST(LibiioBackend, BufferCallsCheckTheirInput)
     // Only "temp" (bit 4 in the sorted order), not a scan element.
     EXPECT_EQ(backend.openBuffer({"iio:device0", 1024, {0x10}, false}).error().code, -EINVAL);
     EXPECT_EQ(backend.openBuffer({"iio:device9", 1024, {0x1}, false}).error().code, -ENODEV);
+    // CYCLIC is for output devices (test-adc's channels are inputs); it needs the daemon's
+    // event loop for its DMABUF block, which this backend was not given.
+    auto cyclic = backend.openBuffer({"iio:device0", 1024, {0x1}, true});
+    ASSERT_FALSE(cyclic.ok());
+    EXPECT_EQ(cyclic.error().code, -EINVAL);
+    EXPECT_NE(cyclic.error().message.find("not an output device"), std::string::npos);
 }

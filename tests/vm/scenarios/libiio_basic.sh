@@ -5,7 +5,8 @@
 # in a row, 64 MiB unpaced, READBUFs that split and join the buffer's blocks (iiod_pieces, a
 # raw iiod client), a client SIGKILLed mid-READBUF then a clean new session, a cable pull
 # mid-READBUF and back (UDC unbind/bind with --udc stock), iio_writedev's pattern reaches
-# the DAC without errors, RX and TX at once from one context, a device held by another user
+# the DAC without errors, a cyclic waveform (iio_writedev -c) plays until the client ends, RX
+# and TX at once from one context, a device held by another user
 # answers EBUSY, and the daemon's fds and the DMABUFs are back to their baseline afterwards.
 #
 #   libiio_basic [USB-MODE [ZERO-COPY]]
@@ -187,6 +188,39 @@ log "iio_writedev: $tx_bytes bytes sent in ${t}s; the DAC consumed $dac_bytes by
 daemon_expect "DAC errors" "$dac_errors" 0
 # (The blocks still queued when iio_writedev closes its buffer are dropped by the disable.)
 [ "$dac_bytes" -ge $((tx_bytes / 2)) ] || die "the DAC consumed only $dac_bytes of $tx_bytes bytes"
+
+# --- A cyclic buffer: iio_writedev -c pushes one 64 KiB waveform, the DAC plays it until CLOSE --
+# (libiio's own local backend cannot do this on a mainline kernel: iiousbd enqueues the
+# waveform as one DMABUF with IIO_BUFFER_DMABUF_CYCLIC, or writes it again and again.)
+echo 1 > "$dac/sim_reset"
+iiosim_gen f 65536 | iio_writedev -u usb: -c -b 8192 iio-sim-dac 2> /tmp/cyclic.err &
+writer=$!
+sleep 3
+kill -0 $writer 2>/dev/null || { cat /tmp/cyclic.err; daemon_show_log; die "iio_writedev -c ended by itself"; }
+passes=$(cat "$dac/sim_blocks")
+cyc_bytes=$(cat "$dac/sim_bytes")
+cyc_errors=$(cat "$dac/sim_errors")
+kill -INT $writer
+wait $writer 2>/dev/null
+log "iio_writedev -c: the DAC played the 64 KiB waveform for 3 s: $passes blocks, $cyc_bytes bytes, $cyc_errors errors"
+daemon_expect "cyclic DAC errors" "$cyc_errors" 0
+[ "$cyc_bytes" -ge $((4 * 65536)) ] || { daemon_show_log; die "the DAC played only $cyc_bytes bytes of the cyclic waveform"; }
+if [ "$zero_copy" = off ]; then
+	grep -q 'cyclic libiio buffer of iio:device[0-9]*: 65536 bytes from [^,]*, IIO copy' "$DAEMON_LOG" ||
+		{ daemon_show_log; die "no copy-mode cyclic buffer logged"; }
+else
+	grep -q 'cyclic libiio buffer of iio:device[0-9]*: 65536 bytes from [^,]*, IIO zero-copy$' "$DAEMON_LOG" ||
+		{ daemon_show_log; die "no zero-copy cyclic buffer logged"; }
+	daemon_expect "cyclic: bytes a whole number of passes" "$cyc_bytes" "$((passes * 65536))"
+fi
+# Once the client is gone the waveform stops: the buffer is disabled.
+n=0
+while [ "$(cat "$dac/buffer/enable")" != 0 ]; do
+	n=$((n + 1))
+	[ $n -le 50 ] || { daemon_show_log; die "the DAC's buffer still enabled 5 s after iio_writedev -c ended"; }
+	sleep 0.1
+done
+log "cyclic: the waveform stopped with the client (buffer disabled)"
 
 # --- RX and TX at once from one context (pipes 1 and 2) ---------------------------------------
 echo 1 > "$dac/sim_reset"
