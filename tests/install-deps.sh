@@ -31,7 +31,7 @@ pkgs=(
 	qemu-system-x86 busybox-static
 	libusb-1.0-0-dev libiio-dev libusbgx-dev libconfig-dev libsystemd-dev
 	libyaml-cpp-dev libgtest-dev
-	iiod libiio-utils usbutils
+	iiod libiio-utils usbutils python3 python3-libiio
 	clang-format clang-tidy
 )
 # (The systemd VM scenarios need no package installed here: tests/vm/mkrootfs-systemd.sh

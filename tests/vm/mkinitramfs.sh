@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Build the test VM's initramfs (an uncompressed newc cpio):
-#   mkinitramfs.sh --kver KVER --build-dir BUILD --out FILE [--modroot DIR] [--kmod DIR]
+#   mkinitramfs.sh --kver KVER --build-dir BUILD --out FILE [--modroot DIR] [--kmod DIR] [--python]
 # It carries busybox, the guest init and scenario scripts, the kernel's own
 # modules the rig needs (from DIR/lib/modules/KVER, default /lib/modules/KVER;
 # decompressed, with their own modules.dep), our out-of-tree modules (--kmod,
 # default BUILD/kmod/modules), and every executable in BUILD/vm-guest/bin with
-# the shared libraries it links.
+# the shared libraries it links; with --python, python3 and its libiio bindings
+# (guest-python.sh).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -72,5 +73,10 @@ for lib in "${!libs[@]}"; do
 	*) cp -L "$lib" "$root/usr/lib/iiousb/" ;;
 	esac
 done
+
+if [ "$python" = 1 ]; then
+	"$here/guest-python.sh" "$root"
+	cp "$here"/progs/*.py "$root/usr/bin/"
+fi
 
 (cd "$root" && find . -print0 | cpio --null -o -H newc --quiet) > "$out"

@@ -1,12 +1,14 @@
 # Sourced by mkinitramfs.sh and mkrootfs-systemd.sh (with "$@" and $prog set): their
-# common options. Sets kver, build, out, modroot and kmod, and defines fail().
-#   --kver KVER --build-dir BUILD --out FILE [--modroot DIR] [--kmod DIR]
+# common options. Sets kver, build, out, modroot, kmod and python, and defines fail().
+#   --kver KVER --build-dir BUILD --out FILE [--modroot DIR] [--kmod DIR] [--python]
+# (--python: Debian's python3 with python3-libiio in the guest, tests/vm/guest-python.sh.)
 # An unknown argument exits 2, a missing required one 1, both naming $prog.
 kver=
 build=
 out=
 modroot=
 kmod=
+python=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--kver) kver=$2; shift 2 ;;
@@ -14,6 +16,7 @@ while [ $# -gt 0 ]; do
 	--out) out=$2; shift 2 ;;
 	--modroot) modroot=$2; shift 2 ;;
 	--kmod) kmod=$2; shift 2 ;;
+	--python) python=1; shift ;;
 	*) echo "$prog: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done

@@ -113,8 +113,12 @@ if [ "$rootfs" = systemd ]; then
 	"$here/mkrootfs-systemd.sh" --kver "$kver" --build-dir "$build" --out "$work/initramfs.cpio" \
 		--kmod "$kmod" ${modroot:+--modroot "$modroot"}
 else
+	# A scenario whose header says "# guest: python3" gets Debian's python3 and its libiio
+	# bindings (only those: they add a few MB to the initramfs).
+	py=
+	! grep -q '^# guest: python3$' "$here/scenarios/$scenario.sh" || py=--python
 	"$here/mkinitramfs.sh" --kver "$kver" --build-dir "$build" --out "$work/initramfs.cpio" \
-		--kmod "$kmod" ${modroot:+--modroot "$modroot"}
+		--kmod "$kmod" ${modroot:+--modroot "$modroot"} $py
 fi
 [ -n "$log" ] || log=$work/console.log
 

@@ -161,5 +161,7 @@ iiousb_vm_test(libiio_basic libiio_basic --timeout 600)
 iiousb_vm_test(libiio_basic_ss libiio_basic STOCK_KERNEL_ONLY --speed ss --timeout 600)
 iiousb_vm_test(libiio_basic_copy libiio_basic STOCK_KERNEL_ONLY --udc stock --timeout 600 -- copy)
 iiousb_vm_test(libiio_basic_off libiio_basic STOCK_KERNEL_ONLY --timeout 600 -- zero-copy off)
+# Python clients (python3-libiio, what pyadi-iio uses) in a guest that carries python3.
+iiousb_vm_test(libiio_python libiio_python STOCK_KERNEL_ONLY)
 # libiio.devices: a device left out is not in the context and answers -ENODEV.
 iiousb_vm_test(libiio_devices libiio_devices STOCK_KERNEL_ONLY)
