@@ -239,10 +239,9 @@ private:
 
     // 'all' (nullopt) or a non-empty list of distinct items, each checked by `item`.
     template <typename Item>
-    std::optional<std::vector<std::string>> allOrList(const YAML::Node &node,
-                                                      const std::string &key,
-                                                      const std::string &items,
-                                                      const std::string &what, Item item) const
+    std::optional<std::vector<std::string>>
+    allOrList(const YAML::Node &node, const std::string &key, const std::string &items,
+              const std::string &what, Item item) const
     {
         const std::string expected = "'all' or a list of " + items;
         if (node.IsScalar()) {
@@ -393,11 +392,10 @@ LibiioConfig Parser::parseLibiio(const YAML::Node &node, const FunctionFsConfig 
         l.buffers =
                 static_cast<unsigned>(integer(node["buffers"], k + ".buffers", 1, kMaxBlockCount));
     if (node["devices"])
-        l.devices = allOrList(node["devices"], k + ".devices",
-                              "IIO device ids (iio:deviceN), names or labels", "device",
-                              [&](const YAML::Node &n, const std::string &key) {
-                                  return string(n, key, 64);
-                              });
+        l.devices = allOrList(
+                node["devices"], k + ".devices", "IIO device ids (iio:deviceN), names or labels",
+                "device",
+                [&](const YAML::Node &n, const std::string &key) { return string(n, key, 64); });
     return l;
 }
 
@@ -463,10 +461,9 @@ StreamConfig Parser::parseStream(const YAML::Node &node, const std::string &k)
     s.device = string(node["device"], k + ".device", 64);
 
     if (const YAML::Node &ch = node["channels"])
-        s.channels = allOrList(ch, k + ".channels", "IIO channel ids (voltage0, ...)", "channel",
-                               [&](const YAML::Node &n, const std::string &key) {
-                                   return name(n, key, 64);
-                               });
+        s.channels = allOrList(
+                ch, k + ".channels", "IIO channel ids (voltage0, ...)", "channel",
+                [&](const YAML::Node &n, const std::string &key) { return name(n, key, 64); });
 
     if (const YAML::Node &attrs = node["attributes"]) {
         const std::string ak = k + ".attributes";

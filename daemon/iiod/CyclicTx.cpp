@@ -46,8 +46,8 @@ Result<void> CyclicTx::setUp()
     bool zero = false;
     if (options_.mode != ZeroCopy::Off) {
         const std::string side = "IIO device " + options_.device;
-        auto r = pipeline::attachBlocks(blocks_, [this](int fd) { return iio_->attach(fd); },
-                                        side);
+        auto r = pipeline::attachBlocks(
+                blocks_, [this](int fd) { return iio_->attach(fd); }, side);
         if (!r)
             return r.takeError();
         zero = *r == 0;
@@ -73,9 +73,9 @@ Result<void> CyclicTx::setUp()
         return p.takeError();
     blocks_.front().cpu = *p;
     auto done = [this](std::size_t, int s, std::uint64_t) { onDone(s); };
-    auto port = zero ? pipeline::makeIioDmabufPort(loop_, *iio_, blocks_, done, true)
-                     : pipeline::makeIioFileioPort(loop_, *iio_, proto::Direction::Tx, blocks_,
-                                                   done);
+    auto port =
+            zero ? pipeline::makeIioDmabufPort(loop_, *iio_, blocks_, done, true)
+                 : pipeline::makeIioFileioPort(loop_, *iio_, proto::Direction::Tx, blocks_, done);
     if (!port)
         return port.takeError();
     port_ = std::move(*port);
@@ -85,8 +85,8 @@ Result<void> CyclicTx::setUp()
 Result<void> CyclicTx::play(std::string_view waveform)
 {
     if (playing_)
-        return makeError(-EBUSY, "The cyclic buffer of " + options_.device +
-                                         " already plays its waveform");
+        return makeError(-EBUSY,
+                         "The cyclic buffer of " + options_.device + " already plays its waveform");
     if (waveform.empty() || waveform.size() > options_.bytes ||
         waveform.size() % options_.sampleBytes)
         return makeError(-EINVAL, "A cyclic waveform of " + std::to_string(waveform.size()) +

@@ -151,8 +151,7 @@ std::string keepDevices(std::string_view xml, const std::vector<std::string> &id
                 break;
             end = close + kClose.size();
         }
-        const std::string_view id =
-                xml.substr(start + kOpen.size(), idEnd - start - kOpen.size());
+        const std::string_view id = xml.substr(start + kOpen.size(), idEnd - start - kOpen.size());
         out.append(xml.substr(at, start - at));
         if (std::find(ids.begin(), ids.end(), id) != ids.end())
             out.append(xml.substr(start, end - start));
@@ -252,8 +251,8 @@ bool LibiioBackend::exposed(const iio_device *dev) const
 {
     if (!options_.devices)
         return true;
-    for (const char *key : {iio_device_get_id(dev), iio_device_get_name(dev),
-                            iio_device_get_label(dev)}) {
+    for (const char *key :
+         {iio_device_get_id(dev), iio_device_get_name(dev), iio_device_get_label(dev)}) {
         if (key && std::find(options_.devices->begin(), options_.devices->end(), key) !=
                            options_.devices->end())
             return true;
@@ -782,8 +781,8 @@ void LibiioBackend::writeBuffer(const std::string &id, std::uint64_t bytes, Iiod
     }
     if (b.cyclic && (b.cyclic->playing() || b.cyclicError)) {
         // libiio's own cyclic buffers take one push (v0.24 local.c: -EBUSY after it).
-        sink.transferDone(b.cyclicError ? errnoError(b.cyclicError, "The cyclic waveform of " +
-                                                                            id + " stopped")
+        sink.transferDone(b.cyclicError ? errnoError(b.cyclicError,
+                                                     "The cyclic waveform of " + id + " stopped")
                                         : makeError(-EBUSY, "The cyclic buffer of " + id +
                                                                     " already has its waveform"));
         return;

@@ -28,8 +28,8 @@
 
 #include "base/UniqueFd.h"
 #include "config/Config.h"
-#include "iiod/IiodBackend.h"
 #include "iiod/CyclicTx.h"
+#include "iiod/IiodBackend.h"
 #include "iiod/ZeroCopyRx.h"
 
 struct iio_buffer;
@@ -132,8 +132,8 @@ private:
     Result<std::unique_ptr<ZeroCopyRx>> openZeroCopy(const IiodOpenRequest &request,
                                                      iio_device *dev, std::uint64_t sampleBytes);
     void feedZeroCopy(OpenBuffer &b);
-    Result<std::unique_ptr<CyclicTx>> openCyclic(const IiodOpenRequest &request,
-                                                 iio_device *dev, std::uint64_t sampleBytes);
+    Result<std::unique_ptr<CyclicTx>> openCyclic(const IiodOpenRequest &request, iio_device *dev,
+                                                 std::uint64_t sampleBytes);
     // The most bytes one piece of a WRITEBUF may have (the buffer's size).
     std::uint64_t capacity(const OpenBuffer &b) const;
     void zeroCopySent(int status);
