@@ -49,6 +49,18 @@ bool isOutput(const iio_device *dev)
     return false;
 }
 
+// The ids of the channels OPEN enabled, for a buffer the daemon opens itself.
+std::vector<std::string> enabledChannels(const iio_device *dev)
+{
+    std::vector<std::string> ids;
+    for (unsigned i = 0; i < iio_device_get_channels_count(dev); i++) {
+        const iio_channel *chn = iio_device_get_channel(dev, i);
+        if (iio_channel_is_enabled(chn))
+            ids.emplace_back(iio_channel_get_id(chn));
+    }
+    return ids;
+}
+
 // -EBUSY when someone else uses the device's buffer (a native stream, another client).
 // Devices without a character device (an XML context in tests) are not checked.
 Result<void> deviceInUse(const std::string &id)
@@ -483,11 +495,7 @@ Result<std::unique_ptr<ZeroCopyRx>> LibiioBackend::openZeroCopy(const IiodOpenRe
 {
     ZeroCopyRxOptions o;
     o.device = request.device;
-    for (unsigned i = 0; i < iio_device_get_channels_count(dev); i++) {
-        const iio_channel *chn = iio_device_get_channel(dev, i);
-        if (iio_channel_is_enabled(chn))
-            o.channels.emplace_back(iio_channel_get_id(chn));
-    }
+    o.channels = enabledChannels(dev);
     o.sampleBytes = sampleBytes;
     o.blockBytes = request.samples * sampleBytes;
     const auto count = buffersCount_.find(request.device);
@@ -511,11 +519,7 @@ Result<std::unique_ptr<CyclicTx>> LibiioBackend::openCyclic(const IiodOpenReques
 {
     CyclicTxOptions o;
     o.device = request.device;
-    for (unsigned i = 0; i < iio_device_get_channels_count(dev); i++) {
-        const iio_channel *chn = iio_device_get_channel(dev, i);
-        if (iio_channel_is_enabled(chn))
-            o.channels.emplace_back(iio_channel_get_id(chn));
-    }
+    o.channels = enabledChannels(dev);
     o.sampleBytes = sampleBytes;
     o.bytes = request.samples * sampleBytes;
     o.heap = options_.heap;

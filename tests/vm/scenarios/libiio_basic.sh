@@ -197,12 +197,20 @@ iiosim_gen f 65536 | iio_writedev -u usb: -c -b 8192 iio-sim-dac 2> /tmp/cyclic.
 writer=$!
 sleep 3
 kill -0 $writer 2>/dev/null || { cat /tmp/cyclic.err; daemon_show_log; die "iio_writedev -c ended by itself"; }
+kill -INT $writer
+wait $writer 2>/dev/null
+# Once the client is gone the waveform stops: the buffer is disabled. (The counters are read
+# after that: while it plays, bytes and passes move between two reads.)
+n=0
+while [ "$(cat "$dac/buffer/enable")" != 0 ]; do
+	n=$((n + 1))
+	[ $n -le 50 ] || { daemon_show_log; die "the DAC's buffer still enabled 5 s after iio_writedev -c ended"; }
+	sleep 0.1
+done
 passes=$(cat "$dac/sim_blocks")
 cyc_bytes=$(cat "$dac/sim_bytes")
 cyc_errors=$(cat "$dac/sim_errors")
 cyc_first=$(cat "$dac/sim_first_error_offset")
-kill -INT $writer
-wait $writer 2>/dev/null
 log "iio_writedev -c: the DAC played the 64 KiB waveform for 3 s: $passes blocks, $cyc_bytes bytes, $cyc_errors errors (first at $cyc_first)"
 [ "$cyc_bytes" -ge $((4 * 65536)) ] || { daemon_show_log; die "the DAC played only $cyc_bytes bytes of the cyclic waveform"; }
 if [ "$zero_copy" = off ]; then
@@ -218,13 +226,8 @@ else
 		{ daemon_show_log; die "no zero-copy cyclic buffer logged"; }
 	daemon_expect "cyclic: bytes a whole number of passes" "$cyc_bytes" "$((passes * 65536))"
 fi
-# Once the client is gone the waveform stops: the buffer is disabled.
-n=0
-while [ "$(cat "$dac/buffer/enable")" != 0 ]; do
-	n=$((n + 1))
-	[ $n -le 50 ] || { daemon_show_log; die "the DAC's buffer still enabled 5 s after iio_writedev -c ended"; }
-	sleep 0.1
-done
+sleep 0.5
+daemon_expect "cyclic: DAC bytes once the buffer is disabled" "$(cat "$dac/sim_bytes")" "$cyc_bytes"
 log "cyclic: the waveform stopped with the client (buffer disabled)"
 
 # --- RX and TX at once from one context (pipes 1 and 2) ---------------------------------------
