@@ -4,18 +4,18 @@
 #include <cerrno>
 #include <cstring>
 
+#include "iiod/ZeroCopyRx.h"
 #include "log/Log.h"
 
 namespace iiousb::iiod {
 
 IIOUSB_LOG_CATEGORY(Cyclic, "iiod")
 
-Result<std::unique_ptr<CyclicTx>> CyclicTx::open(EventLoop &loop, CyclicTxOptions options,
-                                                 Failed failed)
+Result<std::unique_ptr<CyclicTx>> CyclicTx::open(EventLoop &loop, CyclicTxOptions options)
 {
     if (options.bytes == 0 || options.sampleBytes == 0 || options.bytes % options.sampleBytes)
         return makeError(-EINVAL, "No cyclic block for the buffer of " + options.device);
-    std::unique_ptr<CyclicTx> c(new CyclicTx(loop, std::move(options), std::move(failed)));
+    std::unique_ptr<CyclicTx> c(new CyclicTx(loop, std::move(options)));
     if (auto r = c->setUp(); !r)
         return r.takeError();
     return c;
@@ -43,30 +43,17 @@ Result<void> CyclicTx::setUp()
         return b.takeError();
     blocks_.push_back({std::move(*b), nullptr});
 
-    bool zero = false;
-    if (options_.mode != ZeroCopy::Off) {
-        const std::string side = "IIO device " + options_.device;
-        auto r = pipeline::attachBlocks(
-                blocks_, [this](int fd) { return iio_->attach(fd); }, side);
-        if (!r)
-            return r.takeError();
-        zero = *r == 0;
-        if (!zero) {
-            const std::string why = side + " cannot import DMABUFs (" + errnoString(*r) + ")";
-            if (options_.mode == ZeroCopy::Require)
-                return makeError(*r, why + " and libiio.zero-copy is 'require'");
-            LOG(Cyclic, Warning).field(log::kEvent, "fallback")
-                    << "cyclic libiio buffer of " << options_.device << ": " << why
-                    << "; writing the waveform to it again and again";
-        }
-    }
+    const std::string what = "cyclic libiio buffer of " + options_.device;
+    auto zero = attachLibiioSide(
+            blocks_, [this](int fd) { return iio_->attach(fd); }, "IIO device " + options_.device,
+            options_.mode, what, "writing the waveform to it again and again");
+    if (!zero)
+        return zero.takeError();
     if (auto r = iio_->setNonBlocking(); !r)
         return r;
-    if (!zero) {
-        const std::uint64_t samples =
-                std::min(options_.bytes, pipeline::kMaxFileioBlock) / options_.sampleBytes;
-        if (auto r = iio_->setLength(2 * std::max<std::uint64_t>(samples, 1)); !r)
-            return r;
+    if (!*zero) {
+        if (auto r = pipeline::sizeFileio(*iio_, options_.bytes, options_.sampleBytes); !r)
+            return r.takeError();
     }
     auto p = blocks_.front().buf.map();
     if (!p)
@@ -74,19 +61,28 @@ Result<void> CyclicTx::setUp()
     blocks_.front().cpu = *p;
     auto done = [this](std::size_t, int s, std::uint64_t) { onDone(s); };
     auto port =
-            zero ? pipeline::makeIioDmabufPort(loop_, *iio_, blocks_, done, true)
-                 : pipeline::makeIioFileioPort(loop_, *iio_, proto::Direction::Tx, blocks_, done);
+            *zero ? pipeline::makeIioDmabufPort(loop_, *iio_, blocks_, done, true)
+                  : pipeline::makeIioFileioPort(loop_, *iio_, proto::Direction::Tx, blocks_, done);
     if (!port)
         return port.takeError();
     port_ = std::move(*port);
     return {};
 }
 
-Result<void> CyclicTx::play(std::string_view waveform)
+Result<void> CyclicTx::canPlay() const
 {
+    if (error_)
+        return errnoError(error_, "The cyclic waveform of " + options_.device + " stopped");
     if (playing_)
         return makeError(-EBUSY,
                          "The cyclic buffer of " + options_.device + " already plays its waveform");
+    return {};
+}
+
+Result<void> CyclicTx::play(std::string_view waveform)
+{
+    if (auto r = canPlay(); !r)
+        return r;
     if (waveform.empty() || waveform.size() > options_.bytes ||
         waveform.size() % options_.sampleBytes)
         return makeError(-EINVAL, "A cyclic waveform of " + std::to_string(waveform.size()) +
@@ -122,10 +118,9 @@ void CyclicTx::onDone(int status)
     if (status >= 0)
         status = -EIO;
     playing_ = false;
+    error_ = status;
     LOG(Cyclic, Error) << "cyclic libiio buffer of " << options_.device
                        << ": the waveform stopped: " << errnoString(status);
-    if (failed_)
-        failed_(status);
 }
 
 } // namespace iiousb::iiod

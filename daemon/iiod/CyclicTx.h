@@ -11,7 +11,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -36,13 +35,9 @@ struct CyclicTxOptions {
 
 class CyclicTx {
 public:
-    // The waveform stopped playing (-errno: the device failed or went away).
-    using Failed = std::function<void(int status)>;
-
     // Opens the IIO buffer (EBUSY naming the holder if another program has it), allocates
     // the block and attaches it where the device can import DMABUFs. Nothing plays yet.
-    static Result<std::unique_ptr<CyclicTx>> open(EventLoop &loop, CyclicTxOptions options,
-                                                  Failed failed);
+    static Result<std::unique_ptr<CyclicTx>> open(EventLoop &loop, CyclicTxOptions options);
     CyclicTx(const CyclicTx &) = delete;
     CyclicTx &operator=(const CyclicTx &) = delete;
     // Stops the waveform (the buffer disabled) and frees everything; no event after this.
@@ -50,27 +45,27 @@ public:
 
     std::uint64_t capacity() const { return options_.bytes; }
     proto::PortMode iioMode() const { return port_->mode(); }
-    bool playing() const { return playing_; }
-
+    // Whether play() may be called: -EBUSY once the waveform plays (it takes one), the error
+    // with which it stopped playing (the device failed or went away) once it stopped.
+    Result<void> canPlay() const;
     // Copies the waveform (1..capacity() bytes, whole sample sets) into the block, enables
     // the buffer and starts playing it.
     Result<void> play(std::string_view waveform);
 
 private:
-    CyclicTx(EventLoop &loop, CyclicTxOptions options, Failed failed)
-        : loop_(loop), options_(std::move(options)), failed_(std::move(failed))
+    CyclicTx(EventLoop &loop, CyclicTxOptions options) : loop_(loop), options_(std::move(options))
     {}
     Result<void> setUp();
     void onDone(int status);
 
     EventLoop &loop_;
     CyclicTxOptions options_;
-    Failed failed_;
     std::unique_ptr<iio::IioBuffer> iio_;
     std::vector<pipeline::Block> blocks_;
     std::unique_ptr<pipeline::Port> port_;
     std::uint64_t length_ = 0; // the waveform's bytes
     bool playing_ = false;
+    int error_ = 0; // -errno: the waveform stopped playing
 };
 
 } // namespace iiousb::iiod

@@ -213,11 +213,9 @@ struct LibiioBackend::OpenBuffer {
     // The zero-copy path (READBUF of an input device, setZeroCopy()); `buf` is unused then.
     std::unique_ptr<ZeroCopyRx> zc;
     // OPEN ... CYCLIC of an output device (setZeroCopy()); `buf` is unused then. Its
-    // WRITEBUF ends from dispatch() with `cyclicResult`; `cyclicError` (-errno) is set
-    // when the waveform stopped playing.
+    // WRITEBUF ends from dispatch() with `cyclicResult`.
     std::unique_ptr<CyclicTx> cyclic;
     std::optional<Result<std::uint64_t>> cyclicResult;
-    int cyclicError = 0;
 };
 
 LibiioBackend::LibiioBackend(ContextPtr ctx, LibiioBackendOptions options)
@@ -524,12 +522,7 @@ Result<std::unique_ptr<CyclicTx>> LibiioBackend::openCyclic(const IiodOpenReques
     o.bytes = request.samples * sampleBytes;
     o.heap = options_.heap;
     o.mode = options_.zeroCopy;
-    const std::string id = request.device;
-    return CyclicTx::open(*loop_, std::move(o), [this, id](int status) {
-        // Reported to the client by its next WRITEBUF (there is no other way to tell it).
-        if (const auto it = buffers_.find(id); it != buffers_.end())
-            it->second->cyclicError = status;
-    });
+    return CyclicTx::open(*loop_, std::move(o));
 }
 
 std::uint64_t LibiioBackend::capacity(const OpenBuffer &b) const
@@ -783,13 +776,14 @@ void LibiioBackend::writeBuffer(const std::string &id, std::uint64_t bytes, Iiod
         sink.transferDone(makeError(-EBUSY, "WRITEBUF " + id + " while another is in progress"));
         return;
     }
-    if (b.cyclic && (b.cyclic->playing() || b.cyclicError)) {
-        // libiio's own cyclic buffers take one push (v0.24 local.c: -EBUSY after it).
-        sink.transferDone(b.cyclicError ? errnoError(b.cyclicError,
-                                                     "The cyclic waveform of " + id + " stopped")
-                                        : makeError(-EBUSY, "The cyclic buffer of " + id +
-                                                                    " already has its waveform"));
-        return;
+    if (b.cyclic) {
+        // libiio's own cyclic buffers take one push (v0.24 local.c: -EBUSY after it); a
+        // waveform that stopped playing is reported here (there is no other way to tell the
+        // client).
+        if (auto r = b.cyclic->canPlay(); !r) {
+            sink.transferDone(r.takeError());
+            return;
+        }
     }
     if (b.cyclic && (bytes == 0 || bytes > b.cyclic->capacity())) {
         sink.transferDone(makeError(-EINVAL, "WRITEBUF " + id + " CYCLIC of " +

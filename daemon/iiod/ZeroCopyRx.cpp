@@ -34,21 +34,29 @@ ZeroCopyRx::~ZeroCopyRx()
     blocks_.clear();
 }
 
-Result<bool> ZeroCopyRx::attachAll(const std::function<int(int)> &attach, const std::string &side)
+Result<bool> attachLibiioSide(const std::vector<pipeline::Block> &blocks,
+                              const std::function<int(int)> &attach, const std::string &side,
+                              ZeroCopy mode, const std::string &what, const std::string &fallback)
 {
-    if (options_.mode == ZeroCopy::Off)
+    if (mode == ZeroCopy::Off)
         return false;
-    auto r = pipeline::attachBlocks(blocks_, attach, side);
+    auto r = pipeline::attachBlocks(blocks, attach, side);
     if (!r)
         return r.takeError();
     if (*r == 0)
         return true;
     const std::string why = side + " cannot import DMABUFs (" + errnoString(*r) + ")";
-    if (options_.mode == ZeroCopy::Require)
+    if (mode == ZeroCopy::Require)
         return makeError(*r, why + " and libiio.zero-copy is 'require'");
     LOG(ZeroCopy, Warning).field(log::kEvent, "fallback")
-            << "libiio buffer of " << options_.device << ": " << why << "; copying on that side";
+            << what << ": " << why << "; " << fallback;
     return false;
+}
+
+Result<bool> ZeroCopyRx::attachAll(const std::function<int(int)> &attach, const std::string &side)
+{
+    return attachLibiioSide(blocks_, attach, side, options_.mode,
+                            "libiio buffer of " + options_.device, "copying on that side");
 }
 
 Result<void> ZeroCopyRx::setUp()
@@ -74,10 +82,8 @@ Result<void> ZeroCopyRx::setUp()
     if (auto r = iio_->setNonBlocking(); !r)
         return r;
     if (!*iioZero) {
-        const std::uint64_t samples =
-                std::min(options_.blockBytes, pipeline::kMaxFileioBlock) / options_.sampleBytes;
-        if (auto r = iio_->setLength(2 * std::max<std::uint64_t>(samples, 1)); !r)
-            return r;
+        if (auto r = pipeline::sizeFileio(*iio_, options_.blockBytes, options_.sampleBytes); !r)
+            return r.takeError();
     }
     auto ep = ffs::FfsEndpoint::open(options_.endpoint);
     if (!ep)

@@ -44,6 +44,14 @@ struct ZeroCopyRxOptions {
     ZeroCopy mode = ZeroCopy::Auto;
 };
 
+// Attaches a libiio buffer's blocks to one side under libiio.zero-copy `mode`: true when
+// attached; false when the side copies (Off, or the kernel cannot import DMABUFs: logged as a
+// "fallback" event, "<what>: <why>; <fallback>"); an error under Require or on any other
+// failure. Shared by the zero-copy READBUF and the cyclic buffer.
+Result<bool> attachLibiioSide(const std::vector<pipeline::Block> &blocks,
+                              const std::function<int(int)> &attach, const std::string &side,
+                              ZeroCopy mode, const std::string &what, const std::string &fallback);
+
 class ZeroCopyRx {
 public:
     // A part of a filled block handed out by take().

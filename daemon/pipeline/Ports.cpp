@@ -1,5 +1,6 @@
 #include "pipeline/Ports.h"
 
+#include <algorithm>
 #include <cerrno>
 
 #include <unistd.h>
@@ -16,6 +17,16 @@ IIOUSB_LOG_CATEGORY(Pipeline, "pipeline")
 bool cannotImport(int err)
 {
     return err == -EPERM || err == -ENOTTY || err == -EOPNOTSUPP || err == -EINVAL;
+}
+
+Result<std::uint64_t> sizeFileio(iio::IioBuffer &buffer, std::uint64_t blockBytes,
+                                 std::uint64_t sampleBytes)
+{
+    const std::uint64_t samples =
+            std::max<std::uint64_t>(std::min(blockBytes, kMaxFileioBlock) / sampleBytes, 1);
+    if (auto r = buffer.setLength(2 * samples); !r)
+        return r.takeError();
+    return samples;
 }
 
 Result<int> attachBlocks(const std::vector<Block> &blocks, const std::function<int(int)> &attach,

@@ -32,6 +32,12 @@ bool cannotImport(int err);
 // two of them coherent; large ones are high-order allocations).
 inline constexpr std::uint64_t kMaxFileioBlock = 1 << 20;
 
+// Sizes a buffer's fileio (the IIO copy path) for blocks of `blockBytes`: two fileio blocks
+// of min(blockBytes, kMaxFileioBlock) each (buffer/length), so POLLIN/POLLOUT comes once one
+// is ready. The samples of one fileio block.
+Result<std::uint64_t> sizeFileio(iio::IioBuffer &buffer, std::uint64_t blockBytes,
+                                 std::uint64_t sampleBytes);
+
 struct Block {
     dmabuf::DmaBuf buf;
     std::uint8_t *cpu = nullptr; // the mapping, when a copy port uses the block

@@ -285,14 +285,12 @@ Result<void> PipelineStream::setUp()
     if (auto r = run->iio->setNonBlocking(); !r)
         return r;
     if (!*iioZero) {
-        // fileio: two blocks of `length / 2` samples each; POLLIN/POLLOUT once one is ready.
-        const std::uint64_t fileioSamples =
-                std::min(block, pipeline::kMaxFileioBlock) / iio_->sampleBytes;
-        if (auto r = run->iio->setLength(2 * fileioSamples); !r)
-            return r;
+        auto fileioSamples = pipeline::sizeFileio(*run->iio, block, iio_->sampleBytes);
+        if (!fileioSamples)
+            return fileioSamples.takeError();
         // Not every buffer lets the watermark be set (industrialio-buffer-dma's is
         // read-only); it only saves wake-ups.
-        if (auto r = run->iio->setWatermark(fileioSamples); !r)
+        if (auto r = run->iio->setWatermark(*fileioSamples); !r)
             LOG(Stream, Debug) << r.error().message;
     }
 
