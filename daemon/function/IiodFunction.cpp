@@ -112,7 +112,7 @@ Result<std::unique_ptr<IiodPipe>> IiodPipe::open(EventLoop &loop, unsigned index
     });
     p->backend_->setPayloadWriter(
             [self](std::string bytes) { self->queuePayload(std::move(bytes)); });
-    p->backend_->setZeroCopy(loop, inPath);
+    p->backend_->setZeroCopy(loop, inPath, outPath);
     p->backend_->setPayloadDone([self](int status) {
         if (self->closing_)
             return;

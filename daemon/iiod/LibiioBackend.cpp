@@ -212,6 +212,8 @@ struct LibiioBackend::OpenBuffer {
     std::optional<ssize_t> result;
     // The zero-copy path (READBUF of an input device, setZeroCopy()); `buf` is unused then.
     std::unique_ptr<ZeroCopyRx> zc;
+    // The zero-copy path of WRITEBUF (an output device, setZeroCopy()); `buf` is unused then.
+    std::unique_ptr<ZeroCopyTx> ztx;
     // OPEN ... CYCLIC of an output device (setZeroCopy()); `buf` is unused then. Its
     // WRITEBUF ends from dispatch() with `cyclicResult`.
     std::unique_ptr<CyclicTx> cyclic;
@@ -404,7 +406,7 @@ Result<void> LibiioBackend::setBuffersCount(const std::string &id, unsigned coun
 unsigned LibiioBackend::buffersCount(const std::string &id) const
 {
     const auto it = buffersCount_.find(id);
-    return it == buffersCount_.end() ? 4 : it->second;
+    return it == buffersCount_.end() ? options_.buffers : it->second;
 }
 
 Result<IiodBufferInfo> LibiioBackend::openBuffer(const IiodOpenRequest &request)
@@ -479,6 +481,14 @@ Result<IiodBufferInfo> LibiioBackend::openBuffer(const IiodOpenRequest &request)
         buffers_.emplace(request.device, std::move(b));
         return info;
     }
+    if (loop_ && options_.zeroCopy != ZeroCopy::Off && isOutput(*dev)) {
+        auto ztx = openZeroCopyTx(request, *dev, info.sampleBytes);
+        if (!ztx)
+            return ztx.takeError();
+        b->ztx = std::move(*ztx);
+        buffers_.emplace(request.device, std::move(b));
+        return info;
+    }
     iio_buffer *buf = iio_device_create_buffer(*dev, request.samples, false);
     if (!buf)
         return errnoError(errno, "Failed to open the buffer of " + request.device);
@@ -496,8 +506,7 @@ Result<std::unique_ptr<ZeroCopyRx>> LibiioBackend::openZeroCopy(const IiodOpenRe
     o.channels = enabledChannels(dev);
     o.sampleBytes = sampleBytes;
     o.blockBytes = request.samples * sampleBytes;
-    const auto count = buffersCount_.find(request.device);
-    o.blocks = count == buffersCount_.end() ? options_.buffers : count->second;
+    o.blocks = buffersCount(request.device);
     o.endpoint = inEndpoint_;
     o.heap = options_.heap;
     o.mode = options_.zeroCopy;
@@ -509,6 +518,72 @@ Result<std::unique_ptr<ZeroCopyRx>> LibiioBackend::openZeroCopy(const IiodOpenRe
     };
     ev.sent = [this](int status) { zeroCopySent(status); };
     return ZeroCopyRx::open(*loop_, std::move(o), std::move(ev));
+}
+
+Result<std::unique_ptr<ZeroCopyTx>> LibiioBackend::openZeroCopyTx(const IiodOpenRequest &request,
+                                                                  iio_device *dev,
+                                                                  std::uint64_t sampleBytes)
+{
+    ZeroCopyTxOptions o;
+    o.device = request.device;
+    o.channels = enabledChannels(dev);
+    o.sampleBytes = sampleBytes;
+    o.blockBytes = request.samples * sampleBytes;
+    o.blocks = buffersCount(request.device);
+    o.endpoint = outEndpoint_;
+    o.heap = options_.heap;
+    o.mode = options_.zeroCopy;
+    const std::string id = request.device;
+    ZeroCopyTx::Events ev;
+    ev.freed = [this, id] {
+        if (const auto it = buffers_.find(id); it != buffers_.end())
+            drainZeroCopy(*it->second);
+    };
+    ev.received = [this, id](Result<std::uint64_t> bytes) {
+        zeroCopyReceived(id, std::move(bytes));
+    };
+    return ZeroCopyTx::open(*loop_, std::move(o), std::move(ev));
+}
+
+void LibiioBackend::drainZeroCopy(OpenBuffer &b)
+{
+    if (writing_ != &b || b.remaining == 0)
+        return;
+    ZeroCopyTx &z = *b.ztx;
+    if (z.error() < 0) {
+        endWrite(b, errnoError(z.error(), "Failed to push the buffer of " + b.id));
+        return;
+    }
+    if (!z.canReceive())
+        return; // a piece is on its way, or every block is with the DAC
+    if (auto r = z.receive(z.maxPiece(b.remaining)); !r)
+        endWrite(b, r.takeError());
+}
+
+void LibiioBackend::zeroCopyReceived(const std::string &id, Result<std::uint64_t> bytes)
+{
+    const auto it = buffers_.find(id);
+    if (it == buffers_.end() || writing_ != it->second.get())
+        return;
+    OpenBuffer &b = *it->second;
+    if (!bytes) {
+        endWrite(b, bytes.takeError());
+        return;
+    }
+    b.moved += *bytes;
+    b.remaining -= std::min(b.remaining, *bytes);
+    if (b.remaining == 0)
+        endWrite(b, b.moved);
+    else
+        drainZeroCopy(b);
+}
+
+void LibiioBackend::endWrite(OpenBuffer &b, Result<std::uint64_t> result)
+{
+    writing_ = nullptr;
+    b.tx.clear();
+    if (IiodTransferSink *sink = std::exchange(b.sink, nullptr))
+        sink->transferDone(std::move(result));
 }
 
 Result<std::unique_ptr<CyclicTx>> LibiioBackend::openCyclic(const IiodOpenRequest &request,
@@ -536,6 +611,7 @@ std::uint64_t LibiioBackend::capacity(const OpenBuffer &b) const
 void LibiioBackend::destroy(OpenBuffer &b, bool notify)
 {
     b.cyclic.reset(); // stops the waveform
+    b.ztx.reset();    // aborts its transfer and blocks: no event comes any more
     if (b.zc) {
         b.zc.reset(); // aborts its transfers: no event comes any more
         if (payloadInFlight_ && payloadDevice_ == b.id) {
@@ -682,10 +758,7 @@ void LibiioBackend::dispatch()
         if (b.cyclicResult) {
             Result<std::uint64_t> r = std::move(*b.cyclicResult);
             b.cyclicResult.reset();
-            writing_ = nullptr;
-            b.tx.clear();
-            if (IiodTransferSink *sink = std::exchange(b.sink, nullptr))
-                sink->transferDone(std::move(r));
+            endWrite(b, std::move(r));
             continue;
         }
         std::optional<ssize_t> result;
@@ -699,19 +772,15 @@ void LibiioBackend::dispatch()
         b.result.reset();
         if (b.write) {
             if (*result < 0) {
-                writing_ = nullptr;
-                if (IiodTransferSink *sink = std::exchange(b.sink, nullptr))
-                    sink->transferDone(errnoError(static_cast<int>(*result),
-                                                  "Failed to push the buffer of " + id));
+                endWrite(b, errnoError(static_cast<int>(*result),
+                                       "Failed to push the buffer of " + id));
                 continue;
             }
             b.moved += b.piece;
             b.remaining -= b.piece;
             b.tx.clear();
             if (b.remaining == 0) {
-                writing_ = nullptr;
-                if (IiodTransferSink *sink = std::exchange(b.sink, nullptr))
-                    sink->transferDone(b.moved);
+                endWrite(b, b.moved);
                 continue;
             }
             requestWriteData(b);
@@ -789,6 +858,28 @@ void LibiioBackend::writeBuffer(const std::string &id, std::uint64_t bytes, Iiod
         sink.transferDone(makeError(-EINVAL, "WRITEBUF " + id + " CYCLIC of " +
                                                      std::to_string(bytes) + " bytes, buffer " +
                                                      std::to_string(b.cyclic->capacity())));
+        return;
+    }
+    if (b.ztx) {
+        if (b.ztx->error() < 0) {
+            sink.transferDone(errnoError(b.ztx->error(), "Failed to push the buffer of " + id));
+            return;
+        }
+        if (bytes % b.sampleBytes || b.ztx->maxPiece(bytes) == 0) {
+            sink.transferDone(makeError(
+                    -EINVAL, "WRITEBUF " + id + " of " + std::to_string(bytes) +
+                                     " bytes: not whole sample sets, or more than the " +
+                                     std::to_string(b.ztx->blockBytes()) +
+                                     "-byte buffer and that not a multiple of 1024 bytes"));
+            return;
+        }
+        b.sink = &sink;
+        b.write = true;
+        b.remaining = bytes;
+        b.moved = 0;
+        writing_ = &b;
+        sink.writeReady(); // "0\n": the client sends the data after it
+        drainZeroCopy(b);
         return;
     }
     b.sink = &sink;

@@ -11,8 +11,11 @@
 // waveform goes into a DMABUF block the DAC plays until CLOSE.
 // With setZeroCopy() (the daemon; unit tests leave it off), READBUF of an input device takes
 // the zero-copy path instead (ZeroCopyRx: DMABUF blocks from IIO sent on the IN endpoint as
-// they are); its payloads are transfers the backend starts itself and whose end it reports
-// through the PayloadDone callback (payloadInFlight() meanwhile).
+// they are), and so does WRITEBUF of an output device (ZeroCopyTx: the data is received into
+// DMABUF blocks on the OUT endpoint, which then go to the DAC; the transport reads nothing
+// meanwhile, as the session wants no input during a WRITEBUF); READBUF's payloads are transfers the
+// backend starts itself and whose end it reports through the PayloadDone callback
+// (payloadInFlight() meanwhile).
 #pragma once
 
 #include <functional>
@@ -31,6 +34,7 @@
 #include "iiod/CyclicTx.h"
 #include "iiod/IiodBackend.h"
 #include "iiod/ZeroCopyRx.h"
+#include "iiod/ZeroCopyTx.h"
 
 struct iio_buffer;
 struct iio_context;
@@ -80,11 +84,13 @@ public:
     void setPayloadWriter(PayloadWriter writer) { payloadWriter_ = std::move(writer); }
     void setDataRequester(DataRequester requester) { dataRequester_ = std::move(requester); }
     void setPayloadDone(PayloadDone done) { payloadDone_ = std::move(done); }
-    // READBUF of input devices through DMABUFs sent on `inEndpoint` (the pipe's IN file).
-    void setZeroCopy(EventLoop &loop, std::string inEndpoint)
+    // READBUF of input devices through DMABUFs sent on `inEndpoint` (the pipe's IN file),
+    // WRITEBUF of output devices through DMABUFs received on `outEndpoint` (its OUT file).
+    void setZeroCopy(EventLoop &loop, std::string inEndpoint, std::string outEndpoint)
     {
         loop_ = &loop;
         inEndpoint_ = std::move(inEndpoint);
+        outEndpoint_ = std::move(outEndpoint);
     }
     // A payload sent by the backend itself has not ended yet: write nothing after it.
     bool payloadInFlight() const { return payloadInFlight_; }
@@ -113,7 +119,8 @@ public:
     void writeBuffer(const std::string &device, std::uint64_t bytes,
                      IiodTransferSink &sink) override;
 
-    // What the clients asked for, for the data path: TIMEOUT (0: none) and BUFFERS_COUNT.
+    // What the clients asked for, for the data path: TIMEOUT (0: none) and BUFFERS_COUNT
+    // (LibiioBackendOptions::buffers unless set).
     std::uint32_t timeoutMs() const { return timeoutMs_; }
     unsigned buffersCount(const std::string &device) const;
 
@@ -132,6 +139,13 @@ private:
     Result<std::unique_ptr<ZeroCopyRx>> openZeroCopy(const IiodOpenRequest &request,
                                                      iio_device *dev, std::uint64_t sampleBytes);
     void feedZeroCopy(OpenBuffer &b);
+    Result<std::unique_ptr<ZeroCopyTx>> openZeroCopyTx(const IiodOpenRequest &request,
+                                                       iio_device *dev, std::uint64_t sampleBytes);
+    // Receives the next piece of b's WRITEBUF when a block is free; ends it on a DAC error.
+    void drainZeroCopy(OpenBuffer &b);
+    void zeroCopyReceived(const std::string &device, Result<std::uint64_t> bytes);
+    // Ends the pending WRITEBUF of b with `result`.
+    void endWrite(OpenBuffer &b, Result<std::uint64_t> result);
     Result<std::unique_ptr<CyclicTx>> openCyclic(const IiodOpenRequest &request, iio_device *dev,
                                                  std::uint64_t sampleBytes);
     // The most bytes one piece of a WRITEBUF may have (the buffer's size).
@@ -159,6 +173,7 @@ private:
     PayloadDone payloadDone_;
     EventLoop *loop_ = nullptr;
     std::string inEndpoint_;
+    std::string outEndpoint_;
     bool payloadInFlight_ = false;
     std::string payloadDevice_; // the buffer whose payload is in flight
     std::uint64_t nextPayload_ = 1;

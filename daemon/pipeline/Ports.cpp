@@ -333,6 +333,11 @@ Result<std::unique_ptr<Port>> makeUsbDmabufPort(EventLoop &loop, ffs::FfsEndpoin
             (transferFlags & uapi::kFfsDmabufTransferSyncFile) != 0));
 }
 
+bool usbReportsShortTransfers(ffs::FfsEndpoint &endpoint, std::uint64_t length)
+{
+    return endpoint.transfer(-1, length, kOutTransferFlags) != -EINVAL;
+}
+
 Result<std::unique_ptr<Port>> makeUsbAioPort(EventLoop &loop, ffs::FfsEndpoint &endpoint,
                                              proto::Direction dir, std::vector<Block> &blocks,
                                              DoneFn done)

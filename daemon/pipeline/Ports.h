@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "base/KernelUapi.h"
 #include "base/Result.h"
 #include "dmabuf/DmaBuf.h"
 #include "event/EventLoop.h"
@@ -116,6 +117,14 @@ Result<std::unique_ptr<Port>> makeIioFileioPort(EventLoop &loop, iio::IioBuffer 
 Result<std::unique_ptr<Port>> makeUsbDmabufPort(EventLoop &loop, ffs::FfsEndpoint &endpoint,
                                                 std::vector<Block> &blocks, DoneFn done,
                                                 std::uint32_t transferFlags = 0);
+// DMABUF OUT transfers that fail (EREMOTEIO) when the host ends them short and hand back
+// their own fence (kernel-patches 0024, 0025): without them a short transfer completes as a
+// whole block, its stale rest taken for data.
+inline constexpr std::uint32_t kOutTransferFlags =
+        uapi::kFfsDmabufTransferShortNotOk | uapi::kFfsDmabufTransferSyncFile;
+// Whether the endpoint's f_fs takes kOutTransferFlags, probed with a transfer of no DMABUF:
+// a kernel without them refuses the flags (EINVAL) before it looks at the fd (EBADF).
+bool usbReportsShortTransfers(ffs::FfsEndpoint &endpoint, std::uint64_t length);
 // USB copy: AIO read/write of the mapped block on the endpoint file.
 Result<std::unique_ptr<Port>> makeUsbAioPort(EventLoop &loop, ffs::FfsEndpoint &endpoint,
                                              proto::Direction dir, std::vector<Block> &blocks,

@@ -19,11 +19,6 @@ bool hostGone(int err)
     return err == -ESHUTDOWN || err == -ECONNRESET || err == -ENODEV || err == -EPIPE;
 }
 
-// tx DMABUF transfers: a short one fails with EREMOTEIO, and the ioctl hands back the
-// transfer's own fence, whose status survives a completion before user space looks.
-constexpr std::uint32_t kTxTransferFlags =
-        uapi::kFfsDmabufTransferShortNotOk | uapi::kFfsDmabufTransferSyncFile;
-
 } // namespace
 
 PipelineStream::PipelineStream(StreamConfig config, Result<iio::IioStreamDescription> description,
@@ -246,10 +241,10 @@ Result<bool> PipelineStream::attachUsb(Run &run)
 
 bool PipelineStream::usbFailsShortTransfers(Run &run)
 {
-    const int r = run.endpoint->transfer(-1, config_.blockSize, kTxTransferFlags);
-    LOG(Stream, Debug) << "Stream " << config_.name
-                       << ": SHORT_NOT_OK|SYNC_FILE probe: " << errnoString(r);
-    return r != -EINVAL;
+    const bool ok = pipeline::usbReportsShortTransfers(*run.endpoint, config_.blockSize);
+    LOG(Stream, Debug) << "Stream " << config_.name << ": SHORT_NOT_OK|SYNC_FILE "
+                       << (ok ? "taken" : "refused");
+    return ok;
 }
 
 Result<void> PipelineStream::setUp()
@@ -324,7 +319,7 @@ Result<void> PipelineStream::setUp()
     run->iioPort = std::move(*iioPort);
     auto usbPort =
             *usbZero ? pipeline::makeUsbDmabufPort(loop_, *run->endpoint, run->blocks, usbDone,
-                                                   usbShortNotOk_ ? kTxTransferFlags : 0)
+                                                   usbShortNotOk_ ? pipeline::kOutTransferFlags : 0)
                      : pipeline::makeUsbAioPort(loop_, *run->endpoint, config_.direction,
                                                 run->blocks, usbDone);
     if (!usbPort)

@@ -107,7 +107,7 @@ private:
                            const std::function<int(int)> &attach, const std::string &hint);
     Result<bool> attachIio(Run &run);
     Result<bool> attachUsb(Run &run);
-    // Whether f_fs takes kTxTransferFlags (kernel-patches 0024, 0025): probed with a
+    // Whether f_fs takes pipeline::kOutTransferFlags (kernel-patches 0024, 0025): probed with a
     // TRANSFER of fd -1, which the flags check refuses (EINVAL) before the fd (EBADF).
     bool usbFailsShortTransfers(Run &run);
     void tearDown();
@@ -155,7 +155,7 @@ private:
     bool stopping_ = false;
     bool cyclic_ = false; // this run plays one uploaded waveform again and again
     std::uint64_t cyclicBytes_ = 0;
-    bool usbShortNotOk_ = false;    // this run's DMABUF transfers carry kTxTransferFlags
+    bool usbShortNotOk_ = false;    // this run's DMABUF transfers carry pipeline::kOutTransferFlags
     bool shortProbeLogged_ = false; // the kernel's lack of it was logged (once per stream)
 
     // Failed blocks in a row per side; a good block resets its side's run.

@@ -154,13 +154,16 @@ iiousb_vm_test(stream_udmabuf stream DEBUG_KERNEL_ONLY --timeout 900 -- 8 4 zero
                auto /dev/dma_heap/none)
 
 # libiio clients (issue 12): Debian's iio_info, iio_attr, iio_readdev and iio_writedev against
-# iiousbd's libiio interface: READBUF zero-copy (DMABUF blocks on the IN endpoint), the USB side
-# copied where the UDC cannot import DMABUFs (Debian's dummy_hcd), libiio's copy with
-# libiio.zero-copy off.
+# iiousbd's libiio interface: READBUF and WRITEBUF zero-copy (DMABUF blocks on the IN and OUT
+# endpoints), the USB side copied where the UDC cannot import DMABUFs (Debian's dummy_hcd) and,
+# for WRITEBUF, where f_fs cannot fail a short OUT transfer (Debian's f_fs, no 0024/0025),
+# libiio's copy with libiio.zero-copy off.
 iiousb_vm_test(libiio_basic libiio_basic --timeout 600)
 iiousb_vm_test(libiio_basic_ss libiio_basic STOCK_KERNEL_ONLY --speed ss --timeout 600)
 iiousb_vm_test(libiio_basic_copy libiio_basic STOCK_KERNEL_ONLY --udc stock --timeout 600 -- copy)
 iiousb_vm_test(libiio_basic_off libiio_basic STOCK_KERNEL_ONLY --timeout 600 -- zero-copy off)
+iiousb_vm_test(libiio_basic_noflag libiio_basic STOCK_KERNEL_ONLY --modules unfixed --timeout 600
+               -- zero-copy auto copy)
 # Python clients (python3-libiio, what pyadi-iio uses) in a guest that carries python3.
 iiousb_vm_test(libiio_python libiio_python STOCK_KERNEL_ONLY)
 # libiio.devices: a device left out is not in the context and answers -ENODEV.

@@ -9,17 +9,21 @@
 # and TX at once from one context, a device held by another user
 # answers EBUSY, and the daemon's fds and the DMABUFs are back to their baseline afterwards.
 #
-#   libiio_basic [USB-MODE [ZERO-COPY]]
+#   libiio_basic [USB-MODE [ZERO-COPY [TX-USB-MODE]]]
 #     USB-MODE   how READBUF's samples must leave: zero-copy (default: DMABUF blocks of the ADC
 #                sent as they are) or copy (run.sh --udc stock: Debian's dummy_hcd cannot
 #                import DMABUFs, the blocks are written from their mapping)
 #     ZERO-COPY  libiio.zero-copy of the configuration: auto (default) or off (libiio's
 #                local buffers, copied: the daemon logs no zero-copy buffer)
+#     TX-USB-MODE how WRITEBUF's data must arrive: USB-MODE (default), or copy where f_fs
+#                cannot fail short DMABUF OUT transfers (run.sh --modules unfixed: Debian's
+#                f_fs has no kernel-patches 0024/0025)
 . /lib/iiousb/functions.sh
 . /scenarios/_daemon.sh
 
 usb_mode=${1:-zero-copy}
 zero_copy=${2:-auto}
+tx_usb_mode=${3:-$usb_mode}
 daemon_setup
 [ "$DAEMON_SIM" = 1 ] || die "libiio_basic needs iio-sim"
 if [ "$zero_copy" != auto ]; then
@@ -188,6 +192,17 @@ log "iio_writedev: $tx_bytes bytes sent in ${t}s; the DAC consumed $dac_bytes by
 daemon_expect "DAC errors" "$dac_errors" 0
 # (The blocks still queued when iio_writedev closes its buffer are dropped by the disable.)
 [ "$dac_bytes" -ge $((tx_bytes / 2)) ] || die "the DAC consumed only $dac_bytes of $tx_bytes bytes"
+# How WRITEBUF's data arrived: received into the DAC's DMABUF blocks on the OUT endpoint
+# (USB-MODE copy: read into their mapping), or libiio's local buffer with zero-copy off.
+if [ "$zero_copy" = off ]; then
+	! grep -q 'libiio buffer of .*: [0-9]* x [0-9]* bytes from [^,]*, USB' "$DAEMON_LOG" ||
+		{ daemon_show_log; die "zero-copy: off, yet a zero-copy WRITEBUF buffer"; }
+	log "WRITEBUF data path: libiio copy"
+else
+	want="libiio buffer of iio:device[0-9]*: 4 x 131072 bytes from [^,]*, USB $tx_usb_mode, IIO zero-copy\$"
+	grep -q "$want" "$DAEMON_LOG" || { daemon_show_log; die "no WRITEBUF buffer logged '$want'"; }
+	log "WRITEBUF data path: USB $tx_usb_mode, IIO zero-copy"
+fi
 
 # --- A cyclic buffer: iio_writedev -c pushes one 64 KiB waveform, the DAC plays it until CLOSE --
 # (libiio's own local backend cannot do this on a mainline kernel: iiousbd enqueues the
