@@ -318,6 +318,18 @@ unsigned IiodFunction::openPipes() const
             std::count_if(pipes_.begin(), pipes_.end(), [](const auto &p) { return !!p; }));
 }
 
+std::vector<std::pair<std::string, iiod::LibiioBufferStatus>> IiodFunction::buffers() const
+{
+    std::vector<std::pair<std::string, iiod::LibiioBufferStatus>> list;
+    for (const auto &p : pipes_) {
+        if (!p)
+            continue;
+        for (auto &b : p->backend().bufferStatus())
+            list.emplace_back(std::to_string(p->index()) + " " + b.device, std::move(b));
+    }
+    return list;
+}
+
 void IiodFunction::closePipes(const char *why)
 {
     const unsigned n = openPipes();

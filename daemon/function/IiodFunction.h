@@ -58,6 +58,9 @@ public:
     IiodPipe &operator=(const IiodPipe &) = delete;
     ~IiodPipe();
 
+    unsigned index() const { return index_; }
+    const iiod::LibiioBackend &backend() const { return *backend_; }
+
 private:
     IiodPipe(unsigned index, UniqueFd in, UniqueFd out)
         : index_(index), in_(std::move(in)), out_(std::move(out))
@@ -110,6 +113,8 @@ public:
     // Closes the pipes and stops ep0 (before the gadget is unbound).
     void stop();
     unsigned openPipes() const;
+    // The buffers clients have open, for the STATUS line: `key` is "<pipe> <device>".
+    std::vector<std::pair<std::string, iiod::LibiioBufferStatus>> buffers() const;
     // An IIO device appeared or went away: the next client gets a new snapshot of them.
     void iioDevicesChanged();
 

@@ -202,6 +202,8 @@ struct LibiioBackend::OpenBuffer {
     bool write = false;
     std::uint64_t remaining = 0;
     std::uint64_t moved = 0;
+    // Bytes moved since OPEN (the STATUS line's rate).
+    std::uint64_t total = 0;
     // WRITEBUF: the bytes of the current piece (at most the buffer's size) received so far,
     // and its size.
     std::string tx;
@@ -571,6 +573,7 @@ void LibiioBackend::zeroCopyReceived(const std::string &id, Result<std::uint64_t
         return;
     }
     b.moved += *bytes;
+    b.total += *bytes;
     b.remaining -= std::min(b.remaining, *bytes);
     if (b.remaining == 0)
         endWrite(b, b.moved);
@@ -685,6 +688,7 @@ void LibiioBackend::handOut(OpenBuffer &b, Payload payload, std::uint64_t bytes)
     payloads_.emplace(handle, std::move(payload));
     b.remaining -= bytes;
     b.moved += bytes;
+    b.total += bytes;
     b.sink->readChunk({handle, bytes});
 }
 
@@ -777,6 +781,7 @@ void LibiioBackend::dispatch()
                 continue;
             }
             b.moved += b.piece;
+            b.total += b.piece;
             b.remaining -= b.piece;
             b.tx.clear();
             if (b.remaining == 0) {
@@ -800,6 +805,47 @@ void LibiioBackend::dispatch()
         b.leftover.append(start, static_cast<std::size_t>(end - start));
         feed(b);
     }
+}
+
+std::vector<LibiioBufferStatus> LibiioBackend::bufferStatus() const
+{
+    std::vector<LibiioBufferStatus> list;
+    for (const auto &[id, b] : buffers_) {
+        LibiioBufferStatus s;
+        s.device = id;
+        s.bytes = b->total;
+        if (b->zc) {
+            s.iio = b->zc->iioMode();
+            s.usb = b->zc->usbMode();
+        } else if (b->ztx) {
+            s.kind = LibiioBufferStatus::Kind::Out;
+            s.iio = b->ztx->iioMode();
+            s.usb = b->ztx->usbMode();
+        } else if (b->cyclic) {
+            s.kind = LibiioBufferStatus::Kind::Cyclic;
+            s.iio = b->cyclic->iioMode();
+        } else {
+            s.kind =
+                    isOutput(b->dev) ? LibiioBufferStatus::Kind::Out : LibiioBufferStatus::Kind::In;
+        }
+        list.push_back(std::move(s));
+    }
+    return list;
+}
+
+std::string LibiioBufferStatus::text() const
+{
+    const std::string iioSide = "IIO " + std::string(proto::portModeName(iio));
+    const std::string usbSide = "USB " + std::string(proto::portModeName(usb));
+    switch (kind) {
+    case Kind::In:
+        return device + " in (" + iioSide + ", " + usbSide + ")";
+    case Kind::Out:
+        return device + " out (" + usbSide + ", " + iioSide + ")";
+    case Kind::Cyclic:
+        return device + " cyclic (" + iioSide + ")";
+    }
+    return device;
 }
 
 void LibiioBackend::sendPayload(const IiodPayload &payload)
@@ -910,10 +956,12 @@ void LibiioBackend::writeData(std::string_view bytes)
     if (b.cyclic) {
         // Ended from dispatch(), as a push is: never inside the transport's read completion.
         auto r = b.cyclic->play(b.tx);
-        if (r)
+        if (r) {
             b.cyclicResult.emplace(b.piece);
-        else
+            b.total += b.piece;
+        } else {
             b.cyclicResult.emplace(r.takeError());
+        }
         const std::uint64_t one = 1;
         (void)!::write(completion_.get(), &one, sizeof(one));
         return;

@@ -54,6 +54,22 @@ struct LibiioBackendOptions {
     std::optional<std::vector<std::string>> devices = std::nullopt;
 };
 
+// A buffer a client has open, as the daemon's STATUS line shows it.
+struct LibiioBufferStatus {
+    enum class Kind { In, Out, Cyclic };
+    std::string device; // canonical id
+    Kind kind = Kind::In;
+    // Each side's data path (zero-copy or copy; libiio's own copy path: copy on both, a
+    // cyclic buffer's USB side: none, the waveform crosses once).
+    proto::PortMode iio = proto::PortMode::Copy;
+    proto::PortMode usb = proto::PortMode::Copy;
+    std::uint64_t bytes = 0; // moved since OPEN
+
+    // "iio:device0 in (IIO zero-copy, USB zero-copy)", "iio:device1 out (USB copy, IIO
+    // zero-copy)", "iio:device1 cyclic (IIO zero-copy)": the sides in the data's order.
+    std::string text() const;
+};
+
 // <debug-attribute .../> elements removed from a context XML.
 std::string stripDebugAttributes(std::string_view xml);
 // The <device> elements of a context XML whose id is not in `ids` removed.
@@ -118,6 +134,9 @@ public:
     void sendPayload(const IiodPayload &payload) override;
     void writeBuffer(const std::string &device, std::uint64_t bytes,
                      IiodTransferSink &sink) override;
+
+    // The buffers this session has open.
+    std::vector<LibiioBufferStatus> bufferStatus() const;
 
     // What the clients asked for, for the data path: TIMEOUT (0: none) and BUFFERS_COUNT
     // (LibiioBackendOptions::buffers unless set).

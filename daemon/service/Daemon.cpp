@@ -174,7 +174,12 @@ std::string Daemon::currentStatus()
             (session_->bound() ? " bound to " + session_->udc() + ", host " +
                                          (session_->hostConnected() ? "connected" : "not connected")
                                : std::string(" waiting for a UDC"));
-    return statusLine_.update(state, samples, StatusLine::Clock::now());
+    StatusLine::Buffers buffers;
+    if (const auto *libiio = session_->libiio()) {
+        for (const auto &[key, b] : libiio->buffers())
+            buffers.push_back({key, b.text(), b.bytes});
+    }
+    return statusLine_.update(state, samples, StatusLine::Clock::now(), buffers);
 }
 
 } // namespace iiousb

@@ -41,6 +41,8 @@ public:
     bool bound() const { return !boundUdc_.empty(); }
     bool hostConnected() const { return enabled_; }
     const std::vector<std::unique_ptr<Stream>> &streams() const { return streams_; }
+    // The libiio interface, if enabled.
+    const function::IiodFunction *libiio() const { return iiod_.get(); }
 
     // One line for systemd's STATUS=.
     std::string status() const;

@@ -15,27 +15,38 @@ std::string formatRate(std::uint64_t bytes, std::chrono::nanoseconds elapsed)
     return text;
 }
 
+std::string StatusLine::rate(const std::string &key, std::uint64_t bytes, Clock::time_point now)
+{
+    std::string text;
+    const auto prev = previous_.find(key);
+    if (prev != previous_.end() && prev->second.bytes <= bytes && now > prev->second.when)
+        text = " " + formatRate(bytes - prev->second.bytes, now - prev->second.when) + " MB/s";
+    next_[key] = Sample{now, bytes};
+    return text;
+}
+
 std::string StatusLine::update(std::string_view state, const Samples &streams,
-                               Clock::time_point now)
+                               Clock::time_point now, const Buffers &libiio)
 {
     std::string line(state);
-    std::map<std::string, Sample> next;
+    next_.clear();
     for (std::size_t i = 0; i < streams.size(); i++) {
         const auto &[name, stats] = streams[i];
         line += i == 0 ? "; " : ", ";
         line += name;
         line += ' ';
         line += proto::stateName(stats.state);
-        auto prev = previous_.find(name);
-        if (stats.state == proto::StreamState::Running && prev != previous_.end() &&
-            prev->second.bytes <= stats.bytes && now > prev->second.when) {
-            line += ' ';
-            line += formatRate(stats.bytes - prev->second.bytes, now - prev->second.when);
-            line += " MB/s";
-        }
-        next[name] = Sample{now, stats.bytes};
+        const std::string r = rate(name, stats.bytes, now);
+        if (stats.state == proto::StreamState::Running)
+            line += r;
     }
-    previous_ = std::move(next);
+    for (std::size_t i = 0; i < libiio.size(); i++) {
+        line += i == 0 ? "; libiio: " : ", ";
+        line += libiio[i].text;
+        line += rate("libiio " + libiio[i].key, libiio[i].bytes, now);
+    }
+    previous_ = std::move(next_);
+    next_.clear();
     return line;
 }
 

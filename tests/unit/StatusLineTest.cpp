@@ -74,3 +74,27 @@ TEST(StatusLine, FormatRate)
     EXPECT_EQ(formatRate(123456789, 1s), "123.5");
     EXPECT_EQ(formatRate(1000, 0s), "0.0");
 }
+
+TEST(StatusLine, LibiioBuffersWithTheirPathAndRate)
+{
+    StatusLine line;
+    const auto t0 = StatusLine::Clock::time_point() + 100s;
+    const StatusLine::Samples streams{{"rx0", proto::Stats()}};
+    EXPECT_EQ(line.update("S", streams, t0), "S; rx0 stopped");
+    StatusLine::Buffers open{{"1 iio:device0", "iio:device0 in (IIO zero-copy, USB zero-copy)", 0},
+                             {"2 iio:device1", "iio:device1 out (USB copy, IIO zero-copy)", 100}};
+    EXPECT_EQ(line.update("S", streams, t0 + 5s, open),
+              "S; rx0 stopped; libiio: iio:device0 in (IIO zero-copy, USB zero-copy), iio:device1 "
+              "out (USB copy, IIO zero-copy)");
+    open[0].bytes = 50000000;
+    open[1].bytes = 100 + 5000000;
+    EXPECT_EQ(line.update("S", streams, t0 + 10s, open),
+              "S; rx0 stopped; libiio: iio:device0 in (IIO zero-copy, USB zero-copy) 10.0 MB/s, "
+              "iio:device1 out (USB copy, IIO zero-copy) 1.0 MB/s");
+    // Closed: the libiio part goes; a buffer opened again counts from 0 (no rate at first).
+    EXPECT_EQ(line.update("S", streams, t0 + 15s), "S; rx0 stopped");
+    open.resize(1);
+    open[0].bytes = 7;
+    EXPECT_EQ(line.update("S", streams, t0 + 20s, open),
+              "S; rx0 stopped; libiio: iio:device0 in (IIO zero-copy, USB zero-copy)");
+}

@@ -5,7 +5,9 @@
 # in a row, 64 MiB unpaced, READBUFs that split and join the buffer's blocks (iiod_pieces, a
 # raw iiod client), a client SIGKILLed mid-READBUF then a clean new session, a cable pull
 # mid-READBUF and back (UDC unbind/bind with --udc stock), iio_writedev's pattern reaches
-# the DAC without errors, a cyclic waveform (iio_writedev -c) plays until the client ends, RX
+# the DAC without errors, WRITEBUFs of part of a block, of two blocks and one that ends short
+# (iiod_writebuf, a raw iiod client: that one is refused and none of it reaches the DAC),
+# an open buffer on the daemon's STATUS line with its data path, a cyclic waveform (iio_writedev -c) plays until the client ends, RX
 # and TX at once from one context, a device held by another user
 # answers EBUSY, and the daemon's fds and the DMABUFs are back to their baseline afterwards.
 #
@@ -124,6 +126,25 @@ if [ "$zero_copy" != off ] && [ "$usb_mode" = zero-copy ]; then
 fi
 log "READBUF pieces: $(tail -n 1 /tmp/pieces.txt)"
 
+# --- STATUS: a buffer a client has open is on the daemon's status line with its data path ----
+# (systemctl status shows that line; the daemon logs it at debug level when it changes, on
+# its 5 s timer.) 6 s of samples at 1 MS/s.
+if [ "$zero_copy" = off ]; then
+	status_want="libiio: iio:device[0-9]* in (IIO copy, USB copy)"
+else
+	status_want="libiio: iio:device[0-9]* in (IIO zero-copy, USB $usb_mode)"
+fi
+iio_readdev -u usb: -b 16384 -s 6000000 iio-sim-adc > /dev/null 2> /tmp/readdev.err &
+reader=$!
+n=0
+until grep -q "$status_want" "$DAEMON_LOG"; do
+	n=$((n + 1))
+	[ $n -le 80 ] || { daemon_show_log; die "no status line with '$status_want' while a client reads"; }
+	sleep 0.1
+done
+wait $reader || { cat /tmp/readdev.err; die "iio_readdev during the STATUS check failed"; }
+log "status: $(grep -o "; libiio: .*" "$DAEMON_LOG" | tail -n 1)"
+
 # --- A client SIGKILLed mid-READBUF, then a new session starts clean -------------------------
 # At 10 kHz a 16384-set refill takes 1.6 s: the kill lands while the daemon waits for it.
 echo 10000 > "$adc/sampling_frequency"
@@ -202,6 +223,18 @@ else
 	want="libiio buffer of iio:device[0-9]*: 4 x 131072 bytes from [^,]*, USB $tx_usb_mode, IIO zero-copy\$"
 	grep -q "$want" "$DAEMON_LOG" || { daemon_show_log; die "no WRITEBUF buffer logged '$want'"; }
 	log "WRITEBUF data path: USB $tx_usb_mode, IIO zero-copy"
+	# WRITEBUFs of half a block and of two, and one whose data ends short of what it
+	# announced: answered with an error, none of it reaches the DAC, the session goes on.
+	echo 1 > "$dac/sim_reset"
+	iiod_writebuf "$DAEMON_ID" "$(basename "$dac")" 4096 > /tmp/writebuf.txt 2>&1 ||
+		{ cat /tmp/writebuf.txt; daemon_show_log; die "iiod_writebuf"; }
+	cat /tmp/writebuf.txt
+	grep -q "^WRITEBUF 32768, 16392 bytes sent: -121$" /tmp/writebuf.txt ||
+		die "iiod_writebuf: the short WRITEBUF was not answered -EREMOTEIO"
+	want=$(sed -n 's/^iiod_writebuf: \([0-9]*\) pattern bytes.*/\1/p' /tmp/writebuf.txt)
+	daemon_expect "DAC bytes after iiod_writebuf" "$(cat "$dac/sim_bytes")" "$want"
+	daemon_expect "DAC errors after iiod_writebuf" "$(cat "$dac/sim_errors")" 0
+	log "iiod_writebuf: the DAC consumed exactly the $want pattern bytes, the short WRITEBUF's none"
 fi
 
 # --- A cyclic buffer: iio_writedev -c pushes one 64 KiB waveform, the DAC plays it until CLOSE --
