@@ -22,7 +22,17 @@ constexpr std::size_t kMaxWrite = 1 << 20;
 // One OUT read; a multiple of every wMaxPacketSize (f_fs would bounce an unaligned one).
 constexpr std::size_t kReadSize = 16384;
 
-enum AioTag : std::uint64_t { kTagRead = 1, kTagWrite = 2 };
+// Reply transfers queued on the IN endpoint at once. f_fs queues each as a request in
+// submission order, so the next one is there when the host comes to read it: a READBUF's
+// length line, mask line and payload without a trip through the event loop in between.
+constexpr std::size_t kMaxWrites = 4;
+
+// AIO tags: the read, or a write's sequence number shifted left by one with bit 0 set.
+constexpr std::uint64_t kTagRead = 0;
+std::uint64_t writeTag(std::uint64_t seq)
+{
+    return seq << 1 | 1;
+}
 
 Result<UniqueFd> openEndpoint(const std::string &path, int flags)
 {
@@ -125,7 +135,7 @@ Result<std::unique_ptr<IiodPipe>> IiodPipe::open(EventLoop &loop, unsigned index
         if (!self->closing_)
             self->pump();
     });
-    auto aio = ffs::AioContext::create(4);
+    auto aio = ffs::AioContext::create(static_cast<unsigned>(kMaxWrites + 1));
     if (!aio)
         return aio.takeError();
     p->aio_.emplace(std::move(*aio));
@@ -207,7 +217,9 @@ void IiodPipe::pump()
         return;
     for (auto &t : session_->takeTransfers())
         transfers_.push_back(std::move(t));
-    while (!writeInFlight_ && !backend_->payloadInFlight()) {
+    // Nothing is queued behind a payload the backend sends itself until it ended (the
+    // backend tracks one at a time).
+    while (writes_.size() < kMaxWrites && !backend_->payloadInFlight()) {
         if (pieces_.empty()) {
             if (transfers_.empty())
                 break;
@@ -215,20 +227,21 @@ void IiodPipe::pump()
             transfers_.pop_front();
             if (auto *line = std::get_if<std::string>(&t))
                 pieces_.push_back(std::move(*line));
-            else
+            else // queued behind the lines before it: the UDC sends them first
                 backend_->sendPayload(std::get<iiod::IiodPayload>(t)); // queuePayload()
             if (broken_)
                 return;
             continue;
         }
-        writing_ = std::move(pieces_.front());
+        const std::uint64_t seq = nextWrite_++;
+        std::string &bytes = writes_[seq] = std::move(pieces_.front());
         pieces_.pop_front();
-        const int r = aio_->submit(in_.get(), true, writing_.data(), writing_.size(), kTagWrite);
+        const int r = aio_->submit(in_.get(), true, bytes.data(), bytes.size(), writeTag(seq));
         if (r < 0) {
+            writes_.erase(seq);
             fail("failed to queue a write: " + errnoString(-r));
             return;
         }
-        writeInFlight_ = true;
     }
     maybeRead();
 }
@@ -255,13 +268,15 @@ void IiodPipe::onAio()
             session_->consume(
                     std::string_view(readBuf_.data(), static_cast<std::size_t>(c.result)));
         } else {
-            writeInFlight_ = false;
-            if (c.result < 0 || static_cast<std::size_t>(c.result) != writing_.size()) {
+            const auto it = writes_.find(c.tag >> 1);
+            const std::size_t size = it == writes_.end() ? 0 : it->second.size();
+            if (it != writes_.end())
+                writes_.erase(it);
+            if (c.result < 0 || static_cast<std::size_t>(c.result) != size) {
                 fail(c.result < 0 ? "write: " + errnoString(static_cast<int>(-c.result))
                                   : "short write");
                 continue;
             }
-            writing_.clear();
         }
     }
     pump();

@@ -6,8 +6,8 @@
 // (iiod::IiodSession) with its own LibiioBackend.
 //
 // Endpoint I/O never blocks the event loop: each pipe reads its OUT endpoint and writes its
-// IN endpoint through Linux AIO (one read and one write in flight, completions on an
-// eventfd; f_fs queues AIO requests without waiting for the host), and the backend's
+// IN endpoint through Linux AIO (one read and up to four writes in flight, in order,
+// completions on an eventfd; f_fs queues AIO requests without waiting for the host), and the backend's
 // refills run on threads that report through an eventfd. Closing a pipe (CLOSE_PIPE,
 // RESET_PIPES, a new OPEN_PIPE of it, DISABLE, UNBIND) cancels its AIO (io_destroy), then
 // ends the session, which closes the buffers it opened.
@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -81,7 +82,10 @@ private:
     std::vector<char> dataBuf_; // WRITEBUF data, read for the backend
     std::uint64_t dataWanted_ = 0;
     bool readingData_ = false;
-    std::string writing_;
+    // Writes in flight on the IN endpoint by sequence number (their bytes stay alive until
+    // they complete), at most kMaxWrites.
+    std::map<std::uint64_t, std::string> writes_;
+    std::uint64_t nextWrite_ = 0;
     std::deque<iiod::IiodTransfer> transfers_;
     std::deque<std::string> pieces_; // the next writes, each one transfer
     std::unique_ptr<iiod::LibiioBackend> backend_;
@@ -90,7 +94,6 @@ private:
     EventSourcePtr aioSource_;
     EventSourcePtr backendSource_;
     bool reading_ = false;
-    bool writeInFlight_ = false;
     bool broken_ = false;
     bool closing_ = false;
 };
