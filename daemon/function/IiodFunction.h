@@ -7,8 +7,8 @@
 //
 // Endpoint I/O never blocks the event loop: each pipe reads its OUT endpoint and writes its
 // IN endpoint through Linux AIO (one read and up to four writes in flight, in order,
-// completions on an eventfd; f_fs queues AIO requests without waiting for the host), and the backend's
-// refills run on threads that report through an eventfd. Closing a pipe (CLOSE_PIPE,
+// completions on an eventfd; f_fs queues AIO requests without waiting for the host), and the
+// backend's refills run on threads that report through an eventfd. Closing a pipe (CLOSE_PIPE,
 // RESET_PIPES, a new OPEN_PIPE of it, DISABLE, UNBIND) cancels its AIO (io_destroy), then
 // ends the session, which closes the buffers it opened.
 #pragma once
