@@ -12,39 +12,21 @@
 
 #include <cstdint>
 #include <memory>
-#include <string>
 #include <string_view>
-#include <vector>
 
 #include "base/Result.h"
-#include "config/Config.h"
-#include "event/EventLoop.h"
-#include "iio/IioBuffer.h"
-#include "pipeline/Ports.h"
+#include "iiod/LibiioBlocks.h"
 
 namespace iiousb::iiod {
 
-struct CyclicTxOptions {
-    std::string device;                // "iio:deviceN"
-    std::vector<std::string> channels; // channel ids to enable ("voltage0")
-    std::uint64_t sampleBytes = 0;     // one sample set with those channels
-    std::uint64_t bytes = 0;           // the client's buffer: samples x sample set
-    std::string heap = "/dev/dma_heap/system";
-    ZeroCopy mode = ZeroCopy::Auto;
-};
-
-class CyclicTx {
+class CyclicTx : public LibiioBlocks {
 public:
     // Opens the IIO buffer (EBUSY naming the holder if another program has it), allocates
-    // the block and attaches it where the device can import DMABUFs. Nothing plays yet.
-    static Result<std::unique_ptr<CyclicTx>> open(EventLoop &loop, CyclicTxOptions options);
-    CyclicTx(const CyclicTx &) = delete;
-    CyclicTx &operator=(const CyclicTx &) = delete;
-    // Stops the waveform (the buffer disabled) and frees everything; no event after this.
-    ~CyclicTx();
+    // the block (`options.blockBytes`, the client's buffer; `blocks` and `endpoint` are not
+    // used) and attaches it where the device can import DMABUFs. Nothing plays yet.
+    static Result<std::unique_ptr<CyclicTx>> open(EventLoop &loop, LibiioBlocksOptions options);
 
-    std::uint64_t capacity() const { return options_.bytes; }
-    proto::PortMode iioMode() const { return port_->mode(); }
+    std::uint64_t capacity() const { return options_.blockBytes; }
     // Whether play() may be called: -EBUSY once the waveform plays (it takes one), the error
     // with which it stopped playing (the device failed or went away) once it stopped.
     Result<void> canPlay() const;
@@ -53,16 +35,12 @@ public:
     Result<void> play(std::string_view waveform);
 
 private:
-    CyclicTx(EventLoop &loop, CyclicTxOptions options) : loop_(loop), options_(std::move(options))
+    CyclicTx(EventLoop &loop, LibiioBlocksOptions options)
+        : LibiioBlocks(loop, std::move(options), "cyclic libiio buffer")
     {}
     Result<void> setUp();
     void onDone(int status);
 
-    EventLoop &loop_;
-    CyclicTxOptions options_;
-    std::unique_ptr<iio::IioBuffer> iio_;
-    std::vector<pipeline::Block> blocks_;
-    std::unique_ptr<pipeline::Port> port_;
     std::uint64_t length_ = 0; // the waveform's bytes
     bool playing_ = false;
     int error_ = 0; // -errno: the waveform stopped playing

@@ -499,19 +499,26 @@ Result<IiodBufferInfo> LibiioBackend::openBuffer(const IiodOpenRequest &request)
     return info;
 }
 
-Result<std::unique_ptr<ZeroCopyRx>> LibiioBackend::openZeroCopy(const IiodOpenRequest &request,
-                                                                iio_device *dev,
-                                                                std::uint64_t sampleBytes)
+LibiioBlocksOptions LibiioBackend::blocksOptions(const IiodOpenRequest &request, iio_device *dev,
+                                                 std::uint64_t sampleBytes,
+                                                 std::string endpoint) const
 {
-    ZeroCopyRxOptions o;
+    LibiioBlocksOptions o;
     o.device = request.device;
     o.channels = enabledChannels(dev);
     o.sampleBytes = sampleBytes;
     o.blockBytes = request.samples * sampleBytes;
     o.blocks = buffersCount(request.device);
-    o.endpoint = inEndpoint_;
+    o.endpoint = std::move(endpoint);
     o.heap = options_.heap;
     o.mode = options_.zeroCopy;
+    return o;
+}
+
+Result<std::unique_ptr<ZeroCopyRx>> LibiioBackend::openZeroCopy(const IiodOpenRequest &request,
+                                                                iio_device *dev,
+                                                                std::uint64_t sampleBytes)
+{
     const std::string id = request.device;
     ZeroCopyRx::Events ev;
     ev.filled = [this, id] {
@@ -519,22 +526,14 @@ Result<std::unique_ptr<ZeroCopyRx>> LibiioBackend::openZeroCopy(const IiodOpenRe
             feedZeroCopy(*it->second);
     };
     ev.sent = [this](int status) { zeroCopySent(status); };
-    return ZeroCopyRx::open(*loop_, std::move(o), std::move(ev));
+    return ZeroCopyRx::open(*loop_, blocksOptions(request, dev, sampleBytes, inEndpoint_),
+                            std::move(ev));
 }
 
 Result<std::unique_ptr<ZeroCopyTx>> LibiioBackend::openZeroCopyTx(const IiodOpenRequest &request,
                                                                   iio_device *dev,
                                                                   std::uint64_t sampleBytes)
 {
-    ZeroCopyTxOptions o;
-    o.device = request.device;
-    o.channels = enabledChannels(dev);
-    o.sampleBytes = sampleBytes;
-    o.blockBytes = request.samples * sampleBytes;
-    o.blocks = buffersCount(request.device);
-    o.endpoint = outEndpoint_;
-    o.heap = options_.heap;
-    o.mode = options_.zeroCopy;
     const std::string id = request.device;
     ZeroCopyTx::Events ev;
     ev.freed = [this, id] {
@@ -544,7 +543,8 @@ Result<std::unique_ptr<ZeroCopyTx>> LibiioBackend::openZeroCopyTx(const IiodOpen
     ev.received = [this, id](Result<std::uint64_t> bytes) {
         zeroCopyReceived(id, std::move(bytes));
     };
-    return ZeroCopyTx::open(*loop_, std::move(o), std::move(ev));
+    return ZeroCopyTx::open(*loop_, blocksOptions(request, dev, sampleBytes, outEndpoint_),
+                            std::move(ev));
 }
 
 void LibiioBackend::drainZeroCopy(OpenBuffer &b)
@@ -593,14 +593,7 @@ Result<std::unique_ptr<CyclicTx>> LibiioBackend::openCyclic(const IiodOpenReques
                                                             iio_device *dev,
                                                             std::uint64_t sampleBytes)
 {
-    CyclicTxOptions o;
-    o.device = request.device;
-    o.channels = enabledChannels(dev);
-    o.sampleBytes = sampleBytes;
-    o.bytes = request.samples * sampleBytes;
-    o.heap = options_.heap;
-    o.mode = options_.zeroCopy;
-    return CyclicTx::open(*loop_, std::move(o));
+    return CyclicTx::open(*loop_, blocksOptions(request, dev, sampleBytes, {}));
 }
 
 std::uint64_t LibiioBackend::capacity(const OpenBuffer &b) const

@@ -155,6 +155,9 @@ private:
     void startPush(OpenBuffer &b);
     // `notify`: tell the transport that a payload in flight of this buffer was cancelled.
     void destroy(OpenBuffer &b, bool notify = false);
+    // The zero-copy blocks of an OPEN's buffer on `endpoint`.
+    LibiioBlocksOptions blocksOptions(const IiodOpenRequest &request, iio_device *dev,
+                                      std::uint64_t sampleBytes, std::string endpoint) const;
     Result<std::unique_ptr<ZeroCopyRx>> openZeroCopy(const IiodOpenRequest &request,
                                                      iio_device *dev, std::uint64_t sampleBytes);
     void feedZeroCopy(OpenBuffer &b);

@@ -9,98 +9,32 @@ namespace iiousb::iiod {
 
 IIOUSB_LOG_CATEGORY(ZeroCopy, "iiod")
 
-Result<std::unique_ptr<ZeroCopyRx>> ZeroCopyRx::open(EventLoop &loop, ZeroCopyRxOptions options,
+Result<std::unique_ptr<ZeroCopyRx>> ZeroCopyRx::open(EventLoop &loop, LibiioBlocksOptions options,
                                                      Events events)
 {
-    if (options.blocks == 0 || options.blockBytes == 0 || options.sampleBytes == 0)
-        return makeError(-EINVAL, "No blocks for the buffer of " + options.device);
+    if (auto r = check(options); !r)
+        return r.takeError();
     std::unique_ptr<ZeroCopyRx> z(new ZeroCopyRx(loop, std::move(options), std::move(events)));
     if (auto r = z->setUp(); !r)
         return r.takeError();
     return z;
 }
 
-ZeroCopyRx::~ZeroCopyRx()
-{
-    // As a native stream's tear-down (docs/kernel-notes.md): the ports (their sync_files)
-    // first, the IIO buffer disabled (aborts its queued blocks), then closing the endpoint
-    // aborts the USB transfers and detaches the DMABUFs, closing the IIO buffer the rest.
-    usbPort_.reset();
-    iioPort_.reset();
-    if (iio_)
-        iio_->disable();
-    endpoint_.reset();
-    iio_.reset();
-    blocks_.clear();
-}
-
-Result<bool> attachLibiioSide(const std::vector<pipeline::Block> &blocks,
-                              const std::function<int(int)> &attach, const std::string &side,
-                              ZeroCopy mode, const std::string &what, const std::string &fallback)
-{
-    if (mode == ZeroCopy::Off)
-        return false;
-    auto r = pipeline::attachBlocks(blocks, attach, side);
-    if (!r)
-        return r.takeError();
-    if (*r == 0)
-        return true;
-    const std::string why = side + " cannot import DMABUFs (" + errnoString(*r) + ")";
-    if (mode == ZeroCopy::Require)
-        return makeError(*r, why + " and libiio.zero-copy is 'require'");
-    LOG(ZeroCopy, Warning).field(log::kEvent, "fallback")
-            << what << ": " << why << "; " << fallback;
-    return false;
-}
-
-Result<bool> ZeroCopyRx::attachAll(const std::function<int(int)> &attach, const std::string &side)
-{
-    return attachLibiioSide(blocks_, attach, side, options_.mode,
-                            "libiio buffer of " + options_.device, "copying on that side");
-}
-
 Result<void> ZeroCopyRx::setUp()
 {
-    auto buf = iio::IioBuffer::open(options_.device, options_.channels, proto::Direction::Rx);
-    if (!buf)
-        return buf.takeError();
-    iio_ = std::move(*buf);
-    for (unsigned i = 0; i < options_.blocks; i++) {
-        auto b = dmabuf::DmaBuf::allocate(options_.heap,
-                                          static_cast<std::size_t>(options_.blockBytes));
-        if (!b)
-            return b.takeError();
-        blocks_.push_back({std::move(*b), nullptr});
-    }
-    sending_.assign(blocks_.size(), 0);
-    handedOut_.assign(blocks_.size(), false);
-
-    auto iioZero =
-            attachAll([this](int fd) { return iio_->attach(fd); }, "IIO device " + options_.device);
+    auto iioZero = openIio(proto::Direction::Rx);
     if (!iioZero)
         return iioZero.takeError();
-    if (auto r = iio_->setNonBlocking(); !r)
-        return r;
-    if (!*iioZero) {
-        if (auto r = pipeline::sizeFileio(*iio_, options_.blockBytes, options_.sampleBytes); !r)
-            return r.takeError();
-    }
-    auto ep = ffs::FfsEndpoint::open(options_.endpoint);
-    if (!ep)
-        return ep.takeError();
-    endpoint_.emplace(std::move(*ep));
-    auto usbZero = attachAll([this](int fd) { return endpoint_->attach(fd); }, options_.endpoint);
+    sending_.assign(blocks_.size(), 0);
+    handedOut_.assign(blocks_.size(), false);
+    auto usbZero = openEndpoint();
     if (!usbZero)
         return usbZero.takeError();
     if (auto r = endpoint_->setNonBlocking(); !r)
         return r;
     // Pieces that start inside a block are copied from its mapping (see the header).
-    for (auto &b : blocks_) {
-        auto p = b.buf.map();
-        if (!p)
-            return p.takeError();
-        b.cpu = *p;
-    }
+    if (auto r = mapBlocks(); !r)
+        return r;
 
     auto iioDone = [this](std::size_t b, int s, std::uint64_t) { onIioDone(b, s); };
     auto usbDone = [this](std::size_t b, int s, std::uint64_t) { onUsbDone(b, s); };
@@ -123,8 +57,8 @@ Result<void> ZeroCopyRx::setUp()
             return errnoError(r, "Failed to queue block " + std::to_string(i) + " to " +
                                          options_.device);
     }
-    LOG(ZeroCopy, Info) << "libiio buffer of " << options_.device << ": " << blocks_.size() << " x "
-                        << options_.blockBytes << " bytes from " << origin() << ", IIO "
+    LOG(ZeroCopy, Info) << what() << ": " << blocks_.size() << " x " << options_.blockBytes
+                        << " bytes from " << origin() << ", IIO "
                         << (*iioZero ? "zero-copy" : "copy") << ", USB "
                         << (*usbZero ? "zero-copy" : "copy");
     return {};

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cerrno>
 
-#include "iiod/ZeroCopyRx.h"
 #include "log/Log.h"
 
 namespace iiousb::iiod {
@@ -18,62 +17,24 @@ constexpr std::uint64_t kPacketMultiple = 1024;
 
 } // namespace
 
-Result<std::unique_ptr<ZeroCopyTx>> ZeroCopyTx::open(EventLoop &loop, ZeroCopyTxOptions options,
+Result<std::unique_ptr<ZeroCopyTx>> ZeroCopyTx::open(EventLoop &loop, LibiioBlocksOptions options,
                                                      Events events)
 {
-    if (options.blocks == 0 || options.blockBytes == 0 || options.sampleBytes == 0 ||
-        options.blockBytes % options.sampleBytes)
-        return makeError(-EINVAL, "No blocks for the buffer of " + options.device);
+    if (auto r = check(options); !r)
+        return r.takeError();
     std::unique_ptr<ZeroCopyTx> z(new ZeroCopyTx(loop, std::move(options), std::move(events)));
     if (auto r = z->setUp(); !r)
         return r.takeError();
     return z;
 }
 
-ZeroCopyTx::~ZeroCopyTx()
-{
-    // As a native stream's tear-down (docs/kernel-notes.md): the ports (their sync_files)
-    // first, the IIO buffer disabled (aborts its queued blocks), then closing the endpoint
-    // aborts the USB transfer and detaches the DMABUFs, closing the IIO buffer the rest.
-    usbPort_.reset();
-    iioPort_.reset();
-    if (iio_)
-        iio_->disable();
-    endpoint_.reset();
-    iio_.reset();
-    blocks_.clear();
-}
-
 Result<void> ZeroCopyTx::setUp()
 {
-    auto buf = iio::IioBuffer::open(options_.device, options_.channels, proto::Direction::Tx);
-    if (!buf)
-        return buf.takeError();
-    iio_ = std::move(*buf);
-    for (unsigned i = 0; i < options_.blocks; i++) {
-        auto b = dmabuf::DmaBuf::allocate(options_.heap,
-                                          static_cast<std::size_t>(options_.blockBytes));
-        if (!b)
-            return b.takeError();
-        blocks_.push_back({std::move(*b), nullptr});
-        free_.push_back(i);
-    }
-    const std::string what = "libiio buffer of " + options_.device;
-    auto iioZero = attachLibiioSide(
-            blocks_, [this](int fd) { return iio_->attach(fd); }, "IIO device " + options_.device,
-            options_.mode, what, "copying on that side");
+    auto iioZero = openIio(proto::Direction::Tx);
     if (!iioZero)
         return iioZero.takeError();
-    if (auto r = iio_->setNonBlocking(); !r)
-        return r;
-    if (!*iioZero) {
-        if (auto r = pipeline::sizeFileio(*iio_, options_.blockBytes, options_.sampleBytes); !r)
-            return r.takeError();
-    }
-    auto ep = ffs::FfsEndpoint::open(options_.endpoint);
-    if (!ep)
-        return ep.takeError();
-    endpoint_.emplace(std::move(*ep));
+    for (std::size_t i = 0; i < blocks_.size(); i++)
+        free_.push_back(i);
     auto usbZero = usbZeroCopy();
     if (!usbZero)
         return usbZero.takeError();
@@ -81,12 +42,8 @@ Result<void> ZeroCopyTx::setUp()
         return r;
     if (!*iioZero || !*usbZero) {
         // A copy port moves the bytes through the blocks' mappings.
-        for (auto &b : blocks_) {
-            auto p = b.buf.map();
-            if (!p)
-                return p.takeError();
-            b.cpu = *p;
-        }
+        if (auto r = mapBlocks(); !r)
+            return r;
     }
 
     auto iioDone = [this](std::size_t b, int s, std::uint64_t) { onIioDone(b, s); };
@@ -104,8 +61,8 @@ Result<void> ZeroCopyTx::setUp()
     if (!usbPort)
         return usbPort.takeError();
     usbPort_ = std::move(*usbPort);
-    LOG(ZeroCopyOut, Info) << what << ": " << blocks_.size() << " x " << options_.blockBytes
-                           << " bytes from " << blocks_.front().buf.origin() << ", USB "
+    LOG(ZeroCopyOut, Info) << what() << ": " << blocks_.size() << " x " << options_.blockBytes
+                           << " bytes from " << origin() << ", USB "
                            << (*usbZero ? "zero-copy" : "copy") << ", IIO "
                            << (*iioZero ? "zero-copy" : "copy");
     return {};
@@ -113,10 +70,7 @@ Result<void> ZeroCopyTx::setUp()
 
 Result<bool> ZeroCopyTx::usbZeroCopy()
 {
-    const std::string what = "libiio buffer of " + options_.device;
-    auto zero = attachLibiioSide(
-            blocks_, [this](int fd) { return endpoint_->attach(fd); }, options_.endpoint,
-            options_.mode, what, "copying on that side");
+    auto zero = openEndpoint();
     if (!zero || !*zero)
         return zero;
     if (pipeline::usbReportsShortTransfers(*endpoint_, options_.blockBytes))
@@ -127,9 +81,9 @@ Result<bool> ZeroCopyTx::usbZeroCopy()
                             "(no USB_FFS_DMABUF_TRANSFER_SHORT_NOT_OK and _SYNC_FILE, "
                             "kernel-patches 0024 and 0025)";
     if (options_.mode == ZeroCopy::Require)
-        return makeError(-EOPNOTSUPP, what + ": " + why + " and libiio.zero-copy is 'require'");
+        return makeError(-EOPNOTSUPP, what() + ": " + why + " and libiio.zero-copy is 'require'");
     LOG(ZeroCopyOut, Warning).field(log::kEvent, "fallback")
-            << what << ": " << why << "; copying on the USB side";
+            << what() << ": " << why << "; copying on the USB side";
     for (std::size_t i = 0; i < blocks_.size(); i++) {
         if (const int r = endpoint_->detach(blocks_[i].buf.fd()); r < 0)
             return errnoError(r, "Failed to detach DMABUF " + std::to_string(i) + " from " +

@@ -16,30 +16,14 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <string>
 #include <vector>
 
 #include "base/Result.h"
-#include "config/Config.h"
-#include "event/EventLoop.h"
-#include "ffs/FfsEndpoint.h"
-#include "iio/IioBuffer.h"
-#include "pipeline/Ports.h"
+#include "iiod/LibiioBlocks.h"
 
 namespace iiousb::iiod {
 
-struct ZeroCopyTxOptions {
-    std::string device;                // "iio:deviceN"
-    std::vector<std::string> channels; // channel ids to enable ("voltage0")
-    std::uint64_t sampleBytes = 0;     // one sample set with those channels
-    std::uint64_t blockBytes = 0;      // the client's buffer: samples x sample set
-    unsigned blocks = 4;
-    std::string endpoint; // the pipe's OUT endpoint file
-    std::string heap = "/dev/dma_heap/system";
-    ZeroCopy mode = ZeroCopy::Auto;
-};
-
-class ZeroCopyTx {
+class ZeroCopyTx : public LibiioBlocks {
 public:
     struct Events {
         std::function<void()> freed; // a block came back from the DAC (or the DAC failed)
@@ -48,17 +32,11 @@ public:
     };
 
     // Opens the IIO buffer (EBUSY naming the holder if another program has it), allocates
-    // and attaches the blocks. The buffer is enabled with the first block queued to it.
-    static Result<std::unique_ptr<ZeroCopyTx>> open(EventLoop &loop, ZeroCopyTxOptions options,
+    // and attaches the blocks (`options.endpoint`: the pipe's OUT endpoint). The buffer is
+    // enabled with the first block queued to it.
+    static Result<std::unique_ptr<ZeroCopyTx>> open(EventLoop &loop, LibiioBlocksOptions options,
                                                     Events events);
-    ZeroCopyTx(const ZeroCopyTx &) = delete;
-    ZeroCopyTx &operator=(const ZeroCopyTx &) = delete;
-    // Aborts what is in flight on both sides (no event after this), frees everything.
-    ~ZeroCopyTx();
 
-    proto::PortMode iioMode() const { return iioPort_->mode(); }
-    proto::PortMode usbMode() const { return usbPort_->mode(); }
-    std::uint64_t blockBytes() const { return options_.blockBytes; }
     // Bytes one receive() may take: the block size, or the transfers of whole packets a
     // longer WRITEBUF is cut into (a block size that is not a multiple of 1024 cannot be cut
     // where the client's packets end: 0 then).
@@ -73,8 +51,8 @@ public:
     Result<void> receive(std::uint64_t bytes);
 
 private:
-    ZeroCopyTx(EventLoop &loop, ZeroCopyTxOptions options, Events events)
-        : loop_(loop), options_(std::move(options)), events_(std::move(events))
+    ZeroCopyTx(EventLoop &loop, LibiioBlocksOptions options, Events events)
+        : LibiioBlocks(loop, std::move(options)), events_(std::move(events))
     {}
     Result<void> setUp();
     // The USB side's port: DMABUF transfers with pipeline::kOutTransferFlags, else AIO reads
@@ -83,14 +61,7 @@ private:
     void onUsbDone(std::size_t block, int status, std::uint64_t bytes);
     void onIioDone(std::size_t block, int status);
 
-    EventLoop &loop_;
-    ZeroCopyTxOptions options_;
     Events events_;
-    std::unique_ptr<iio::IioBuffer> iio_;
-    std::optional<ffs::FfsEndpoint> endpoint_;
-    std::vector<pipeline::Block> blocks_;
-    std::unique_ptr<pipeline::Port> iioPort_;
-    std::unique_ptr<pipeline::Port> usbPort_;
     std::vector<std::size_t> free_;      // blocks neither receiving nor with the DAC
     std::optional<std::uint64_t> piece_; // the bytes of the receive() in flight
     bool enabled_ = false;

@@ -69,7 +69,6 @@ int main(int argc, char **argv)
 	uint64_t offset = 0, errors = 0;
 	int64_t first_error = -1;
 	uint8_t *buf;
-	char cmd[128];
 
 	if (argc != 5) {
 		fprintf(stderr, "usage: iiod_pieces VID:PID DEVICE SAMPLES ROUNDS\n");
@@ -82,17 +81,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	buf = malloc(2 * (size_t)block);
-	if (!buf || iiosim_stream_init(&st, 0xf))
+	if (!buf || iiosim_stream_init(&st, 0xf) ||
+	    iiod_start(&p, &ctx, argv[1], argv[2], block / 8))
 		return 1;
-	if (iiod_connect(&p, &ctx, argv[1], 1))
-		return 1;
-	snprintf(cmd, sizeof(cmd), "OPEN %s %d 0000000f\r\n", argv[2], block / 8);
-	if (iiod_command(&p, cmd))
-		return 1;
-	if (strcmp(p.line, "0\n")) {
-		fprintf(stderr, "iiod_pieces: OPEN answered '%s'", p.line);
-		return 1;
-	}
 	for (int r = 0; r < rounds; r++) {
 		const int sizes[] = {block, block / 4, block / 4, block / 2, 2 * block,
 				     block / 8, block / 8, block / 8, block / 8,
@@ -112,10 +103,7 @@ int main(int argc, char **argv)
 				       chunks == 1 ? "" : "s", bad ? ", MISMATCH" : "");
 		}
 	}
-	if (iiod_send_line(&p, "CLOSE ") < 0)
-		return 1;
-	snprintf(cmd, sizeof(cmd), "%s\r\n", argv[2]);
-	if (iiod_command(&p, cmd))
+	if (iiod_close(&p, argv[2]))
 		return 1;
 	printf("iiod_pieces: %" PRIu64 " bytes in %d rounds, %" PRIu64 " mismatching bytes",
 	       offset, rounds, errors);

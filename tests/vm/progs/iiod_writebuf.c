@@ -55,7 +55,6 @@ int main(int argc, char **argv)
 	long total = 0, answer;
 	int block, ok = 1;
 	uint8_t *buf;
-	char cmd[128];
 
 	if (argc != 4) {
 		fprintf(stderr, "usage: iiod_writebuf VID:PID DEVICE SAMPLES\n");
@@ -67,17 +66,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	buf = malloc(2 * (size_t)block);
-	if (!buf || iiosim_stream_init(&st, 0xf))
+	if (!buf || iiosim_stream_init(&st, 0xf) ||
+	    iiod_start(&p, &ctx, argv[1], argv[2], block / 8))
 		return 1;
-	if (iiod_connect(&p, &ctx, argv[1], 1))
-		return 1;
-	snprintf(cmd, sizeof(cmd), "OPEN %s %d 0000000f\r\n", argv[2], block / 8);
-	if (iiod_command(&p, cmd))
-		return 1;
-	if (strcmp(p.line, "0\n")) {
-		fprintf(stderr, "iiod_writebuf: OPEN answered '%s'", p.line);
-		return 1;
-	}
 	/* Whole, half and double blocks of the pattern: each answered with its size. */
 	const int sizes[] = {block, block / 2, 2 * block};
 
@@ -105,10 +96,7 @@ int main(int argc, char **argv)
 	total += block;
 	/* The DAC plays what is queued before CLOSE drops it. */
 	sleep(1);
-	if (iiod_send_line(&p, "CLOSE ") < 0)
-		return 1;
-	snprintf(cmd, sizeof(cmd), "%s\r\n", argv[2]);
-	if (iiod_command(&p, cmd))
+	if (iiod_close(&p, argv[2]))
 		return 1;
 	printf("iiod_writebuf: %ld pattern bytes for the DAC; CLOSE answered %s", total, p.line);
 	iiod_disconnect(&p, ctx, 1);

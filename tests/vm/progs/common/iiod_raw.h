@@ -167,4 +167,40 @@ static inline int iiod_command(struct iiod_pipe *p, const char *cmd)
 	return iiod_send_line(p, cmd) || iiod_read_line(p) ? -1 : 0;
 }
 
+/*
+ * OPEN of `dev` with `samples` sample sets and all four of iio-sim's channels
+ * (mask 0000000f): 0 once it answered 0, -1 with the answer printed.
+ */
+static inline int iiod_open_all4(struct iiod_pipe *p, const char *dev, int samples)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "OPEN %s %d 0000000f\r\n", dev, samples);
+	if (iiod_command(p, cmd))
+		return -1;
+	if (strcmp(p->line, "0\n")) {
+		fprintf(stderr, "%s: OPEN answered '%s'", p->who, p->line);
+		return -1;
+	}
+	return 0;
+}
+
+/* iiod_connect() on pipe 1, then iiod_open_all4(). */
+static inline int iiod_start(struct iiod_pipe *p, libusb_context **ctx, const char *vidpid,
+			     const char *dev, int samples)
+{
+	return iiod_connect(p, ctx, vidpid, 1) || iiod_open_all4(p, dev, samples) ? -1 : 0;
+}
+
+/* CLOSE of `dev`, sent as two transfers: its answer in p->line. */
+static inline int iiod_close(struct iiod_pipe *p, const char *dev)
+{
+	char cmd[128];
+
+	if (iiod_send_line(p, "CLOSE ") < 0)
+		return -1;
+	snprintf(cmd, sizeof(cmd), "%s\r\n", dev);
+	return iiod_command(p, cmd);
+}
+
 #endif
