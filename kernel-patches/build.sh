@@ -4,7 +4,7 @@
 #   kernel-patches/build.sh --kdir KDIR --out OUTDIR [--source TARBALL] [--series DIR] [--rig-only]
 #
 # The files we rebuild (dummy_hcd, industrialio-buffer-dma, and whatever the
-# patches touch) are extracted from the linux-source tarball of the same
+# patches touch: f_fs as usb_f_fs.ko, the IIO core as industrialio.ko) are extracted from the linux-source tarball of the same
 # version, the series' patches (*.patch, in name order) are applied with
 # patch -p1, our own modules (kernel-patches/<module>/<module>.c) are added,
 # and Kbuild runs with M= pointing at that tree. ARCH and CROSS_COMPILE are
@@ -74,6 +74,16 @@ if printf '%s\n' "${patched_files[@]}" | grep -x "$ffs" > /dev/null; then
 	stock_files+=(drivers/usb/gadget/function/u_fs.h
 		drivers/usb/gadget/u_os_desc.h drivers/usb/gadget/configfs.h)
 fi
+# A patched IIO core is built as a replacement industrialio.ko from all of its
+# source files, composed as drivers/iio/Makefile does.
+iio_core=(drivers/iio/industrialio-core.c drivers/iio/industrialio-event.c drivers/iio/inkern.c
+	drivers/iio/industrialio-buffer.c drivers/iio/industrialio-trigger.c
+	drivers/iio/industrialio-acpi.c)
+iio_patched=
+if printf '%s\n' "${patched_files[@]}" | grep -x -F "${iio_core[@]/#/-e}" > /dev/null; then
+	iio_patched=1
+	stock_files+=("${iio_core[@]}" drivers/iio/iio_core.h drivers/iio/iio_core_trigger.h)
+fi
 mapfile -t want < <(printf '%s\n' "${stock_files[@]}" "${patched_files[@]}" | sort -u)
 
 # Extract once per tarball and file list (xz has to decompress the whole stream).
@@ -125,6 +135,14 @@ done
 		echo "usb_f_fs-y := ${ffs%.c}.o"
 		echo "CFLAGS_${ffs%.c}.o += -I\$(src)/drivers/usb/gadget"
 		echo "obj-m += usb_f_fs.o"
+	fi
+	if [ -n "$iio_patched" ]; then
+		echo "industrialio-y := drivers/iio/industrialio-core.o drivers/iio/industrialio-event.o"
+		echo "industrialio-y += drivers/iio/inkern.o"
+		echo "industrialio-\$(CONFIG_IIO_BUFFER) += drivers/iio/industrialio-buffer.o"
+		echo "industrialio-\$(CONFIG_IIO_TRIGGER) += drivers/iio/industrialio-trigger.o"
+		echo "industrialio-\$(CONFIG_ACPI) += drivers/iio/industrialio-acpi.o"
+		echo "obj-m += industrialio.o"
 	fi
 } > "$tree/Kbuild"
 

@@ -32,11 +32,15 @@ iiousb_vm_test(kbug_iio_reorder kbug_iio_reorder)
 iiousb_vm_test(kbug_iio_lockorder kbug_iio_lockorder)
 # Issue 11: DMABUF blocks queued when the IIO driver goes away (0014).
 iiousb_vm_test(kbug_iio_removed kbug_iio_removed)
+# Issue 14: an output DMABUF enqueued again while its block is queued (0015, IIO core).
+iiousb_vm_test(kbug_iio_requeue kbug_iio_requeue)
 iiousb_vm_test(kbug_ffs_contend kbug_ffs_contend)
 iiousb_vm_test(kbug_ffs_abort kbug_ffs_abort)
 iiousb_vm_test(kbug_ffs_fence kbug_ffs_fence)
 iiousb_vm_test(kbug_ffs_unbind kbug_ffs_unbind)
 iiousb_vm_test(kbug_ffs_double kbug_ffs_double)
+# Issue 14: DETACH cancels only the latest of two transfers of one DMABUF (0027).
+iiousb_vm_test(kbug_ffs_double_detach kbug_ffs_double_detach)
 iiousb_vm_test(kbug_ffs_double_in kbug_ffs_double_in)
 # ... and reproduces it without them (bugs 1, 2, 6 on Debian's kernel; 3, 4, 5 need
 # lockdep or KASAN, so the debug kernel).
@@ -44,6 +48,14 @@ iiousb_vm_regression(bug1_iio_dmabuf_read kbug_iio_dmabuf_read stock
                      "BUG: kernel NULL pointer dereference|general protection fault")
 iiousb_vm_regression(bug2_iio_reorder kbug_iio_reorder stock "session 2 out of order")
 iiousb_vm_regression(bug7_iio_removed kbug_iio_removed stock "DMABUF leak")
+# Bug 8 (0015): the queued block's fence replaced and freed: the reservation object reads as
+# idle (Debian's kernel), the block's completion revives the freed fence (debug kernel; the
+# memory goes back after an RCU grace period, so the refcount check sees it, not KASAN).
+iiousb_vm_regression(bug8_iio_requeue kbug_iio_requeue stock "fence lost")
+iiousb_vm_regression(bug8_iio_requeue_debug kbug_iio_requeue debug
+                     "refcount_t: addition on 0; use-after-free")
+# Bug 9 (0027): the first of two transfers of one DMABUF outlives DETACH.
+iiousb_vm_regression(bug9_ffs_double_detach kbug_ffs_double_detach stock "outlived DETACH")
 iiousb_vm_regression(bug6_ffs_unbind kbug_ffs_unbind stock
                      "BUG: kernel NULL pointer dereference|general protection fault")
 iiousb_vm_regression(bug3_iio_lockorder kbug_iio_lockorder debug

@@ -42,10 +42,20 @@ load_udc() {
 	log "UDC $(ls /sys/class/udc) loaded (${IIOUSB_UDC:-patched}, ${IIOUSB_SPEED:-hs})"
 }
 
-# Load industrialio, our industrialio-buffer-dma and iio-sim (params passed on).
-load_iio_sim() {
-	modprobe industrialio || die "modprobe industrialio"
+# Load industrialio and our industrialio-buffer-dma. Our industrialio.ko (built when
+# kernel-patches/ patches the IIO core) replaces Debian's.
+load_iio() {
+	if [ -f "$IIOUSB_MODDIR/industrialio.ko" ]; then
+		load_own industrialio
+	else
+		modprobe industrialio || die "modprobe industrialio"
+	fi
 	load_own industrialio-buffer-dma
+}
+
+# load_iio, then iio-sim (params passed on).
+load_iio_sim() {
+	load_iio
 	load_own iio-sim "$@"
 }
 

@@ -32,9 +32,11 @@
  *            reference; the first transfer's completion then uses the freed
  *            fence ("refcount_t: addition on 0; use-after-free" from
  *            ffs_epfile_dmabuf_io_complete, KASAN on a debug kernel).
- *            Passes (status 0, clean dmesg) only on a fixed kernel
- *            (kernel-patches/linux-6.12/0023). With FFS_DOUBLE_IN_HOLD=1 a
- *            sync_file holds the first fence: the control case, passes on 6.12.
+ *            Passes (status 0, clean dmesg) only on a fixed kernel: 0027 refuses
+ *            the second transfer while the first is pending (EBUSY when
+ *            non-blocking) and takes it once the host read the first; 0023
+ *            alone would keep the first fence alive. With FFS_DOUBLE_IN_HOLD=1
+ *            a sync_file holds the first fence (the control case).
  *
  * Exit status: 0 passed, 1 failed, 2 usage.
  */
@@ -871,11 +873,19 @@ static int run_double_in(struct hz *h)
     /* FFS_DOUBLE_IN_HOLD=1: a sync_file keeps T1's fence alive (the control case). */
     if (getenv("FFS_DOUBLE_IN_HOLD") && *getenv("FFS_DOUBLE_IN_HOLD"))
         held = test_export_sync_file(a.fd);
-    check_err(ffs_dmabuf_transfer(h->ep_in, a.fd, 3000, 0), 0,
-              "TRANSFER T2 (3000 bytes) of the same DMABUF while T1 is pending");
-    /* T1's fence is gone from the reservation object now; its completion: */
+    /*
+     * 0027: T2 waits for T1 like for a conflicting fence; non-blocking, it is
+     * refused. (6.12 accepts it, and T1's fence leaves the reservation object.)
+     */
+    int fl = fcntl(h->ep_in, F_GETFL);
+    fcntl(h->ep_in, F_SETFL, fl | O_NONBLOCK);
+    check_err(ffs_dmabuf_transfer(h->ep_in, a.fd, 3000, 0), -EBUSY,
+              "O_NONBLOCK TRANSFER T2 (3000 bytes) of the same DMABUF while T1 is pending");
+    fcntl(h->ep_in, F_SETFL, fl);
     h->in_off = 0;
     hz_host_read(h, 5000, "T1");
+    check_err(ffs_dmabuf_transfer(h->ep_in, a.fd, 3000, 0), 0,
+              "TRANSFER T2 (3000 bytes) once T1 is done");
     h->in_off = 0;
     hz_host_read(h, 3000, "T2");
     hz_expect_idle(&a, "both transfers done");

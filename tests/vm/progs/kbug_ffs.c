@@ -18,10 +18,19 @@
  *                     or close) on two endpoints at once with the same DMABUF:
  *                     the same path under load; the lock has a waiter at the
  *                     wrong moment only now and then.
- *   kbug_ffs double   two transfers of one DMABUF in flight on one endpoint,
- *                     completed by unbinding the UDC: the first fence was
- *                     freed when the second replaced it in the reservation
- *                     object ("refcount_t: addition on 0" without 0023).
+ *   kbug_ffs double   a second transfer of one DMABUF while its first is in
+ *                     flight on the endpoint must get EBUSY (0027); then the
+ *                     UDC is unbound, which must end the first with
+ *                     ESHUTDOWN. Without 0027 the second is accepted and
+ *                     replaces the first fence in the reservation object,
+ *                     which frees it ("refcount_t: addition on 0" at the
+ *                     unbind without 0023 as well).
+ *   kbug_ffs double-detach  the same, with a sync_file holding the first
+ *                     transfer's fence (so it cannot be freed), then DETACH:
+ *                     it must cancel the first transfer (ECONNRESET). Without
+ *                     0027 the second is accepted, and DETACH cancels only the
+ *                     attachment's latest request: the first stays queued,
+ *                     its fence pending, after DETACH returned.
  *
  * The program sets up a configfs gadget with one FunctionFS function (two bulk
  * IN endpoints), binds it to the first UDC and waits for the host side of
@@ -482,28 +491,77 @@ static int test_contend(void)
  * replaces the first in the reservation object. Unbinding the UDC completes
  * both requests (unfixed: the first one's fence is already freed).
  */
+/* A second TRANSFER of a DMABUF whose first is pending: EBUSY (non-blocking). */
+static int second_transfer_refused(int ep, int dmabuf)
+{
+	int err = transfer(ep, dmabuf);
+
+	kbug_log("second TRANSFER of the DMABUF while its first is pending: %s",
+		 err ? strerror(-err) : "accepted");
+	if (err == -EBUSY)
+		return 0;
+	kbug_log("second TRANSFER: expected EBUSY");
+	return 1;
+}
+
+/* 0027 (and 0023 without it): two transfers of one DMABUF, ended by an unbind. */
 static int test_double(void)
 {
 	int dmabuf = kbug_dmabuf_alloc(DMABUF_SIZE);
 	int ep1 = ep_open(1);
-	int err, sf, status;
+	int err, sf, status, rc;
 
 	attach(ep1, dmabuf);
 	/* No sync_file for the first one: it would keep the fence alive. */
 	err = transfer(ep1, dmabuf);
 	if (err)
 		kbug_die("first TRANSFER: %s", strerror(-err));
-	sf = pending_transfer_fence(ep1, dmabuf);
+	rc = second_transfer_refused(ep1, dmabuf);
+	/* The reservation object's fence: the first transfer's (fixed). */
+	sf = kbug_export_sync_file(dmabuf);
 	udc_unbind();
 	kbug_sleep_ms(200);
 	status = kbug_sync_file_status(sf, NULL, 0);
-	kbug_log("fence of the second transfer of one DMABUF after unbind: %d", status);
-	if (status != -ESHUTDOWN)
-		kbug_die("expected %d (-ESHUTDOWN)", -ESHUTDOWN);
+	kbug_log("fence in the reservation object after unbind: %d", status);
+	if (status != -ESHUTDOWN) {
+		kbug_log("expected %d (-ESHUTDOWN)", -ESHUTDOWN);
+		rc = 1;
+	}
 	close(sf);
 	close(ep1);
 	close(dmabuf);
-	return 0;
+	return rc;
+}
+
+/* 0027: DETACH must cancel the first transfer too. */
+static int test_double_detach(void)
+{
+	int dmabuf = kbug_dmabuf_alloc(DMABUF_SIZE);
+	int ep1 = ep_open(1);
+	int err, sf, status, rc;
+
+	attach(ep1, dmabuf);
+	sf = pending_transfer_fence(ep1, dmabuf);
+	rc = second_transfer_refused(ep1, dmabuf);
+	err = detach(ep1, dmabuf);
+	if (err)
+		kbug_die("DETACH: %s", strerror(-err));
+	kbug_sleep_ms(200);
+	status = kbug_sync_file_status(sf, NULL, 0);
+	kbug_log("fence of the first transfer 200 ms after DETACH: %d", status);
+	if (status == 0) {
+		kbug_log("the first transfer outlived DETACH: still queued, its fence pending");
+		rc = 1;
+	} else if (status != -ECONNRESET) {
+		kbug_log("expected %d (-ECONNRESET)", -ECONNRESET);
+		rc = 1;
+	}
+	/* Unfixed, the unbind ends the transfer DETACH left behind. */
+	udc_unbind();
+	close(sf);
+	close(ep1);
+	close(dmabuf);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -513,8 +571,9 @@ int main(int argc, char **argv)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (strcmp(mode, "unbind") && strcmp(mode, "fence") && strcmp(mode, "abort") &&
-	    strcmp(mode, "double") && strcmp(mode, "contend")) {
-		fprintf(stderr, "usage: kbug_ffs unbind|fence|contend|abort [ROUNDS]|double\n");
+	    strcmp(mode, "double") && strcmp(mode, "double-detach") && strcmp(mode, "contend")) {
+		fprintf(stderr,
+			"usage: kbug_ffs unbind|fence|contend|abort [ROUNDS]|double|double-detach\n");
 		return 2;
 	}
 	first_udc();
@@ -527,6 +586,8 @@ int main(int argc, char **argv)
 		rc = test_fence();
 	else if (!strcmp(mode, "double"))
 		rc = test_double();
+	else if (!strcmp(mode, "double-detach"))
+		rc = test_double_detach();
 	else if (!strcmp(mode, "contend"))
 		rc = test_contend();
 	else

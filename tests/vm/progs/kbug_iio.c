@@ -18,11 +18,22 @@
  *                         fence is never signalled and the DMABUF stays listed
  *                         in /sys/kernel/debug/dma_buf/bufinfo, attached to
  *                         iio-sim, for good.
+ *   kbug_iio requeue-out  on iio-sim's output device, a DMABUF enqueued while
+ *                         the DAC is stalled, then enqueued again: the second
+ *                         ENQUEUE must fail with EBUSY and leave the first
+ *                         block's fence in the DMABUF's reservation object.
+ *                         Without 0015 the IIO core replaces it there with the
+ *                         second fence (same context), which drops the first
+ *                         fence's only reference: the reservation object reads
+ *                         as idle while the DAC still holds the block, and the
+ *                         block's completion takes a reference on the freed
+ *                         fence ("refcount_t: addition on 0; use-after-free").
  *
  * Exit status 0 when the kernel behaved as fixed, 1 otherwise.
  */
 #include <dirent.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <sys/mman.h>
 
 #include "iiosim_pattern.h"
@@ -75,14 +86,15 @@ static void buffer_enable(int on)
 	attr_write("enable", on ? "1" : "0");
 }
 
-static void setup_channels(void)
+/* `dir`: "in" (the ADC) or "out" (the DAC). */
+static void setup_channels(const char *dir)
 {
 	char attr[64], len[16];
 	int i;
 
 	buffer_enable(0);
 	for (i = 0; i < CHANNELS; i++) {
-		snprintf(attr, sizeof(attr), "in_voltage%d_en", i);
+		snprintf(attr, sizeof(attr), "%s_voltage%d_en", dir, i);
 		attr_write(attr, "1");
 	}
 	snprintf(len, sizeof(len), "%d", LENGTH);
@@ -313,16 +325,97 @@ static int test_removed(void)
 	return rc;
 }
 
+/* A device attribute of iio-sim (sim_stall...). */
+static void dev_attr_write(const char *attr, const char *val)
+{
+	char path[400];
+
+	snprintf(path, sizeof(path), "%s/%s", sysdir, attr);
+	kbug_must_write(path, val);
+}
+
+/* Status of the DMABUF's fences now (1 all signalled, 0 one pending, <0 error). */
+static int dmabuf_fences(int dmabuf, char *driver, size_t len)
+{
+	int sync = kbug_export_sync_file(dmabuf);
+	int status = kbug_sync_file_status(sync, driver, len);
+
+	close(sync);
+	return status;
+}
+
+/* New bug (0015): an output DMABUF enqueued again while its block is still queued. */
+static int test_requeue_out(void)
+{
+	int bfd = buffer_fd();
+	int dmabuf = kbug_dmabuf_alloc(BLOCK_BYTES);
+	struct kbug_iio_dmabuf req = { .bytes_used = BLOCK_BYTES };
+	char driver[32] = "";
+	int err, status, i, rc = 0;
+
+	err = iio_ioctl(bfd, KBUG_IIO_BUFFER_DMABUF_ATTACH_IOCTL, &dmabuf);
+	if (err)
+		kbug_die("IIO_BUFFER_DMABUF_ATTACH: %s", strerror(-err));
+	/* The DAC takes no block while it is stalled: the first one stays queued. */
+	dev_attr_write("sim_stall", "1");
+	buffer_enable(1);
+	req.fd = (__u32)dmabuf;
+	err = iio_ioctl(bfd, KBUG_IIO_BUFFER_DMABUF_ENQUEUE_IOCTL, &req);
+	if (err)
+		kbug_die("IIO_BUFFER_DMABUF_ENQUEUE: %s", strerror(-err));
+	status = dmabuf_fences(dmabuf, driver, sizeof(driver));
+	kbug_log("block queued to the stalled DAC: the DMABUF's fence reads %d (%s)", status,
+		 driver);
+	if (status != 0)
+		kbug_die("the queued block's fence is not pending (%d)", status);
+
+	err = iio_ioctl(bfd, KBUG_IIO_BUFFER_DMABUF_ENQUEUE_IOCTL, &req);
+	kbug_log("second ENQUEUE of the queued DMABUF: %s", err ? strerror(-err) : "accepted");
+	if (err != -EBUSY) {
+		kbug_log("second ENQUEUE: expected EBUSY");
+		rc = 1;
+	}
+	status = dmabuf_fences(dmabuf, driver, sizeof(driver));
+	kbug_log("after it, with the first block still queued, the DMABUF's fences read %d (%s)",
+		 status, driver);
+	if (status != 0) {
+		kbug_log("fence lost: the reservation object reads as idle while the DAC holds the"
+			 " block (the first fence was replaced, and freed)");
+		rc = 1;
+	}
+
+	/* The DAC takes the block: its fence is signalled (freed memory without 0015). */
+	dev_attr_write("sim_stall", "0");
+	for (i = 0; i < 50 && (status = dmabuf_fences(dmabuf, NULL, 0)) == 0; i++)
+		kbug_sleep_ms(100);
+	kbug_log("the DAC consumed the block: the DMABUF's fences read %d after %d ms", status,
+		 i * 100);
+	if (status != 1) {
+		kbug_log("expected the block's fence signalled without error");
+		rc = 1;
+	}
+	buffer_enable(0);
+	err = iio_ioctl(bfd, KBUG_IIO_BUFFER_DMABUF_DETACH_IOCTL, &dmabuf);
+	if (err)
+		kbug_die("IIO_BUFFER_DMABUF_DETACH: %s", strerror(-err));
+	close(dmabuf);
+	close(bfd);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
+	const bool out = !strcmp(mode, "requeue-out");
 	int rc;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	find_device("iio-sim-adc");
-	setup_channels();
+	find_device(out ? "iio-sim-dac" : "iio-sim-adc");
+	setup_channels(out ? "out" : "in");
 
-	if (!strcmp(mode, "dmabuf-read"))
+	if (out)
+		rc = test_requeue_out();
+	else if (!strcmp(mode, "dmabuf-read"))
 		rc = test_dmabuf_read();
 	else if (!strcmp(mode, "reorder"))
 		rc = test_reorder();
@@ -331,7 +424,7 @@ int main(int argc, char **argv)
 	else if (!strcmp(mode, "removed"))
 		rc = test_removed();
 	else {
-		fprintf(stderr, "usage: kbug_iio dmabuf-read|reorder|lockorder|removed\n");
+		fprintf(stderr, "usage: kbug_iio dmabuf-read|reorder|lockorder|removed|requeue-out\n");
 		return 2;
 	}
 	kbug_log("%s: %s", mode, rc ? "FAIL" : "PASS");

@@ -13,8 +13,7 @@
 ROUNDS=${1:-2}
 MODE=${2:-zero-copy}
 load_udc
-modprobe industrialio || die "modprobe industrialio"
-load_own industrialio-buffer-dma
+load_iio
 grep -qs ' /sys/kernel/debug ' /proc/mounts || mount -t debugfs none /sys/kernel/debug
 dmabufs() { n=$(grep -c '^[0-9]' /sys/kernel/debug/dma_buf/bufinfo 2> /dev/null); echo "${n:-0}"; }
 
