@@ -334,16 +334,17 @@ private:
         }
     }
 
-    // The fixes carried in kernel-patches/linux-6.12 for industrialio-buffer-dma (0010-0014)
-    // and f_fs (0020-0025) add no function that survives inlining (checked with nm on the
-    // built modules: the only difference is an imported flush_work, which /proc/kallsyms
-    // does not list), and a module's srcversion says nothing without the expected value.
+    // The fixes carried in kernel-patches/linux-6.12 for the IIO core and
+    // industrialio-buffer-dma (0010-0015) and f_fs (0020-0027) add no function that survives
+    // inlining (checked with nm on the built modules: the only difference is an imported
+    // flush_work, which /proc/kallsyms does not list), and a module's srcversion says
+    // nothing without the expected value.
     // dummy_hcd's 0001 is detected on the UDC line.
     void checkKernelFixes()
     {
         add(Verdict::Note, "kernel fixes",
-            "kernel-patches 0010-0014 (industrialio-buffer-dma) and 0020-0025 (f_fs) cannot be "
-            "detected at run time, see docs/boards.md");
+            "kernel-patches 0010-0015 (IIO core, industrialio-buffer-dma) and 0020-0027 (f_fs) "
+            "cannot be detected at run time, see docs/boards.md");
     }
 
     static std::string join(const std::vector<std::string> &v)
