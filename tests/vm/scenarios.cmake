@@ -52,8 +52,8 @@ iiousb_vm_regression(bug7_iio_removed kbug_iio_removed stock "DMABUF leak")
 # idle (Debian's kernel), the block's completion revives the freed fence (debug kernel; the
 # memory goes back after an RCU grace period, so the refcount check sees it, not KASAN).
 iiousb_vm_regression(bug8_iio_requeue kbug_iio_requeue stock "fence lost")
-iiousb_vm_regression(bug8_iio_requeue_debug kbug_iio_requeue debug
-                     "refcount_t: addition on 0; use-after-free")
+# (No ';' in a regex here: CMake would split the argument there.)
+iiousb_vm_regression(bug8_iio_requeue_debug kbug_iio_requeue debug "refcount_t: addition on 0")
 # Bug 9 (0027): the first of two transfers of one DMABUF outlives DETACH.
 iiousb_vm_regression(bug9_ffs_double_detach kbug_ffs_double_detach stock "outlived DETACH")
 iiousb_vm_regression(bug6_ffs_unbind kbug_ffs_unbind stock
