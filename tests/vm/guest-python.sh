@@ -43,8 +43,9 @@ for m in list(sys.modules.values()):
 PY
 )
 [ "${#files[@]}" -gt 10 ] || fail "python3 listed only ${#files[@]} module files"
-# libiio itself is loaded by ctypes, not linked.
-libiio=$(ldconfig -p | awk '/libiio\.so\.0 .*x86-64/ { print $NF; exit }')
+# libiio itself is loaded by ctypes, not linked. (awk reads to the end: an early exit would
+# kill ldconfig with SIGPIPE, and pipefail would end this script without a word.)
+libiio=$(ldconfig -p | awk '/libiio\.so\.0 .*x86-64/ && !found { print $NF; found = 1 }')
 [ -n "$libiio" ] || fail "libiio.so.0 not in this host's ld.so cache"
 declare -A libs=([$libiio]=1)
 for f in "$py" "$libiio" "${files[@]}"; do
