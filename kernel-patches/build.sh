@@ -5,7 +5,8 @@
 #
 # The files we rebuild (dummy_hcd, industrialio-buffer-dma, and whatever the
 # patches touch: f_fs as usb_f_fs.ko, the IIO core as industrialio.ko) are extracted from the linux-source tarball of the same
-# version, the series' patches (*.patch, in name order) are applied with
+# version (with industrialio-buffer-dmaengine when a patch changes the struct it embeds and
+# the kernel builds it as a module), the series' patches (*.patch, in name order) are applied with
 # patch -p1, our own modules (kernel-patches/<module>/<module>.c) are added,
 # and Kbuild runs with M= pointing at that tree. ARCH and CROSS_COMPILE are
 # taken from the environment and passed to make for board kernels. The .ko
@@ -84,6 +85,17 @@ if printf '%s\n' "${patched_files[@]}" | grep -x -F "${iio_core[@]/#/-e}" > /dev
 	iio_patched=1
 	stock_files+=("${iio_core[@]}" drivers/iio/iio_core.h drivers/iio/iio_core_trigger.h)
 fi
+# A patched include/linux/iio/buffer-dma.h changes struct iio_dma_buffer_queue, which
+# industrialio-buffer-dmaengine embeds: where the kernel builds that as a module (Debian's
+# arm64 and armhf kernels, not amd64), it is rebuilt too, to replace the stock one together
+# with industrialio-buffer-dma.ko.
+dmaengine=drivers/iio/buffer/industrialio-buffer-dmaengine.c
+dmaengine_rebuilt=
+if printf '%s\n' "${patched_files[@]}" | grep -x include/linux/iio/buffer-dma.h > /dev/null &&
+	grep -x 'CONFIG_IIO_BUFFER_DMAENGINE=m' "$kdir/.config" > /dev/null 2>&1; then
+	dmaengine_rebuilt=1
+	stock_files+=("$dmaengine")
+fi
 mapfile -t want < <(printf '%s\n' "${stock_files[@]}" "${patched_files[@]}" | sort -u)
 
 # Extract once per tarball and file list (xz has to decompress the whole stream).
@@ -113,6 +125,7 @@ objs=(
 	drivers/usb/gadget/udc/dummy_hcd.o
 	drivers/iio/buffer/industrialio-buffer-dma.o
 )
+[ -n "$dmaengine_rebuilt" ] && objs+=("${dmaengine%.c}.o")
 for d in "$here"/*/; do
 	m=$(basename "$d")
 	[ -f "$d/$m.c" ] || continue

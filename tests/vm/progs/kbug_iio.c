@@ -6,12 +6,29 @@
  *                         mode is on: NULL fileio block dereferenced in
  *                         iio_dma_buffer_dequeue() without 0010; then DETACH and
  *                         enable again at once: fileio must work (0013).
+ *   kbug_iio detach-race [N]  N times (default 20): a DMABUF enqueued on the
+ *                         enabled buffer (iio-sim stalled), the buffer disabled
+ *                         (the transfer aborted, its fence signalled), DETACH
+ *                         and enable at once, as a SCHED_FIFO task pinned to
+ *                         one CPU so that the IIO core's cleanup work, which
+ *                         drops the attachment's last reference, cannot run in
+ *                         between: fileio must work (0013; without it, or with
+ *                         its first version that only flushed buffer-dma's own
+ *                         cleanup work, the buffer is enabled in DMABUF mode
+ *                         and read() fails with EBUSY). Then a DMABUF enqueued
+ *                         on the disabled buffer and detached before enabling:
+ *                         its transfer must still run and signal its fence.
  *   kbug_iio reorder      two fileio sessions, the first consuming one block:
  *                         the second must start with block 0 (0011); iio-sim's
  *                         pattern catches block 1 coming first.
  *   kbug_iio lockorder    fileio read, then DMABUF attach: queue->lock -> mmap
  *                         lock and resv -> queue->lock (lockdep on the debug
  *                         kernel without 0012).
+ *   kbug_iio readers      two threads read() the same blocking buffer fd at
+ *                         once, into memory each copy has to fault in: both
+ *                         must get data, and neither EBUSY (0012 takes
+ *                         queue->lock off the copy; a second reader must still
+ *                         wait for the first, as it did under queue->lock).
  *   kbug_iio removed      a DMABUF enqueued on the disabled buffer, then iio-sim
  *                         unbound, then a second ENQUEUE (ENODEV with 0014),
  *                         then every fd closed: without 0014 the first DMABUF's
@@ -33,6 +50,9 @@
  */
 #include <dirent.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <sys/mman.h>
 
@@ -86,8 +106,8 @@ static void buffer_enable(int on)
 	attr_write("enable", on ? "1" : "0");
 }
 
-/* `dir`: "in" (the ADC) or "out" (the DAC). */
-static void setup_channels(const char *dir)
+/* `dir`: "in" (the ADC) or "out" (the DAC); length in sample sets. */
+static void setup_channels(const char *dir, int length)
 {
 	char attr[64], len[16];
 	int i;
@@ -97,7 +117,7 @@ static void setup_channels(const char *dir)
 		snprintf(attr, sizeof(attr), "%s_voltage%d_en", dir, i);
 		attr_write(attr, "1");
 	}
-	snprintf(len, sizeof(len), "%d", LENGTH);
+	snprintf(len, sizeof(len), "%d", length);
 	attr_write("length", len);
 }
 
@@ -113,8 +133,11 @@ static int buffer_fd(void)
 	return fd;
 }
 
-/* Reads exactly len bytes with poll() and non-blocking read(). */
-static void read_exact(int fd, void *buf, size_t len)
+/*
+ * Reads exactly len bytes with poll() and non-blocking read(): 0, or the
+ * errno of the read() that failed (ETIMEDOUT: no data within 5 s).
+ */
+static int try_read_exact(int fd, void *buf, size_t len)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	size_t got = 0;
@@ -126,12 +149,25 @@ static void read_exact(int fd, void *buf, size_t len)
 			got += (size_t)n;
 			continue;
 		}
-		if (n == 0 || errno != EAGAIN)
-			kbug_die("read buffer after %zu of %zu bytes: %s", got, len,
-				 n ? strerror(errno) : "end of file");
-		if (poll(&pfd, 1, 5000) != 1)
-			kbug_die("no data on the buffer within 5 s (%zu of %zu bytes)", got, len);
+		if (n == 0 || errno != EAGAIN) {
+			int err = n ? errno : EIO;
+
+			kbug_log("read buffer after %zu of %zu bytes: %s", got, len,
+				 n ? strerror(err) : "end of file");
+			return err;
+		}
+		if (poll(&pfd, 1, 5000) != 1) {
+			kbug_log("no data on the buffer within 5 s (%zu of %zu bytes)", got, len);
+			return ETIMEDOUT;
+		}
 	}
+	return 0;
+}
+
+static void read_exact(int fd, void *buf, size_t len)
+{
+	if (try_read_exact(fd, buf, len))
+		kbug_die("read_exact failed");
 }
 
 /* Checks that buf holds the first len bytes of the pattern after enable. */
@@ -247,6 +283,195 @@ static int test_lockorder(void)
 	close(bfd);
 	munmap(buf, BLOCK_BYTES);
 	return 0;
+}
+
+/* 0012: concurrent readers of one buffer must wait for each other, not fail. */
+#define READERS_LENGTH 65536 /* sample sets: 256 KiB fileio blocks */
+#define READERS_CHUNK (64 * 1024)
+#define READERS_TOTAL (16 * 1024 * 1024)
+
+struct reader {
+	pthread_t thread;
+	int fd;
+	char *map;
+	size_t got;
+	long reads, ebusy, other;
+	int first_err;
+};
+
+static size_t readers_total; /* bytes read by both, __atomic */
+
+static void *reader_main(void *arg)
+{
+	struct reader *r = arg;
+
+	while (__atomic_load_n(&readers_total, __ATOMIC_RELAXED) < READERS_TOTAL) {
+		ssize_t n;
+
+		/* The copy has to fault every page in again: a slow copy_to_user(). */
+		madvise(r->map, READERS_CHUNK, MADV_DONTNEED);
+		n = read(r->fd, r->map, READERS_CHUNK);
+		if (n > 0) {
+			r->got += (size_t)n;
+			r->reads++;
+			__atomic_add_fetch(&readers_total, (size_t)n, __ATOMIC_RELAXED);
+		} else if (n < 0 && errno == EBUSY) {
+			r->ebusy++;
+		} else {
+			if (!r->other++)
+				r->first_err = n ? errno : EIO;
+			if (r->other > 1000)
+				break;
+		}
+	}
+	return NULL;
+}
+
+static int test_readers(void)
+{
+	struct reader r[2];
+	int bfd = buffer_fd(), i, rc = 0;
+	char path[400];
+
+	/* Blocking reads: the second reader has to wait, for data or the first. */
+	if (fcntl(bfd, F_SETFL, fcntl(bfd, F_GETFL) & ~O_NONBLOCK))
+		kbug_die("clear O_NONBLOCK: %s", strerror(errno));
+	/* As fast as the simulated DMA goes: the readers spend their time copying. */
+	snprintf(path, sizeof(path), "%s/sampling_frequency", sysdir);
+	kbug_must_write(path, "0");
+	memset(r, 0, sizeof(r));
+	buffer_enable(1);
+	for (i = 0; i < 2; i++) {
+		r[i].fd = bfd;
+		r[i].map = mmap(NULL, READERS_CHUNK, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (r[i].map == MAP_FAILED)
+			kbug_die("mmap: %s", strerror(errno));
+		if (pthread_create(&r[i].thread, NULL, reader_main, &r[i]))
+			kbug_die("pthread_create failed");
+	}
+	alarm(120);
+	for (i = 0; i < 2; i++)
+		pthread_join(r[i].thread, NULL);
+	alarm(0);
+	buffer_enable(0);
+	for (i = 0; i < 2; i++) {
+		kbug_log("reader %d: %zu bytes in %ld read()s, %ld EBUSY, %ld other errors%s%s",
+			 i, r[i].got, r[i].reads, r[i].ebusy, r[i].other,
+			 r[i].other ? ", the first: " : "",
+			 r[i].other ? strerror(r[i].first_err) : "");
+		if (!r[i].got || r[i].ebusy || r[i].other)
+			rc = 1;
+		munmap(r[i].map, READERS_CHUNK);
+	}
+	if (rc)
+		kbug_log("concurrent readers: expected both to wait for each other and get data");
+	close(bfd);
+	return rc;
+}
+
+static void dev_attr_write(const char *attr, const char *val);
+static int dmabuf_fences(int dmabuf, char *driver, size_t len);
+
+/*
+ * SCHED_FIFO on CPU 0: a work item queued on that CPU (the IIO core's
+ * iio_buffer_cleanup(), when the abort signals a fence) waits until we sleep.
+ */
+static void realtime_on_cpu0(void)
+{
+	struct sched_param sp = { .sched_priority = 50 };
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(0, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		kbug_log("sched_setaffinity: %s (race less likely)", strerror(errno));
+	if (sched_setscheduler(0, SCHED_FIFO, &sp))
+		kbug_log("SCHED_FIFO: %s (race less likely)", strerror(errno));
+}
+
+/* 0013: DETACH right after the buffer was disabled with a transfer in flight. */
+static int test_detach_race(int rounds)
+{
+	static char buf[BLOCK_BYTES];
+	struct kbug_iio_dmabuf req = { .bytes_used = BLOCK_BYTES };
+	int bfd = buffer_fd();
+	int failed = 0, round, err, status = 0, i;
+
+	realtime_on_cpu0();
+	for (round = 0; round < rounds; round++) {
+		int dmabuf = kbug_dmabuf_alloc(BLOCK_BYTES);
+
+		err = iio_ioctl(bfd, KBUG_IIO_BUFFER_DMABUF_ATTACH_IOCTL, &dmabuf);
+		if (err)
+			kbug_die("IIO_BUFFER_DMABUF_ATTACH: %s", strerror(-err));
+		/* The transfer stays in flight until the buffer is disabled. */
+		dev_attr_write("sim_stall", "1");
+		buffer_enable(1);
+		req.fd = (__u32)dmabuf;
+		err = iio_ioctl(bfd, KBUG_IIO_BUFFER_DMABUF_ENQUEUE_IOCTL, &req);
+		if (err)
+			kbug_die("IIO_BUFFER_DMABUF_ENQUEUE: %s", strerror(-err));
+		/* Aborts the transfer: its fence's cleanup is queued on this CPU. */
+		buffer_enable(0);
+		err = iio_ioctl(bfd, KBUG_IIO_BUFFER_DMABUF_DETACH_IOCTL, &dmabuf);
+		if (err)
+			kbug_die("IIO_BUFFER_DMABUF_DETACH: %s", strerror(-err));
+		dev_attr_write("sim_stall", "0");
+		buffer_enable(1);
+		err = try_read_exact(bfd, buf, sizeof(buf));
+		buffer_enable(0);
+		if (err) {
+			kbug_log("round %d: no fileio after STOP, DETACH, enable: %s", round,
+				 strerror(err));
+			failed++;
+		} else if (check_from_start(buf, sizeof(buf), "fileio after STOP, DETACH")) {
+			failed++;
+		}
+		close(dmabuf);
+		/* Each round on its own: the cleanup work items of this one run now. */
+		kbug_sleep_ms(50);
+	}
+	kbug_log("STOP, DETACH, enable: fileio failed in %d of %d rounds", failed, rounds);
+
+	/*
+	 * A transfer queued while the buffer is disabled outlives a DETACH: the
+	 * buffer has to be enabled in DMABUF mode for it, and its fence signalled.
+	 */
+	{
+		int dmabuf = kbug_dmabuf_alloc(BLOCK_BYTES);
+
+		err = iio_ioctl(bfd, KBUG_IIO_BUFFER_DMABUF_ATTACH_IOCTL, &dmabuf);
+		if (err)
+			kbug_die("IIO_BUFFER_DMABUF_ATTACH: %s", strerror(-err));
+		req.fd = (__u32)dmabuf;
+		err = iio_ioctl(bfd, KBUG_IIO_BUFFER_DMABUF_ENQUEUE_IOCTL, &req);
+		if (err)
+			kbug_die("IIO_BUFFER_DMABUF_ENQUEUE on the disabled buffer: %s",
+				 strerror(-err));
+		err = iio_ioctl(bfd, KBUG_IIO_BUFFER_DMABUF_DETACH_IOCTL, &dmabuf);
+		if (err)
+			kbug_die("IIO_BUFFER_DMABUF_DETACH: %s", strerror(-err));
+		buffer_enable(1);
+		for (i = 0; i < 50 && (status = dmabuf_fences(dmabuf, NULL, 0)) == 0; i++)
+			kbug_sleep_ms(100);
+		buffer_enable(0);
+		kbug_log("transfer queued before DETACH: the DMABUF's fences read %d after %d ms",
+			 status, i * 100);
+		if (status != 1) {
+			kbug_log("the transfer queued before DETACH did not complete");
+			failed++;
+		}
+		close(dmabuf);
+		/* Then fileio again. */
+		buffer_enable(1);
+		err = try_read_exact(bfd, buf, sizeof(buf));
+		buffer_enable(0);
+		if (err || check_from_start(buf, sizeof(buf), "fileio in the next session"))
+			failed++;
+	}
+	close(bfd);
+	return failed ? 1 : 0;
 }
 
 /* DMABUFs listed in /sys/kernel/debug/dma_buf/bufinfo (debugfs mounted). */
@@ -411,7 +636,7 @@ int main(int argc, char **argv)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	find_device(out ? "iio-sim-dac" : "iio-sim-adc");
-	setup_channels(out ? "out" : "in");
+	setup_channels(out ? "out" : "in", strcmp(mode, "readers") ? LENGTH : READERS_LENGTH);
 
 	if (out)
 		rc = test_requeue_out();
@@ -423,8 +648,13 @@ int main(int argc, char **argv)
 		rc = test_lockorder();
 	else if (!strcmp(mode, "removed"))
 		rc = test_removed();
+	else if (!strcmp(mode, "readers"))
+		rc = test_readers();
+	else if (!strcmp(mode, "detach-race"))
+		rc = test_detach_race(argc > 2 ? atoi(argv[2]) : 20);
 	else {
-		fprintf(stderr, "usage: kbug_iio dmabuf-read|reorder|lockorder|removed|requeue-out\n");
+		fprintf(stderr, "usage: kbug_iio dmabuf-read|reorder|lockorder|readers|"
+			"detach-race [N]|removed|requeue-out\n");
 		return 2;
 	}
 	kbug_log("%s: %s", mode, rc ? "FAIL" : "PASS");
