@@ -30,6 +30,10 @@ iiousb_vm_test(udc_fifo_iiod_stock udc_fifo_iiod STOCK_KERNEL_ONLY --udc stock)
 iiousb_vm_test(kbug_iio_dmabuf_read kbug_iio_dmabuf_read)
 iiousb_vm_test(kbug_iio_reorder kbug_iio_reorder)
 iiousb_vm_test(kbug_iio_lockorder kbug_iio_lockorder)
+# 0012 v2: two concurrent readers of one buffer wait for each other (v1 made the second EBUSY).
+iiousb_vm_test(kbug_iio_readers kbug_iio_readers)
+# 0013 v2: DETACH right after the disable aborted a transfer, then enable: fileio (v1 failed).
+iiousb_vm_test(kbug_iio_detach_race kbug_iio_detach_race)
 # Issue 11: DMABUF blocks queued when the IIO driver goes away (0014).
 iiousb_vm_test(kbug_iio_removed kbug_iio_removed)
 # Issue 14: an output DMABUF enqueued again while its block is queued (0015, IIO core).
@@ -47,6 +51,10 @@ iiousb_vm_test(kbug_ffs_double_in kbug_ffs_double_in)
 iiousb_vm_regression(bug1_iio_dmabuf_read kbug_iio_dmabuf_read stock
                      "BUG: kernel NULL pointer dereference|general protection fault")
 iiousb_vm_regression(bug2_iio_reorder kbug_iio_reorder stock "session 2 out of order")
+# Without 0010 and 0013 the buffer comes up in DMABUF mode after STOP, DETACH, enable, and
+# the first read() dereferences the missing fileio block.
+iiousb_vm_regression(bug1_iio_detach_race kbug_iio_detach_race stock
+                     "BUG: kernel NULL pointer dereference|general protection fault")
 iiousb_vm_regression(bug7_iio_removed kbug_iio_removed stock "DMABUF leak")
 # Bug 8 (0015): the queued block's fence replaced and freed: the reservation object reads as
 # idle (Debian's kernel), the block's completion revives the freed fence (debug kernel; the
