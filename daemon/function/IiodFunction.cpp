@@ -159,7 +159,7 @@ IiodPipe::~IiodPipe()
     closing_ = true;
     backendSource_.reset();
     aioSource_.reset();
-    aio_.reset();     // cancels the read and write in flight and waits for them
+    aio_.reset(); // cancels the read and write in flight and waits for them
     // A short reply the host did not read may still sit in the UDC's FIFO: a FIFO controller
     // (dummy_hcd's emulated one too) completes the write once the FIFO has taken it, so the
     // cancel above does not reach it, and the next session would read it as the answer to its
