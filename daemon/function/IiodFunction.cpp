@@ -5,7 +5,9 @@
 
 #include <fcntl.h>
 
+#include <linux/usb/functionfs.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 
 #include "ffs/FfsDescriptors.h"
 #include "log/Log.h"
@@ -157,7 +159,13 @@ IiodPipe::~IiodPipe()
     closing_ = true;
     backendSource_.reset();
     aioSource_.reset();
-    aio_.reset();     // cancels the read and write in flight and waits for them
+    aio_.reset(); // cancels the read and write in flight and waits for them
+    // A short reply the host did not read may still sit in the UDC's FIFO: a FIFO controller
+    // (dummy_hcd's emulated one too) completes the write once the FIFO has taken it, so the
+    // cancel above does not reach it, and the next session would read it as the answer to its
+    // first command. Drop it (a no-op on controllers without fifo_flush, EAGAIN once the
+    // endpoint is disabled).
+    ::ioctl(in_.get(), FUNCTIONFS_FIFO_FLUSH);
     session_.reset(); // closes the buffers this session opened
     backend_.reset();
 }

@@ -21,8 +21,9 @@ iiousb_vm_test(ffs_dmabuf_stock ffs_dmabuf_stock STOCK_KERNEL_ONLY --udc stock)
 iiousb_vm_test(ffs_hazards ffs_hazards)
 iiousb_vm_test(udc_fifo_flush udc_fifo_flush)
 iiousb_vm_test(udc_fifo_flush_stock udc_fifo_flush STOCK_KERNEL_ONLY --udc stock)
-# 0002 against its original symptom, Debian's iiod over FunctionFS: six iio_info sessions in
-# a row all succeed; on Debian's dummy_hcd some must fail.
+# 0002 against its original symptom, Debian's iiod over FunctionFS: no iio_info session fails
+# without a stale reply in the FIFO, and with FUNCTIONFS_FIFO_FLUSH between sessions all
+# succeed; on Debian's dummy_hcd some must fail.
 iiousb_vm_test(udc_fifo_iiod udc_fifo_iiod STOCK_KERNEL_ONLY)
 iiousb_vm_test(udc_fifo_iiod_stock udc_fifo_iiod STOCK_KERNEL_ONLY --udc stock)
 

@@ -2,6 +2,7 @@
  * ffs_fifo_test - gadget side of the udc_fifo_flush scenario.
  *
  *   ffs_fifo_test [--ready FILE] FFS_DIR
+ *   ffs_fifo_test --fifo status|flush EPFILE
  *
  * Writes the test descriptors (bulk IN ep1, bulk OUT ep2) to FFS_DIR/ep0,
  * touches FILE, and then serves vendor requests (OUT, no data stage, to
@@ -17,12 +18,25 @@
  *   4 (FLUSH_REPLY, n)    FUNCTIONFS_FIFO_STATUS and FUNCTIONFS_FIFO_FLUSH on
  *                         the IN endpoint, then queue "reply n"
  *   5 (EXIT)              exit
+ *   6 (CANCEL_REPLY, n)   queue "reply n" and io_cancel() that very write at
+ *                         once, before f_fs has reported it complete (see
+ *                         cancel_own()); prints "own cancel: EINPROGRESS"
+ *                         when the dequeue reached the UDC and succeeded,
+ *                         "own cancel: EINVAL" when it failed or came late;
+ *                         then queue "reply n+1"
  *
  * The request is acknowledged after the action, so when the host's control
  * transfer returns the reply is queued. The host side is usb_host_rw.
+ *
+ * --fifo status|flush EPFILE: FUNCTIONFS_FIFO_STATUS or FUNCTIONFS_FIFO_FLUSH
+ * on an endpoint file another process serves (udc_fifo_iiod: iiod's IN
+ * endpoint), opened non-blocking; prints "FIFO_STATUS N" / "FIFO_FLUSH ok"
+ * or the error (EOPNOTSUPP: the UDC has no fifo_status).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -41,6 +55,7 @@ enum {
     REQ_RESET_REPLY = 3,
     REQ_FLUSH_REPLY = 4,
     REQ_EXIT = 5,
+    REQ_CANCEL_REPLY = 6,
 };
 
 #define MAX_WRITES 16
@@ -153,6 +168,71 @@ static void queue_reply(unsigned int n)
     queue_write(what, reply, strlen(reply));
 }
 
+/*
+ * Queue "reply n" and cancel it at once. dummy_hcd's emulated FIFO gives the
+ * request back inside io_submit(); f_fs then completes the AIO from its
+ * (unbound, ordered) completion workqueue, and io_cancel() reaches
+ * usb_ep_dequeue() only until that has run. The scenario confines unbound
+ * workqueues to CPU 0 (/sys/devices/virtual/workqueue/cpumask); running here
+ * on CPU 0 as SCHED_FIFO keeps the worker off the CPU between io_submit()
+ * and io_cancel(), so the dequeue reaches the UDC while the request's data
+ * are still in the FIFO, as in iiod's session end (udc_fifo_iiod).
+ */
+static void cancel_own(unsigned int n)
+{
+    struct sched_param rt = {.sched_priority = 50}, normal = {.sched_priority = 0};
+    cpu_set_t cpu0, all;
+    struct aio_write *w = NULL;
+    struct iocb *cbs[1];
+    struct io_event ev;
+    bool cancelled = false;
+    char reply[24];
+    long ret;
+
+    for (int i = 0; i < MAX_WRITES && !w; i++)
+        if (!writes[i].busy)
+            w = &writes[i];
+    if (!w) {
+        tlog("too many writes queued");
+        return;
+    }
+    snprintf(reply, sizeof(reply), "reply %u", n);
+    free(w->buf);
+    w->buf = strdup(reply);
+    w->len = strlen(reply);
+    snprintf(w->what, sizeof(w->what), "\"%s\"", reply);
+    memset(&w->cb, 0, sizeof(w->cb));
+    w->cb.aio_data = (uintptr_t)w;
+    w->cb.aio_lio_opcode = IOCB_CMD_PWRITE;
+    w->cb.aio_fildes = (uint32_t)ep_in;
+    w->cb.aio_buf = (uintptr_t)w->buf;
+    w->cb.aio_nbytes = w->len;
+    cbs[0] = &w->cb;
+
+    sched_getaffinity(0, sizeof(all), &all);
+    CPU_ZERO(&cpu0);
+    CPU_SET(0, &cpu0);
+    if (sched_setaffinity(0, sizeof(cpu0), &cpu0) < 0 ||
+        sched_setscheduler(0, SCHED_FIFO, &rt) < 0)
+        printf("gadget: SCHED_FIFO on CPU 0: %s\n", strerror(errno));
+    ret = sys_io_submit(aio_ctx, 1, cbs) == 1 ? 0 : -errno;
+    if (!ret) {
+        w->busy = true;
+        cancelled = true;
+        ret = sys_io_cancel(aio_ctx, &w->cb, &ev) < 0 ? -errno : 0;
+    }
+    sched_setscheduler(0, SCHED_OTHER, &normal);
+    sched_setaffinity(0, sizeof(all), &all);
+    if (!cancelled) {
+        tlog("io_submit: %s", strerror((int)-ret));
+        return;
+    }
+    printf("gadget: queued %s (%zu bytes) and cancelled it\n", w->what, w->len);
+    printf("gadget: own cancel: %s\n",
+           ret == -EINPROGRESS ? "EINPROGRESS" : ret ? strerrorname_np((int)-ret) : "0");
+    reap(1, 1000);
+}
+
 static void cancel_all(void)
 {
     for (int i = 0; i < MAX_WRITES; i++) {
@@ -212,6 +292,10 @@ static void handle_setup(int ep0, const struct usb_ctrlrequest *setup, bool *exi
         queue_reply(value);
         break;
     }
+    case REQ_CANCEL_REPLY:
+        cancel_own(value);
+        queue_reply(value + 1);
+        break;
     case REQ_EXIT:
         *exit_now = true;
         break;
@@ -227,14 +311,42 @@ static void handle_setup(int ep0, const struct usb_ctrlrequest *setup, bool *exi
         printf("gadget: acknowledging request %u: %s\n", setup->bRequest, strerror(errno));
 }
 
+/* --fifo status|flush EPFILE */
+static int fifo_ctl(const char *op, const char *path)
+{
+    int fd = open(path, O_RDWR | O_NONBLOCK);
+    int ret;
+
+    if (fd < 0) {
+        printf("%s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    if (!strcmp(op, "status")) {
+        ret = ioctl(fd, FUNCTIONFS_FIFO_STATUS);
+        if (ret < 0)
+            printf("FIFO_STATUS %s\n", strerrorname_np(errno));
+        else
+            printf("FIFO_STATUS %d\n", ret);
+    } else {
+        ret = ioctl(fd, FUNCTIONFS_FIFO_FLUSH);
+        if (ret < 0)
+            printf("FIFO_FLUSH %s\n", strerrorname_np(errno));
+        else
+            printf("FIFO_FLUSH ok\n");
+    }
+    close(fd);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option lopts[] = {
+            {"fifo", required_argument, NULL, 'f'},
             {"ready", required_argument, NULL, 'r'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
     };
-    const char *ready = NULL, *dir;
+    const char *ready = NULL, *fifo_op = NULL, *dir;
     bool exit_now = false;
     double deadline;
     int ep0, ret, c;
@@ -245,8 +357,11 @@ int main(int argc, char **argv)
         case 'r':
             ready = optarg;
             break;
+        case 'f':
+            fifo_op = optarg;
+            break;
         default:
-            fprintf(stderr, "usage: ffs_fifo_test [--ready FILE] FFS_DIR\n");
+            fprintf(stderr, "usage: ffs_fifo_test [--ready FILE] FFS_DIR | --fifo status|flush EPFILE\n");
             return c == 'h' ? 0 : 2;
         }
     }
@@ -256,6 +371,13 @@ int main(int argc, char **argv)
     }
     dir = argv[optind];
     setvbuf(stdout, NULL, _IOLBF, 0);
+    if (fifo_op) {
+        if (strcmp(fifo_op, "status") && strcmp(fifo_op, "flush")) {
+            fprintf(stderr, "ffs_fifo_test: --fifo status|flush EPFILE\n");
+            return 2;
+        }
+        return fifo_ctl(fifo_op, dir);
+    }
 
     ep0 = ffs_test_open(dir, "ep0", O_RDWR);
     if (ep0 < 0) {
