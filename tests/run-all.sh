@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up a fresh Debian bookworm machine and run every test: installs the
-# packages (tests/install-deps.sh), configures and builds into ./build, then runs
-# CTest (unit tests and every QEMU VM scenario). Extra arguments go to ctest.
+# packages (tests/install-deps.sh, tests/cross/install-deps.sh), configures and builds
+# into ./build, then runs CTest (unit tests, lint, the arm64/armhf cross builds and every
+# QEMU VM scenario). Extra arguments go to ctest.
 #
 # A test that fails is run once more, alone (the VM scenarios run under TCG on a
 # shared machine, where timing can starve a guest): the run passes only if each
@@ -10,7 +11,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tests/install-deps.sh
-cmake -B build -S . -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIIOUSB_DEBUG_KERNEL=ON -DIIOUSB_WERROR=ON
+tests/cross/install-deps.sh arm64 armhf
+cmake -B build -S . -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIIOUSB_DEBUG_KERNEL=ON -DIIOUSB_WERROR=ON \
+	-DIIOUSB_CROSS_TESTS=ON
 cmake --build build -j"$(nproc)"
 cd build
 if ctest --output-on-failure -j"$(nproc)" "$@"; then
