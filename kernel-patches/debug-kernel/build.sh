@@ -32,9 +32,10 @@ format=1
 srcver=$(dpkg-query -W -f '${Version}' linux-source-6.12 2>/dev/null || stat -c %Y "$tarball")
 key="$srcver-$( (cat "$here/config.fragment"; echo "format $format") | sha256sum | cut -c1-12)"
 entry=$cache/$key
-# One builder at a time per cache (parallel CMake build dirs share it).
+# One builder at a time per cache entry (parallel CMake build dirs share the
+# cache); a build of one entry does not hold up users of another.
 mkdir -p "$cache"
-exec 9> "$cache/.lock"
+exec 9> "$cache/.lock-$key"
 flock 9
 if [ ! -f "$entry/release" ]; then
 	start=$(date +%s)
