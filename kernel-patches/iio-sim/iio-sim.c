@@ -51,8 +51,8 @@
  * buffer still aborts them.
  *
  * DMABUF access. An importer must not touch the pages of an imported DMABUF
- * (CONFIG_DMABUF_DEBUG scrambles the page pointers of the scatter table it
- * gets), only the DMA addresses its device was given. So the simulated DMA
+ * (CONFIG_DMABUF_DEBUG scrambles or hides the page pointers of the scatter
+ * table it gets), only the DMA addresses its device was given. So the simulated DMA
  * goes where a device would: through the DMA segments of the mapping, to the
  * memory behind each address (dma_to_phys()), which the CPU reaches through
  * its own kernel mapping. That is the device's view only if the mapping is a
