@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Build the rig's debug kernel (lockdep, KASAN, DMA-API debugging) from the
-# linux-source tarball: allnoconfig + config.fragment, bzImage and modules.
+# linux-source tarball: allnoconfig + config.fragment, bzImage and modules. The
+# *.patch files here (debugging aids only, not fixes) are applied to the tree first.
 #
 #   kernel-patches/debug-kernel/build.sh [--source TARBALL] [--cache DIR] [--link DIR]
 #
-# The result is cached in CACHE/<source version>-<fragment hash>/ (default cache
+# The result is cached in CACHE/<source version>-<hash>/ (hash of the fragment and
+# the patches; default cache
 # ${XDG_CACHE_HOME:-~/.cache}/iiousb/debug-kernel) and holds: build/ (the kernel
 # build dir, usable as KDIR for out-of-tree modules), bzImage, modroot/ (modules
 # installed under lib/modules/RELEASE) and release (the kernel release string).
@@ -28,13 +30,17 @@ fail() { echo "debug-kernel: $*" >&2; exit 1; }
 [ -f "$tarball" ] || fail "$tarball not found (apt-get install linux-source-6.12)"
 
 # Bump when a change to this script changes what it builds.
-format=1
+format=2
 srcver=$(dpkg-query -W -f '${Version}' linux-source-6.12 2>/dev/null || stat -c %Y "$tarball")
-key="$srcver-$( (cat "$here/config.fragment"; echo "format $format") | sha256sum | cut -c1-12)"
+patches=("$here"/*.patch)
+[ -e "${patches[0]}" ] || patches=()
+key="$srcver-$( (cat "$here/config.fragment" ${patches[@]+"${patches[@]}"}; echo "format $format") |
+	sha256sum | cut -c1-12)"
 entry=$cache/$key
-# One builder at a time per cache (parallel CMake build dirs share it).
+# One builder at a time per cache entry (parallel CMake build dirs share the
+# cache); a build of one entry does not hold up users of another.
 mkdir -p "$cache"
-exec 9> "$cache/.lock"
+exec 9> "$cache/.lock-$key"
 flock 9
 if [ ! -f "$entry/release" ]; then
 	start=$(date +%s)
@@ -42,6 +48,10 @@ if [ ! -f "$entry/release" ]; then
 	mkdir -p "$entry/src"
 	echo "debug-kernel: extracting $tarball"
 	tar xJf "$tarball" -C "$entry/src" --strip-components=1
+	for p in ${patches[@]+"${patches[@]}"}; do
+		echo "debug-kernel: applying $(basename "$p")"
+		patch -d "$entry/src" -p1 -s < "$p" || fail "$p does not apply"
+	done
 	make -C "$entry/src" O="$entry/build" ARCH=x86_64 -s \
 		KCONFIG_ALLCONFIG="$here/config.fragment" allnoconfig
 	# Every fragment line must have survived Kconfig's dependency resolution.

@@ -14,9 +14,10 @@
  * (read()/write() on the buffer) and with DMABUFs (IIO_BUFFER_DMABUF_*_IOCTL),
  * like a driver on industrialio-buffer-dmaengine. The "DMA" is a work item
  * that goes through the CPU view of each block: the coherent allocation of a
- * fileio block, or the pages of a DMABUF's scatter table. At a non-zero
- * sampling frequency an hrtimer paces block completion to that many sample
- * sets per second.
+ * fileio block, or, for a DMABUF, the memory behind the DMA addresses of the
+ * importer's mapping (see "DMABUF access" below). At a non-zero sampling
+ * frequency an hrtimer paces block completion to that many sample sets per
+ * second.
  *
  * Pattern. Every sample set carries a global sample index S, counted from 0
  * when the buffer is enabled. Channel c (its scan index) of sample set S holds
@@ -48,8 +49,40 @@
  * sim_stall makes the DMA engine stall (a fault to test watchdogs with): queued
  * blocks stay queued and none completes until 0 is written; disabling the
  * buffer still aborts them.
+ *
+ * DMABUF access. An importer must not touch the pages of an imported DMABUF
+ * (CONFIG_DMABUF_DEBUG scrambles or hides the page pointers of the scatter
+ * table it gets), only the DMA addresses its device was given. So the simulated DMA
+ * goes where a device would: through the DMA segments of the mapping, to the
+ * memory behind each address (dma_to_phys()), which the CPU reaches through
+ * its own kernel mapping. That is the device's view only if the mapping is a
+ * direct one (no IOMMU) and neither bounces (swiotlb) nor needs cache
+ * maintenance: exactly when dma_need_sync() is false for every segment.
+ * ATTACH is refused (-EOPNOTSUPP) for a device behind an IOMMU, and a block
+ * whose mapping needs syncs is aborted (fence -EINTR) with an error in the log.
+ *
+ * Cache maintenance. A real input device writes memory, past the CPU caches,
+ * between the sync_for_device of the mapping (dma_buf_map_attachment() at
+ * ATTACH, the exporter's end_cpu_access() after a DMA_BUF_IOCTL_SYNC_END) and
+ * the sync_for_cpu of a CPU reader (begin_cpu_access(), DMA_BUF_IOCTL_SYNC
+ * START), which drops the lines the CPU may have fetched meanwhile. The CPU
+ * standing in for it writes through its caches instead: on a non-coherent
+ * machine it would have to clean (write back) its lines to memory before the
+ * fence signals, or the reader's invalidation discards them and a second
+ * device (the USB controller) reads stale memory. The streaming DMA API has
+ * no call for "the CPU wrote for the device" on a DMA_FROM_DEVICE mapping:
+ * dma_sync_*_for_device(DMA_TO_DEVICE) cleans, but DMA-API debugging rejects
+ * a direction that is not the mapping's, and sync_for_device(DMA_FROM_DEVICE)
+ * invalidates on 32-bit ARM, dropping the data just written. Likewise an
+ * output device reads memory after the producer's SYNC_END cleaned it, while
+ * the CPU reading through its caches sees the producer's writes whether or not
+ * it synced. The model is exact only on a cache-coherent machine (x86; QEMU
+ * TCG models no caches), where those syncs are no-ops: iio-sim makes no sync
+ * calls and refuses mappings that would need them. Fileio blocks are coherent
+ * allocations, which the CPU may access directly anywhere.
  */
 
+#include <linux/dma-direct.h>
 #include <linux/dma-mapping.h>
 #include <linux/highmem.h>
 #include <linux/hrtimer.h>
@@ -350,14 +383,52 @@ static void iio_sim_check_header_chunk(struct iio_sim *sim,
 }
 
 /*
+ * Whether the CPU can stand in for the device on the DMA mapping of a DMABUF
+ * block (see "DMABUF access" at the top): every DMA segment must be a direct
+ * mapping of RAM that needs no syncs, i.e. is neither bounced nor mapped for a
+ * non-coherent device. Attaching already refused a device behind an IOMMU.
+ */
+static bool iio_sim_dmabuf_usable(struct iio_sim *sim,
+				  struct iio_dma_buffer_block *block)
+{
+	struct device *dev = sim->queue.dev;
+	struct scatterlist *sg;
+	dma_addr_t addr;
+	unsigned int i;
+
+	for_each_sgtable_dma_sg(block->sg_table, sg, i) {
+		addr = sg_dma_address(sg);
+		if (!sg_dma_len(sg))
+			continue;
+		if (dma_need_sync(dev, addr)) {
+			dev_err_ratelimited(dev,
+					    "DMA segment %pad needs cache maintenance or bouncing, which the simulated DMA cannot model: block aborted\n",
+					    &addr);
+			return false;
+		}
+		if (!pfn_valid(PHYS_PFN(dma_to_phys(dev, addr))) ||
+		    !pfn_valid(PHYS_PFN(dma_to_phys(dev, addr + sg_dma_len(sg) - 1)))) {
+			dev_err_ratelimited(dev,
+					    "DMA segment %pad is not RAM on a direct mapping: block aborted\n",
+					    &addr);
+			return false;
+		}
+	}
+
+	return true;
+}
+
+/*
  * Hands the first @len bytes of @block to @fn, chunk by chunk: the CPU view of
- * a fileio block is contiguous, a DMABUF is mapped page by page.
+ * a fileio block is contiguous; a DMABUF is reached through the DMA segments
+ * of its mapping (checked by iio_sim_dmabuf_usable()), page by page.
  */
 static void iio_sim_walk(struct iio_sim *sim, struct iio_dma_buffer_block *block,
 			 size_t len, struct iio_sim_xfer *x,
 			 void (*fn)(struct iio_sim *sim, struct iio_sim_xfer *x,
 				    u8 *buf, size_t len))
 {
+	struct device *dev = sim->queue.dev;
 	struct scatterlist *sg;
 	unsigned int i;
 
@@ -366,22 +437,20 @@ static void iio_sim_walk(struct iio_sim *sim, struct iio_dma_buffer_block *block
 		return;
 	}
 
-	/* The CPU fields of every entry, not the (maybe merged) DMA ones */
-	for_each_sgtable_sg(block->sg_table, sg, i) {
-		size_t off = sg->offset;
-		size_t left = min_t(size_t, sg->length, len);
+	for_each_sgtable_dma_sg(block->sg_table, sg, i) {
+		dma_addr_t addr = sg_dma_address(sg);
+		size_t left = min_t(size_t, sg_dma_len(sg), len);
 
 		len -= left;
 		while (left) {
-			struct page *page = nth_page(sg_page(sg),
-						     off >> PAGE_SHIFT);
-			size_t pg_off = offset_in_page(off);
+			phys_addr_t phys = dma_to_phys(dev, addr);
+			size_t pg_off = offset_in_page(phys);
 			size_t n = min_t(size_t, left, PAGE_SIZE - pg_off);
-			u8 *vaddr = kmap_local_page(page);
+			u8 *vaddr = kmap_local_pfn(PHYS_PFN(phys));
 
 			fn(sim, x, vaddr + pg_off, n);
 			kunmap_local(vaddr);
-			off += n;
+			addr += n;
 			left -= n;
 		}
 		if (!len)
@@ -442,12 +511,9 @@ static ktime_t iio_sim_process(struct iio_sim *sim,
 	sim->seq++;
 
 	/*
-	 * The pages were written through the CPU: clean them out of the caches
-	 * of a non-coherent system before the importer's CPU access.
+	 * No cache maintenance: the mapping needs none (iio_sim_dmabuf_usable()),
+	 * which is what makes the CPU's access the device's.
 	 */
-	if (!sim->output && !block->fileio)
-		dma_sync_sgtable_for_device(sim->queue.dev, block->sg_table,
-					    DMA_FROM_DEVICE);
 
 	spin_lock_irq(&sim->stats_lock);
 	if (!sim->reset_pending) {
@@ -490,7 +556,9 @@ static void iio_sim_work(struct work_struct *work)
 		if (!block)
 			return;
 
-		if (!block->bytes_used) {
+		if (!block->bytes_used ||
+		    (!sim->head_done && !block->fileio &&
+		     !iio_sim_dmabuf_usable(sim, block))) {
 			LIST_HEAD(aborted);
 
 			spin_lock_irq(&queue->list_lock);
@@ -652,7 +720,14 @@ static struct iio_dma_buffer_block *
 iio_sim_attach_dmabuf(struct iio_buffer *buffer,
 		      struct dma_buf_attachment *attach)
 {
+	struct device *dev = iio_sim_from_buffer(buffer)->queue.dev;
 	struct iio_dma_buffer_block *block;
+
+	/* Its DMA addresses are not physical ones: see "DMABUF access" */
+	if (device_iommu_mapped(dev)) {
+		dev_err(dev, "behind an IOMMU: DMABUFs not supported\n");
+		return ERR_PTR(-EOPNOTSUPP);
+	}
 
 	block = iio_dma_buffer_attach_dmabuf(buffer, attach);
 	if (!IS_ERR(block))

@@ -1,6 +1,7 @@
 # VM scenarios run by CTest.
 #   iiousb_vm_test(test-name scenario [STOCK_KERNEL_ONLY] [run.sh options...])
-#     -> vm.NAME on Debian's kernel and vm.debug.NAME on the debug kernel.
+#     -> vm.NAME on Debian's kernel and vm.debug.NAME on the debug kernel (lockdep with
+#     PROVE_RCU, KASAN, DMA-API debugging, DMABUF_DEBUG: kernel-patches/README.md).
 #     STOCK_KERNEL_ONLY where the debug kernel would check no kernel code that
 #     another debug run does not already cover (Debian's own modules, userspace
 #     error paths), to keep CI within its time.

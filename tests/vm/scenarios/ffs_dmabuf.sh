@@ -10,7 +10,10 @@
 # gadget (ffs_dmabuf_test) every OUT byte, and every fence must report 1.
 # Pass 3 moves 8 MiB each way with read()/write() on the endpoint files (the
 # daemon's copy fallback): with sg_supported set, f_fs hands those to the UDC
-# as scatter-gather requests too.
+# as scatter-gather requests too. dummy_hcd reaches the DMABUF requests (mapped
+# by f_fs, sg_was_mapped) through their DMA addresses and the read()/write()
+# ones through their pages; on the debug kernel (CONFIG_DMABUF_DEBUG: importers
+# get no page pointers) a UDC that took the pages of a DMABUF request oopses.
 . /lib/iiousb/functions.sh
 . /scenarios/_ffs_gadget.sh
 

@@ -1,5 +1,7 @@
 # IIO DMABUF on iio-sim: capture and playback verified word by word (and in
 # header mode), channel subsets, pacing, cyclic output, abort; clean rmmod.
+# iio-sim reaches the DMABUFs through the DMA addresses of its mapping; on the
+# debug kernel (CONFIG_DMABUF_DEBUG) touching their pages would oops.
 . /lib/iiousb/functions.sh
 [ -c /dev/dma_heap/system ] || die "no /dev/dma_heap/system"
 load_iio_sim
