@@ -102,7 +102,8 @@ if [ "$arch" = arm64 ]; then
 	[ "$kernel" = stock ] || fail "--arch arm64: Debian's kernel only (no arm64 debug kernel)"
 	[ "$modules" = fixed ] || fail "--arch arm64: the fixed modules only (tests/cross/run.sh builds those)"
 	[ "$rootfs" = busybox ] || fail "--arch arm64: the busybox initramfs only"
-	[ -d "$build/kmod/modules" ] || [ ! -d "$build/cross-arm64/kmod/modules" ] || build=$build/cross-arm64
+	# A build dir with the cross build in it (CTest's cross.arm64 writes BUILD/cross-arm64).
+	[ -d "$build/user" ] || [ ! -d "$build/cross-arm64/user" ] || build=$build/cross-arm64
 	[ -d "$build/kmod/modules" ] && [ -d "$build/user" ] ||
 		fail "$build: no arm64 cross build (kmod/modules, user/): tests/cross/run.sh --build-dir $build arm64"
 	# The kernel of the ABI the modules were built against (tests/cross/run.sh's headers).
