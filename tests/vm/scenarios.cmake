@@ -195,7 +195,7 @@ iiousb_vm_test(libiio_devices libiio_devices STOCK_KERNEL_ONLY)
 # The arm64 rig (issue 13; IIOUSB_ARM64_VM_TESTS, on in tests/run-all.sh): Debian's arm64 6.12
 # kernel in qemu-system-aarch64 (virt, cortex-a53, TCG) with our modules and the guest's
 # programs from the cross.arm64 build (its fixture). That kernel has no dma-heaps: iiousbd and
-# the test programs allocate with udmabuf, still zero-copy on both sides. About 2.5 minutes of
+# the test programs allocate with udmabuf, still zero-copy on both sides. About 3 minutes of
 # VM time in all; the long runs stay on amd64.
 iiousb_vm_arm64_test(smoke smoke)
 iiousb_vm_arm64_test(iio_dmabuf iio_dmabuf)
@@ -204,3 +204,5 @@ iiousb_vm_arm64_test(ffs_dmabuf_stock ffs_dmabuf_stock --udc stock)
 iiousb_vm_arm64_test(stream stream -- 256 64)
 iiousb_vm_arm64_test(stream_disconnect stream_disconnect -- 2)
 iiousb_vm_arm64_test(demo demo -- 8)
+# iiousbd --check-system on the board's architecture: the allocator line names udmabuf.
+iiousb_vm_arm64_test(check_system check_system)
