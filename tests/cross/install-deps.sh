@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install, from Debian's archive, what cross builds for the boards need: the cross tool
 # chain, the daemon's and host tool's libraries for each ARCH (multiarch), qemu-user
-# for running the unit tests, and for arm64 qemu-system-arm (the arm64 VM rig). ARCH: arm64 (ZCU102, Kuiper arm64), armhf (Pluto, Kuiper
-# armhf). Usage: tests/cross/install-deps.sh arm64 [armhf]
+# for running the unit tests, and for arm64 qemu-system-arm (the arm64 VM rig). ARCH:
+# arm64 (ZCU102, Kuiper arm64), armhf (Pluto, Kuiper armhf).
+# Usage: tests/cross/install-deps.sh arm64 [armhf]
 set -euo pipefail
 
 if [ "$(id -u)" != 0 ]; then
