@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Set up a fresh Debian bookworm machine and run every test: installs the
 # packages (tests/install-deps.sh, tests/cross/install-deps.sh), configures and builds
-# into ./build, then runs CTest (unit tests, lint, the arm64/armhf cross builds and every
-# QEMU VM scenario). Extra arguments go to ctest.
+# into ./build, then runs CTest (unit tests, lint, the arm64/armhf cross builds, every
+# QEMU VM scenario, and a few on Debian's arm64 kernel: vm.arm64.*, after cross.arm64).
+# Extra arguments go to ctest.
 #
 # A test that fails is run once more, alone (the VM scenarios run under TCG on a
 # shared machine, where timing can starve a guest): the run passes only if each
@@ -13,7 +14,7 @@ cd "$(dirname "$0")/.."
 tests/install-deps.sh
 tests/cross/install-deps.sh arm64 armhf
 cmake -B build -S . -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIIOUSB_DEBUG_KERNEL=ON -DIIOUSB_WERROR=ON \
-	-DIIOUSB_CROSS_TESTS=ON
+	-DIIOUSB_CROSS_TESTS=ON -DIIOUSB_ARM64_VM_TESTS=ON
 cmake --build build -j"$(nproc)"
 cd build
 if ctest --output-on-failure -j"$(nproc)" "$@"; then

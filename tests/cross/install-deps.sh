@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install, from Debian's archive, what cross builds for the boards need: the cross tool
-# chain, the daemon's and host tool's libraries for each ARCH (multiarch), and qemu-user
-# for running the unit tests. ARCH: arm64 (ZCU102, Kuiper arm64), armhf (Pluto, Kuiper
-# armhf). Usage: tests/cross/install-deps.sh arm64 [armhf]
+# chain, the daemon's and host tool's libraries for each ARCH (multiarch), qemu-user
+# for running the unit tests, and for arm64 qemu-system-arm (the arm64 VM rig). ARCH:
+# arm64 (ZCU102, Kuiper arm64), armhf (Pluto, Kuiper armhf).
+# Usage: tests/cross/install-deps.sh arm64 [armhf]
 set -euo pipefail
 
 if [ "$(id -u)" != 0 ]; then
@@ -33,6 +34,8 @@ for arch in "$@"; do
 		"libusb-1.0-0-dev:$arch" "libusbgx-dev:$arch" "libconfig-dev:$arch" \
 		"libsystemd-dev:$arch" "libiio-dev:$arch" "zlib1g-dev:$arch" \
 		"libgtest-dev:$arch" "libyaml-cpp0.7:$arch"
+	# The arm64 VM rig (tests/vm/run.sh --arch arm64) boots in qemu-system-aarch64.
+	[ "$arch" != arm64 ] || apt-get install -y -q --no-install-recommends qemu-system-arm
 
 	# libyaml-cpp-dev is Multi-Arch: no, so libyaml-cpp-dev:$arch would replace the
 	# build machine's. Headers are the same for every architecture (/usr/include); take

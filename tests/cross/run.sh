@@ -19,8 +19,8 @@ while [ $# -gt 1 ]; do
 done
 arch=${1:?usage: tests/cross/run.sh [--build-dir DIR] [--kabi ABI] arm64|armhf}
 case "$arch" in
-arm64) triplet=aarch64-linux-gnu; flavour=arm64; karch=arm64 ;;
-armhf) triplet=arm-linux-gnueabihf; flavour=armmp; karch=arm ;;
+arm64) triplet=aarch64-linux-gnu; flavour=arm64; karch=arm64; guest=ON ;;
+armhf) triplet=arm-linux-gnueabihf; flavour=armmp; karch=arm; guest=OFF ;;
 *) echo "cross: unknown architecture '$arch' (arm64, armhf)" >&2; exit 2 ;;
 esac
 build=${build:-$src/build/cross-$arch}
@@ -31,9 +31,11 @@ if ! command -v "$triplet-g++" > /dev/null; then
 	exit 1
 fi
 
-# 1. User space.
+# 1. User space; for arm64 also the VM guest's programs (user/vm-guest/bin, with iiousbd and
+# iiousb), which the arm64 VM rig boots with (tests/vm/run.sh --arch arm64 --build-dir DIR).
 cmake -B "$build/user" -S "$src" -DCMAKE_TOOLCHAIN_FILE="$src/cmake/toolchains/$triplet.cmake" \
-	-DCMAKE_BUILD_TYPE=RelWithDebInfo -DIIOUSB_VM_TESTS=OFF -DIIOUSB_WERROR=ON > "$build.cmake.log" ||
+	-DCMAKE_BUILD_TYPE=RelWithDebInfo -DIIOUSB_VM_TESTS=OFF -DIIOUSB_VM_GUEST=$guest \
+	-DIIOUSB_WERROR=ON > "$build.cmake.log" ||
 	{ cat "$build.cmake.log"; exit 1; }
 cmake --build "$build/user" -j"$(nproc)"
 for bin in daemon/iiousbd tools/iiousb; do

@@ -1,26 +1,50 @@
 #!/usr/bin/env bash
 # Build the test VM's initramfs (an uncompressed newc cpio):
 #   mkinitramfs.sh --kver KVER --build-dir BUILD --out FILE [--modroot DIR] [--kmod DIR] [--python]
+#                  [--arch amd64|arm64]
 # It carries busybox, the guest init and scenario scripts, the kernel's own
 # modules the rig needs (from DIR/lib/modules/KVER, default /lib/modules/KVER;
 # decompressed, with their own modules.dep), our out-of-tree modules (--kmod,
 # default BUILD/kmod/modules), and every executable in BUILD/vm-guest/bin with
 # the shared libraries it links; with --python, python3 and its libiio bindings
 # (guest-python.sh).
+# --arch arm64 (the arm64 rig, run.sh --arch arm64): busybox is DIR/bin/busybox (Debian's
+# busybox-static:arm64, unpacked there with the kernel), and the programs' libraries are
+# found by their DT_NEEDED entries in the arm64 multiarch directories (Debian's
+# lib*:arm64 packages, tests/cross/install-deps.sh), as ldd cannot run arm64 programs.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 prog=mkinitramfs
 . "$here/rootfs-args.sh" "$@"
 [ -n "$kmod" ] || kmod=$build/kmod/modules
-[ -x /bin/busybox ] || fail "/bin/busybox missing (apt-get install busybox-static)"
-ldd /bin/busybox >/dev/null 2>&1 && fail "/bin/busybox is not static (install busybox-static)"
+if [ "$arch" = amd64 ]; then
+	busybox=/bin/busybox
+	[ -x $busybox ] || fail "/bin/busybox missing (apt-get install busybox-static)"
+	ldd $busybox >/dev/null 2>&1 && fail "/bin/busybox is not static (install busybox-static)"
+	applets() { $busybox --list; }
+else
+	[ "$python" = 0 ] || fail "--python: not for --arch $arch"
+	busybox=$modroot/bin/busybox
+	[ -f "$busybox" ] || fail "$busybox missing (run.sh --arch $arch unpacks busybox-static:$arch there)"
+	# The applets of the arm64 busybox, under qemu-user if it is there; else the build
+	# machine's busybox-static (the same Debian version and configuration).
+	applets() {
+		if command -v qemu-aarch64-static > /dev/null; then
+			qemu-aarch64-static "$busybox" --list
+		else
+			/bin/busybox --list
+		fi
+	}
+	triplet=aarch64-linux-gnu
+	libdirs="/lib/$triplet /usr/lib/$triplet /usr/local/lib/$triplet"
+fi
 
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,usr/lib/iiousb,lib/iiousb,lib64,proc,sys,dev,tmp,run,root,etc,scenarios}
-cp /bin/busybox "$root/bin/busybox"
-for a in $(/bin/busybox --list); do
+cp "$busybox" "$root/bin/busybox"
+for a in $(applets); do
 	[ -e "$root/bin/$a" ] || ln -s busybox "$root/bin/$a"
 done
 install -m 755 "$here/guest/init" "$root/init"
@@ -58,17 +82,46 @@ if [ -d "$kmod" ]; then
 	cp "$kmod"/*.ko "$root/lib/modules/iiousb/"
 fi
 
+# needed_libs ELF: the paths of the shared libraries ELF needs, directly or not, found in
+# $libdirs (--arch arm64: ldd cannot run the programs).
+needed_libs() {
+	local -A found=()
+	local queue=("$1") f n d p
+	while [ ${#queue[@]} -gt 0 ]; do
+		f=${queue[0]}
+		queue=("${queue[@]:1}")
+		for n in $(readelf -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]$/\1/p'); do
+			[ -z "${found[$n]:-}" ] || continue
+			p=
+			for d in $libdirs; do
+				[ -e "$d/$n" ] && { p=$d/$n; break; }
+			done
+			[ -n "$p" ] || fail "$1 needs $n (through $f): not in $libdirs"
+			found[$n]=$p
+			queue+=("$p")
+		done
+	done
+	[ ${#found[@]} = 0 ] || printf '%s\n' "${found[@]}"
+}
+
 # Guest programs and the shared libraries they need.
 declare -A libs=()
 for exe in "$build"/vm-guest/bin/*; do
 	[ -f "$exe" ] && [ -x "$exe" ] || continue
 	cp "$exe" "$root/usr/bin/"
+	if [ "$arch" = amd64 ]; then
+		ldd "$exe" 2>/dev/null | awk '/=> \// { print $3 } /^\t\/lib/ { print $1 }' > "$root/.libs" || true
+	else
+		needed_libs "$exe" > "$root/.libs"
+	fi
 	while read -r lib; do
 		libs[$lib]=1
-	done < <(ldd "$exe" 2>/dev/null | awk '/=> \// { print $3 } /^\t\/lib/ { print $1 }')
+	done < "$root/.libs"
 done
+rm -f "$root/.libs"
 for lib in "${!libs[@]}"; do
 	case $lib in
+	*/ld-linux-aarch64*) cp -L "$lib" "$root/lib/$(basename "$lib")" ;;
 	*/ld-linux*) cp -L "$lib" "$root/lib64/$(basename "$lib")" ;;
 	*) cp -L "$lib" "$root/usr/lib/iiousb/" ;;
 	esac

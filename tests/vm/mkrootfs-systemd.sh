@@ -20,6 +20,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 prog=mkrootfs-systemd
 . "$here/rootfs-args.sh" "$@"
+[ "$arch" = amd64 ] || fail "--arch $arch: the systemd root is built for amd64 only"
 [ "$python" = 0 ] || fail "--python: only the busybox initramfs carries python3"
 command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null || fail "needs apt-get and dpkg-deb (Debian)"
 

@@ -1,7 +1,9 @@
 # Sourced by mkinitramfs.sh and mkrootfs-systemd.sh (with "$@" and $prog set): their
-# common options. Sets kver, build, out, modroot, kmod and python, and defines fail().
+# common options. Sets kver, build, out, modroot, kmod, python and arch, and defines fail().
 #   --kver KVER --build-dir BUILD --out FILE [--modroot DIR] [--kmod DIR] [--python]
-# (--python: Debian's python3 with python3-libiio in the guest, tests/vm/guest-python.sh.)
+#   [--arch amd64|arm64]
+# (--python: Debian's python3 with python3-libiio in the guest, tests/vm/guest-python.sh;
+# --arch arm64: a root for the arm64 rig, mkinitramfs.sh only.)
 # An unknown argument exits 2, a missing required one 1, both naming $prog.
 kver=
 build=
@@ -9,6 +11,7 @@ out=
 modroot=
 kmod=
 python=0
+arch=amd64
 while [ $# -gt 0 ]; do
 	case $1 in
 	--kver) kver=$2; shift 2 ;;
@@ -17,8 +20,10 @@ while [ $# -gt 0 ]; do
 	--modroot) modroot=$2; shift 2 ;;
 	--kmod) kmod=$2; shift 2 ;;
 	--python) python=1; shift ;;
+	--arch) arch=$2; shift 2 ;;
 	*) echo "$prog: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done
 fail() { echo "$prog: $*" >&2; exit 1; }
 [ -n "$kver" ] && [ -n "$build" ] && [ -n "$out" ] || fail "usage: --kver KVER --build-dir BUILD --out FILE"
+case $arch in amd64|arm64) ;; *) fail "--arch must be amd64 or arm64, not '$arch'" ;; esac

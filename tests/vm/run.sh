@@ -21,6 +21,13 @@
 #   --rootfs busybox|systemd  the guest's userspace: the busybox initramfs with the
 #                        rig's own init (default), or systemd as PID 1 on a root built
 #                        from Debian's packages (mkrootfs-systemd.sh, cached)
+#   --arch amd64|arm64   amd64 (default): the above in qemu-system-x86_64. arm64: Debian's
+#                        arm64 kernel (arm64-kernel.sh fetches and caches it) in
+#                        qemu-system-aarch64 -M virt -cpu cortex-a53, busybox initramfs,
+#                        stock kernel and fixed modules only; --build-dir is the output of
+#                        tests/cross/run.sh arm64 (kmod/, user/vm-guest/bin), or a build dir
+#                        with it in cross-arm64/; without --no-build only the guest's
+#                        programs are rebuilt (cmake --build DIR/user --target vm-guest)
 #
 # SCENARIO is tests/vm/scenarios/SCENARIO.sh, run as PID 1's child in the guest
 # with ARGs. The exit status is the scenario's, or 1 if the guest printed a
@@ -40,9 +47,10 @@ kernel=stock
 expect=
 modules=fixed
 rootfs=busybox
+arch=amd64
 
 usage() {
-	sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'
 	exit "${1:-0}"
 }
 
@@ -60,6 +68,7 @@ while [ $# -gt 0 ]; do
 	--no-build) do_build=0; shift ;;
 	--log) log=$2; shift 2 ;;
 	--rootfs) rootfs=$2; shift 2 ;;
+	--arch) arch=$2; shift 2 ;;
 	-h|--help) usage 0 ;;
 	-*) echo "run.sh: unknown option '$1'" >&2; usage 2 >&2 ;;
 	*) break ;;
@@ -74,28 +83,64 @@ fail() { echo "run.sh: $*" >&2; exit 1; }
 case $speed in hs|ss) ;; *) fail "--speed must be hs or ss, not '$speed'" ;; esac
 case $udc in patched|stock) ;; *) fail "--udc must be patched or stock, not '$udc'" ;; esac
 case $rootfs in busybox|systemd) ;; *) fail "--rootfs must be busybox or systemd, not '$rootfs'" ;; esac
+case $arch in amd64|arm64) ;; *) fail "--arch must be amd64 or arm64, not '$arch'" ;; esac
 [ -f "$here/scenarios/$scenario.sh" ] || fail "no scenario '$scenario' (tests/vm/scenarios/$scenario.sh)"
-command -v qemu-system-x86_64 >/dev/null || fail "qemu-system-x86_64 missing (run tests/install-deps.sh)"
+if [ "$arch" = amd64 ]; then
+	qemu=(qemu-system-x86_64 -accel tcg -cpu max)
+	console=ttyS0
+else
+	# cortex-a53: the boards' core (ZCU102); TCG emulates it faster than -cpu max.
+	qemu=(qemu-system-aarch64 -M virt -cpu cortex-a53 -accel tcg)
+	console=ttyAMA0
+fi
+command -v "${qemu[0]}" >/dev/null ||
+	fail "${qemu[0]} missing (run tests/install-deps.sh; arm64: apt-get install qemu-system-arm)"
 
 [ -d "$build" ] || fail "$build: no build directory (configure with cmake -B build first)"
 build=$(cd "$build" && pwd)
-case $kernel in
-stock)
-	kver=$("$here/kver.sh")
-	image=/boot/vmlinuz-$kver
-	modroot=
+if [ "$arch" = arm64 ]; then
+	[ "$kernel" = stock ] || fail "--arch arm64: Debian's kernel only (no arm64 debug kernel)"
+	[ "$modules" = fixed ] || fail "--arch arm64: the fixed modules only (tests/cross/run.sh builds those)"
+	[ "$rootfs" = busybox ] || fail "--arch arm64: the busybox initramfs only"
+	# A build dir with the cross build in it (CTest's cross.arm64 writes BUILD/cross-arm64).
+	[ -d "$build/user" ] || [ ! -d "$build/cross-arm64/user" ] || build=$build/cross-arm64
+	[ -d "$build/kmod/modules" ] && [ -d "$build/user" ] ||
+		fail "$build: no arm64 cross build (kmod/modules, user/): tests/cross/run.sh --build-dir $build arm64"
+	# The kernel of the ABI the modules were built against (tests/cross/run.sh's headers).
+	kabi=$(ls -d "$build"/headers-6.12.* 2>/dev/null | sort -V | tail -n 1)
+	kabi=${kabi##*/headers-}
+	[ -n "$kabi" ] || fail "$build: no headers-<abi>/ from tests/cross/run.sh"
+	kver=$kabi-arm64
+	modroot=$("$here/arm64-kernel.sh" "$kabi") || fail "fetching Debian's arm64 kernel $kver failed"
+	image=$modroot/boot/vmlinuz-$kver
 	kmod=$build/kmod/modules
-	;;
-debug)
-	dk=$build/debug-kernel
-	[ -f "$dk/release" ] || fail "$dk: no debug kernel (cmake -DIIOUSB_DEBUG_KERNEL=ON, then build)"
-	kver=$(cat "$dk/release")
-	image=$dk/bzImage
-	modroot=$dk/modroot
-	kmod=$build/kmod-debug/modules
-	;;
-*) fail "--kernel must be stock or debug, not '$kernel'" ;;
-esac
+	if [ "$do_build" = 1 ]; then
+		cmake --build "$build/user" --target vm-guest > "$build/vm-guest.log" 2>&1 ||
+			fail "building the guest's programs failed (log in $build/vm-guest.log)"
+		do_build=0
+	fi
+	build=$build/user
+	[ -d "$build/vm-guest/bin" ] ||
+		fail "$build/vm-guest/bin: no guest programs (tests/cross/run.sh arm64 builds them)"
+else
+	case $kernel in
+	stock)
+		kver=$("$here/kver.sh")
+		image=/boot/vmlinuz-$kver
+		modroot=
+		kmod=$build/kmod/modules
+		;;
+	debug)
+		dk=$build/debug-kernel
+		[ -f "$dk/release" ] || fail "$dk: no debug kernel (cmake -DIIOUSB_DEBUG_KERNEL=ON, then build)"
+		kver=$(cat "$dk/release")
+		image=$dk/bzImage
+		modroot=$dk/modroot
+		kmod=$build/kmod-debug/modules
+		;;
+	*) fail "--kernel must be stock or debug, not '$kernel'" ;;
+	esac
+fi
 case $modules in
 fixed) ;;
 unfixed) kmod=${kmod%/modules}-unfixed/modules ;;
@@ -118,20 +163,20 @@ else
 	py=
 	! grep -q '^# guest: python3$' "$here/scenarios/$scenario.sh" || py=--python
 	"$here/mkinitramfs.sh" --kver "$kver" --build-dir "$build" --out "$work/initramfs.cpio" \
-		--kmod "$kmod" ${modroot:+--modroot "$modroot"} $py
+		--kmod "$kmod" ${modroot:+--modroot "$modroot"} --arch "$arch" $py
 fi
 [ -n "$log" ] || log=$work/console.log
 
 # watchdog_thresh=60: the soft-lockup detector fires after 120 s instead of 20 s. A TCG
 # guest starved by a loaded host (two VMs on two cores plus builds) was reported stuck for
 # 22 s in an initcall (jitterentropy's self-test) long before any code of ours ran.
-append="console=ttyS0 panic=-1 loglevel=4 watchdog_thresh=60 iiousb.scenario=$scenario iiousb.speed=$speed iiousb.udc=$udc"
+append="console=$console panic=-1 loglevel=4 watchdog_thresh=60 iiousb.scenario=$scenario iiousb.speed=$speed iiousb.udc=$udc iiousb.arch=$arch"
 if [ "$rootfs" = systemd ]; then
 	append="$append rdinit=/lib/systemd/systemd systemd.unit=iiousb-vm.target systemd.show_status=error"
 fi
 [ -n "$scen_args" ] && append="$append iiousb.args=$scen_args"
 
-echo "run.sh: $scenario (rootfs=$rootfs kernel=$kernel modules=$modules speed=$speed udc=$udc mem=${mem}M smp=$smp release=$kver timeout=${timeout_s}s)"
+echo "run.sh: $scenario (arch=$arch rootfs=$rootfs kernel=$kernel modules=$modules speed=$speed udc=$udc mem=${mem}M smp=$smp release=$kver timeout=${timeout_s}s)"
 # console_has RE: a line of the console so far matches the extended regex RE. (Not
 # `tr | grep -q`: under pipefail, grep quitting at the first match can fail the pipeline
 # with tr's SIGPIPE once the console is larger than a pipe's buffer.)
@@ -143,7 +188,7 @@ console_has() {
 boot_once() {
 	: > "$log"
 	set +e
-	timeout -k 10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -smp "$smp" -m "$mem" \
+	timeout -k 10 "$timeout_s" "${qemu[@]}" -smp "$smp" -m "$mem" \
 		-kernel "$image" -initrd "$work/initramfs.cpio" -append "$append" \
 		-nographic -no-reboot -nodefaults -serial stdio -monitor none \
 		</dev/null > >(tee "$log") 2>&1 &

@@ -7,6 +7,8 @@
 #     error paths), to keep CI within its time.
 #   iiousb_vm_regression(test-name scenario stock|debug REGEX [run.sh options...] [-- scenario args])
 #     -> vm.regress.NAME: the modules without our fixes must reproduce the bug
+#   iiousb_vm_arm64_test(test-name scenario [run.sh options...] [-- scenario args])
+#     -> vm.arm64.NAME: on Debian's arm64 kernel (run.sh --arch arm64), after cross.arm64
 
 iiousb_vm_test(smoke smoke STOCK_KERNEL_ONLY)
 
@@ -190,3 +192,18 @@ iiousb_vm_test(libiio_basic_noflag libiio_basic STOCK_KERNEL_ONLY --modules unfi
 iiousb_vm_test(libiio_python libiio_python STOCK_KERNEL_ONLY)
 # libiio.devices: a device left out is not in the context and answers -ENODEV.
 iiousb_vm_test(libiio_devices libiio_devices STOCK_KERNEL_ONLY)
+
+# The arm64 rig (issue 13; IIOUSB_ARM64_VM_TESTS, on in tests/run-all.sh): Debian's arm64 6.12
+# kernel in qemu-system-aarch64 (virt, cortex-a53, TCG) with our modules and the guest's
+# programs from the cross.arm64 build (its fixture). That kernel has no dma-heaps: iiousbd and
+# the test programs allocate with udmabuf, still zero-copy on both sides. About 3 minutes of
+# VM time in all; the long runs stay on amd64.
+iiousb_vm_arm64_test(smoke smoke)
+iiousb_vm_arm64_test(iio_dmabuf iio_dmabuf)
+iiousb_vm_arm64_test(ffs_dmabuf_hs ffs_dmabuf --speed hs)
+iiousb_vm_arm64_test(ffs_dmabuf_stock ffs_dmabuf_stock --udc stock)
+iiousb_vm_arm64_test(stream stream -- 256 64)
+iiousb_vm_arm64_test(stream_disconnect stream_disconnect -- 2)
+iiousb_vm_arm64_test(demo demo -- 8)
+# iiousbd --check-system on the board's architecture: the allocator line names udmabuf.
+iiousb_vm_arm64_test(check_system check_system)

@@ -1,5 +1,6 @@
 # Helpers for VM scenarios: source /lib/iiousb/functions.sh
-# Environment from the harness: IIOUSB_SPEED=hs|ss, IIOUSB_UDC=patched|stock.
+# Environment from the harness: IIOUSB_SPEED=hs|ss, IIOUSB_UDC=patched|stock,
+# IIOUSB_ARCH=amd64|arm64.
 
 IIOUSB_MODDIR=/lib/modules/iiousb
 
@@ -71,4 +72,16 @@ iio_dev_by_name() {
 run() {
 	log "+ $*"
 	"$@" || die "'$*' exited $?"
+}
+
+# The DMABUF allocators: /dev/udmabuf always; /dev/dma_heap/system except on Debian's arm64
+# kernel, which has no dma-heaps (CONFIG_DMABUF_HEAPS is off): there iiousbd and the test
+# programs allocate with udmabuf.
+check_dmabuf_allocators() {
+	[ -c /dev/udmabuf ] || die "no /dev/udmabuf"
+	if [ "${IIOUSB_ARCH:-amd64}" = arm64 ]; then
+		[ ! -e /dev/dma_heap/system ] || log "arm64 kernel with /dev/dma_heap/system"
+	else
+		[ -c /dev/dma_heap/system ] || die "no /dev/dma_heap/system"
+	fi
 }

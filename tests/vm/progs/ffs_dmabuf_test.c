@@ -8,7 +8,7 @@
  * binds the UDC) and waits for the host to configure the function. Then:
  *
  *   stream   streams --in-bytes of the test pattern (seed --seed-in) to the
- *            host through DMABUFs from /dev/dma_heap/system attached to ep1,
+ *            host through DMABUFs from /dev/dma_heap/system (or udmabuf) attached to ep1,
  *            and receives --out-bytes (seed --seed-out) into DMABUFs attached
  *            to ep2, with --bufs buffers of --buf-size in flight each way.
  *            Every transfer's fence must signal with status 1, every byte
@@ -314,9 +314,9 @@ static int run_stream(int ep_in, int ep_out, uint16_t mps)
              "the system heap syncs CPU writes to the OUT endpoint's mapping in the wrong "
              "direction");
     }
-    heap = open("/dev/dma_heap/system", O_RDONLY | O_CLOEXEC);
+    heap = test_dmabuf_allocator_open();
     if (heap < 0) {
-        tlog("/dev/dma_heap/system: %s", strerror(errno));
+        tlog("%s: %s", test_dmabuf_allocator_name(), strerror(errno));
         return 1;
     }
     ret = dir_setup(&in, heap, ep_in, true, opt->in_bytes, opt->seed_in, mps);
@@ -386,9 +386,9 @@ static int run_copy(int ep_in, int ep_out, bool expect_eperm)
     double t0 = test_now();
     int heap, ret, failed = 0;
 
-    heap = open("/dev/dma_heap/system", O_RDONLY | O_CLOEXEC);
+    heap = test_dmabuf_allocator_open();
     if (heap < 0) {
-        tlog("/dev/dma_heap/system: %s", strerror(errno));
+        tlog("%s: %s", test_dmabuf_allocator_name(), strerror(errno));
         return 1;
     }
     ret = test_dmabuf_alloc(heap, chunk, &b);
@@ -617,7 +617,7 @@ static int run_hazards(struct hz *h)
     struct test_dmabuf a, b, c, d[3], e[2];
     int pipefd[2], sfd, sfd2, ret;
 
-    h->heap = open("/dev/dma_heap/system", O_RDONLY | O_CLOEXEC);
+    h->heap = test_dmabuf_allocator_open();
     if (h->heap < 0 || pipe2(pipefd, O_CLOEXEC)) {
         tlog("setup: %s", strerror(errno));
         return 1;
@@ -862,7 +862,7 @@ static int run_double_in(struct hz *h)
     struct test_dmabuf a;
     int held = -1;
 
-    h->heap = open("/dev/dma_heap/system", O_RDONLY | O_CLOEXEC);
+    h->heap = test_dmabuf_allocator_open();
     if (h->heap < 0 || test_dmabuf_alloc(h->heap, 65536, &a)) {
         tlog("allocating a DMABUF failed");
         return 1;

@@ -37,6 +37,7 @@
 
 #include "iiosim_pattern.h"
 
+#include "common/dmabuf_alloc.h"
 #include "common/iio_dmabuf_uapi.h"
 
 #define PROG "iio_dmabuf_test"
@@ -290,19 +291,22 @@ static int heap_fd = -1;
 
 static int dmabuf_alloc(struct dmabuf *b, size_t size)
 {
-	struct dma_heap_allocation_data req = { .len = size, .fd_flags = O_RDWR | O_CLOEXEC };
+	int fd;
 
 	b->fd = -1;
 	b->sync_fd = -1;
 	b->map = NULL;
 	if (heap_fd < 0) {
-		heap_fd = open("/dev/dma_heap/system", O_RDONLY | O_CLOEXEC);
+		/* The system heap, or udmabuf on kernels without dma-heaps (Debian's arm64). */
+		heap_fd = test_dmabuf_allocator_open();
 		if (heap_fd < 0)
-			return fail("dma-heap", "/dev/dma_heap/system: %s", strerror(errno));
+			return fail("dma-heap", "%s: %s", test_dmabuf_allocator_name(), strerror(errno));
 	}
-	if (ioctl(heap_fd, DMA_HEAP_IOCTL_ALLOC, &req))
-		return fail("dma-heap", "DMA_HEAP_IOCTL_ALLOC of %zu bytes: %s", size, strerror(errno));
-	b->fd = (int)req.fd;
+	fd = test_dmabuf_create(heap_fd, size);
+	if (fd < 0)
+		return fail("dma-heap", "allocating %zu bytes from %s: %s", size,
+			    test_dmabuf_allocator_name(), strerror(-fd));
+	b->fd = fd;
 	b->size = size;
 	b->map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, b->fd, 0);
 	if (b->map == MAP_FAILED) {

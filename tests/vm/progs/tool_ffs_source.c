@@ -10,14 +10,15 @@
  *                   [--drop-block N] [--corrupt-offset N] [--dmabuf N [--iio NAME]] FFS_DIR
  *
  * --dmabuf N turns rx0 into the raw zero-copy loop the benchmark (bench/) compares the
- * daemon with: at START it takes N DMABUFs of --block bytes from /dev/dma_heap/system,
- * attaches each to the IIO buffer of device NAME (default iio-sim-adc, channels --mask)
- * and to ep1, and cycles them with nothing but ioctls: IIO_BUFFER_DMABUF_ENQUEUE ->
- * IIO fence -> FUNCTIONFS_DMABUF_TRANSFER -> USB fence -> enqueue again, waiting with
- * poll() on sync_files exported right after each queue and reading every fence's status
- * before the next stage; blocks go out in the order IIO filled them. The data is never
- * touched (whatever pattern iio-sim is set to; --pattern and the fault options do not
- * apply). STOP disables the IIO buffer, reads and closes the sync_files, then detaches.
+ * daemon with: at START it takes N DMABUFs of --block bytes from /dev/dma_heap/system
+ * (udmabuf without dma-heaps), attaches each to the IIO buffer of device NAME (default
+ * iio-sim-adc, channels --mask) and to ep1, and cycles them with nothing but ioctls:
+ * IIO_BUFFER_DMABUF_ENQUEUE -> IIO fence -> FUNCTIONFS_DMABUF_TRANSFER -> USB fence ->
+ * enqueue again, waiting with poll() on sync_files exported right after each queue and
+ * reading every fence's status before the next stage; blocks go out in the order IIO
+ * filled them. The data is never touched (whatever pattern iio-sim is set to; --pattern
+ * and the fault options do not apply). STOP disables the IIO buffer, reads and closes the
+ * sync_files, then detaches.
  *
  * --drop-block N leaves out block N of each rx run (the stream jumps, as after an
  * overrun); --corrupt-offset N flips the bits of byte N of each rx run. The program
@@ -409,23 +410,22 @@ static int zrun_setup(struct zrun *z, int ep)
         tlog("dmabuf: IIO_BUFFER_GET_FD_IOCTL: %s", strerror(errno));
         return ret;
     }
-    heap = open("/dev/dma_heap/system", O_RDONLY | O_CLOEXEC);
+    heap = test_dmabuf_allocator_open();
     if (heap < 0) {
         ret = -errno;
-        tlog("dmabuf: /dev/dma_heap/system: %s", strerror(errno));
+        tlog("dmabuf: %s: %s", test_dmabuf_allocator_name(), strerror(errno));
         return ret;
     }
     for (int i = 0; i < z->n; i++) {
         struct zslot *s = &z->slot[i];
-        struct dma_heap_allocation_data alloc = {.len = opt.block, .fd_flags = O_RDWR | O_CLOEXEC};
 
-        if (ioctl(heap, DMA_HEAP_IOCTL_ALLOC, &alloc) < 0) {
-            ret = -errno;
+        s->fd = test_dmabuf_create(heap, opt.block);
+        if (s->fd < 0) {
+            ret = s->fd;
             tlog("dmabuf: allocating %llu bytes: %s", (unsigned long long)opt.block,
                  strerror(-ret));
             break;
         }
-        s->fd = (int)alloc.fd;
         ret = iio_ioctl_fd(z->buf_fd, IIO_BUFFER_DMABUF_ATTACH_IOCTL, s->fd);
         if (ret) {
             tlog("dmabuf: IIO_BUFFER_DMABUF_ATTACH_IOCTL: %s", strerror(-ret));

@@ -1,9 +1,10 @@
 # IIO DMABUF on iio-sim: capture and playback verified word by word (and in
-# header mode), channel subsets, pacing, cyclic output, abort; clean rmmod.
-# iio-sim reaches the DMABUFs through the DMA addresses of its mapping; on the
-# debug kernel (CONFIG_DMABUF_DEBUG) touching their pages would oops.
+# header mode), channel subsets, pacing, cyclic output, abort; clean rmmod. The DMABUFs
+# come from the system dma-heap (from udmabuf on arm64: check_dmabuf_allocators).
+# iio-sim reaches them through the DMA addresses of its mapping; on the debug kernel
+# (CONFIG_DMABUF_DEBUG) touching their pages would oops.
 . /lib/iiousb/functions.sh
-[ -c /dev/dma_heap/system ] || die "no /dev/dma_heap/system"
+check_dmabuf_allocators
 load_iio_sim
 iio_dev_by_name iio-sim-adc >/dev/null || die "no IIO device iio-sim-adc"
 iio_dev_by_name iio-sim-dac >/dev/null || die "no IIO device iio-sim-dac"

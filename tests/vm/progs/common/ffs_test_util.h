@@ -32,6 +32,8 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include "dmabuf_alloc.h"
+
 /*
  * FunctionFS DMABUF interface, added in Linux 6.9 (include/uapi/linux/usb/
  * functionfs.h); the build host's uapi headers may predate it.
@@ -334,25 +336,23 @@ struct test_dmabuf {
     uint8_t *map;
 };
 
-/* Allocate size bytes from the dma-heap open at heap_fd and mmap them. 0 or -errno. */
+/* Allocate size bytes from the allocator heap_fd (test_dmabuf_allocator_open(): the system
+ * dma-heap, or /dev/udmabuf) and mmap them. 0 or -errno. */
 static inline int test_dmabuf_alloc(int heap_fd, size_t size, struct test_dmabuf *b)
 {
-    struct dma_heap_allocation_data alloc = {
-            .len = size,
-            .fd_flags = O_RDWR | O_CLOEXEC,
-    };
+    int fd = test_dmabuf_create(heap_fd, size);
     void *map;
 
-    if (ioctl(heap_fd, DMA_HEAP_IOCTL_ALLOC, &alloc) < 0)
-        return -errno;
-    map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, (int)alloc.fd, 0);
+    if (fd < 0)
+        return fd;
+    map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (map == MAP_FAILED) {
         int err = -errno;
 
-        close((int)alloc.fd);
+        close(fd);
         return err;
     }
-    b->fd = (int)alloc.fd;
+    b->fd = fd;
     b->size = size;
     b->map = map;
     return 0;

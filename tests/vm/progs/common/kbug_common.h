@@ -22,6 +22,8 @@
 #include <linux/types.h>
 #include <sys/ioctl.h>
 
+#include "dmabuf_alloc.h"
+
 /* include/uapi/linux/usb/functionfs.h, Linux 6.9 */
 struct kbug_ffs_dmabuf_transfer_req {
 	int fd;
@@ -102,21 +104,20 @@ static inline int kbug_read_file(const char *path, char *buf, size_t len)
 	return 0;
 }
 
-/* A DMABUF of len bytes from the system dma-heap. */
+/* A DMABUF of len bytes from the system dma-heap (udmabuf on kernels without dma-heaps). */
 static inline int kbug_dmabuf_alloc(size_t len)
 {
-	struct dma_heap_allocation_data data = {
-		.len = len,
-		.fd_flags = O_RDWR | O_CLOEXEC,
-	};
-	int heap = open("/dev/dma_heap/system", O_RDONLY | O_CLOEXEC);
+	int heap = test_dmabuf_allocator_open();
+	int fd;
 
 	if (heap < 0)
-		kbug_die("open /dev/dma_heap/system: %s", strerror(errno));
-	if (ioctl(heap, DMA_HEAP_IOCTL_ALLOC, &data))
-		kbug_die("DMA_HEAP_IOCTL_ALLOC %zu: %s", len, strerror(errno));
+		kbug_die("open %s: %s", test_dmabuf_allocator_name(), strerror(errno));
+	fd = test_dmabuf_create(heap, len);
+	if (fd < 0)
+		kbug_die("allocating %zu bytes from %s: %s", len, test_dmabuf_allocator_name(),
+			 strerror(-fd));
 	close(heap);
-	return (int)data.fd;
+	return fd;
 }
 
 /* sync_file of the DMABUF's current fences (DMA_BUF_SYNC_WRITE: all of them). */
