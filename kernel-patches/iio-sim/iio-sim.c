@@ -1112,6 +1112,19 @@ static int iio_sim_probe(struct platform_device *pdev)
 	 */
 	dma_set_max_seg_size(&pdev->dev, UINT_MAX);
 
+#if defined(CONFIG_ARCH_HAS_SYNC_DMA_FOR_DEVICE) || \
+	defined(CONFIG_ARCH_HAS_SYNC_DMA_FOR_CPU) || \
+	defined(CONFIG_ARCH_HAS_SYNC_DMA_FOR_CPU_ALL)
+	/*
+	 * The simulated DMA is the CPU, reading and writing through its own
+	 * caches: the device is cache-coherent by construction. Say so, so
+	 * that its mappings need no cache maintenance (dma_need_sync() false)
+	 * on architectures whose platform devices default to non-coherent
+	 * (arm64, arm); x86 has no such flag and is coherent anyway.
+	 */
+	pdev->dev.dma_coherent = true;
+#endif
+
 	ret = iio_sim_register(&pdev->dev, false);
 	if (ret)
 		return ret;
