@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Build iiousb's Debian packages (debian/: iiousbd, iiousb, iiousb-dkms) and check them
+# with lintian:
+#
+#   tests/packaging/build-debs.sh OUTDIR
+#
+# The build runs in a scratch copy of the tree (OUTDIR/work: the files git tracks plus
+# untracked, not ignored ones), so the source tree stays clean. Missing build
+# dependencies (and lintian) are installed with apt-get when run as root; otherwise
+# the script stops and names them. dpkg-buildpackage -us -uc -b runs the unit tests
+# (unless DEB_BUILD_OPTIONS has nocheck); lintian's errors and warnings that are not
+# overridden (debian/*.lintian-overrides, each override explained there) fail the run.
+# The .debs, the .changes, the build log and lintian's output end up in OUTDIR.
+set -euo pipefail
+
+if [ $# -ne 1 ] || [ "${1:0:1}" = - ]; then
+	sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+	exit 2
+fi
+src=$(cd "$(dirname "$0")/../.." && pwd)
+mkdir -p "$1"
+out=$(cd "$1" && pwd)
+fail() {
+	echo "build-debs: $*" >&2
+	exit 1
+}
+start=$SECONDS
+
+# The Debian version is the project's (CMakeLists.txt project(VERSION)).
+cmake_version=$(sed -n 's/^project(iiousb VERSION \([0-9.]*\).*/\1/p' "$src/CMakeLists.txt")
+deb_version=$(dpkg-parsechangelog -l "$src/debian/changelog" -SVersion 2>/dev/null ||
+	sed -n '1s/^iiousb (\([^)]*\)).*/\1/p' "$src/debian/changelog")
+[ "$cmake_version" = "${deb_version%%-*}" ] ||
+	fail "debian/changelog has $deb_version, CMakeLists.txt project(VERSION) $cmake_version"
+
+# A scratch copy of the tree, named as dpkg-source likes.
+work=$out/work
+rm -rf "$work"
+tree=$work/iiousb-$cmake_version
+mkdir -p "$tree"
+if git -C "$src" rev-parse --git-dir > /dev/null 2>&1; then
+	# (Tracked files deleted in the work tree are left out.)
+	(cd "$src" && git ls-files -z --cached --others --exclude-standard |
+		while IFS= read -r -d '' f; do
+			if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\0' "$f"; fi
+		done | tar --null -T - -cf -) | tar -xf - -C "$tree"
+else
+	tar -C "$src" --exclude=./build --exclude=./.git -cf - . | tar -xf - -C "$tree"
+fi
+
+# Build dependencies (debian/control), dpkg-dev, debhelper and lintian.
+m=
+for tool in dpkg-buildpackage:dpkg-dev dh:debhelper lintian:lintian; do
+	command -v "${tool%%:*}" > /dev/null || m="$m ${tool#*:}"
+done
+if [ -z "$m" ] && ! (cd "$tree" && dpkg-checkbuilddeps > /dev/null 2>&1); then
+	m="$m (Build-Depends of debian/control)"
+fi
+if [ -n "$m" ]; then
+	[ "$(id -u)" = 0 ] ||
+		fail "missing:$m; as root: apt-get install dpkg-dev debhelper lintian && apt-get build-dep $src"
+	echo "build-debs: installing$m"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q > "$out/apt.log" 2>&1 || fail "apt-get update failed ($out/apt.log)"
+	apt-get install -y -q --no-install-recommends dpkg-dev debhelper lintian >> "$out/apt.log" 2>&1 ||
+		fail "apt-get install failed ($out/apt.log)"
+	apt-get build-dep -y -q --no-install-recommends "$tree" >> "$out/apt.log" 2>&1 ||
+		fail "apt-get build-dep failed ($out/apt.log)"
+fi
+(cd "$tree" && dpkg-checkbuilddeps) || fail "build dependencies missing (above)"
+
+# Build.
+rm -f "$out"/*.deb "$out"/*.changes "$out"/*.buildinfo
+export DEB_BUILD_OPTIONS="${DEB_BUILD_OPTIONS:+$DEB_BUILD_OPTIONS }parallel=$(nproc)"
+echo "build-debs: dpkg-buildpackage -us -uc -b in $tree (DEB_BUILD_OPTIONS=$DEB_BUILD_OPTIONS)"
+if ! (cd "$tree" && dpkg-buildpackage -us -uc -b) > "$out/build.log" 2>&1; then
+	tail -n 40 "$out/build.log" >&2
+	fail "dpkg-buildpackage failed (whole log: $out/build.log)"
+fi
+grep -E '^(100% tests passed|[0-9]+% tests passed|Total Test time)' "$out/build.log" || true
+changes=$(ls "$work"/iiousb_*.changes)
+mv "$work"/*.deb "$work"/*.changes "$work"/*.buildinfo "$out"/
+changes=$out/$(basename "$changes")
+build_seconds=$((SECONDS - start))
+
+# Lintian: errors and warnings fail, overridden tags are not reported.
+rc=0
+lintian --fail-on error,warning --info "$changes" > "$out/lintian.log" 2>&1 || rc=$?
+cat "$out/lintian.log"
+[ "$rc" = 0 ] || fail "lintian found errors or warnings (above; $out/lintian.log)"
+
+rm -rf "$work"
+echo "build-debs: packages in $out (build ${build_seconds} s, all $((SECONDS - start)) s):"
+ls -1 "$out"/*.deb
