@@ -28,7 +28,7 @@ source_version=${source_version%%-*}
 if [ "$kernel_version" != "$source_version" ]; then
 	fail "kernel $kver is Linux $kernel_version, but linux-source-6.12 is $source_version:" \
 		"install the linux-source-6.12 of the same version (or the kernel of linux-source's)," \
-		"then: dkms install iiousb/VERSION -k $kver"
+		"then: dkms install iiousb/$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf) -k $kver"
 fi
 echo "iiousb-dkms: building against $kdir (Linux $kernel_version) with $tarball"
 exec bash kernel-patches/build.sh --kdir "$kdir" --source "$tarball" --out "$PWD/out" -j "$(nproc)"

@@ -2,7 +2,7 @@
 # Build iiousb's Debian packages (debian/: iiousbd, iiousb, iiousb-dkms) and check them
 # with lintian:
 #
-#   tests/packaging/build-debs.sh OUTDIR
+#   tests/packaging/build-debs.sh [--dkms[=KERNELVER]] OUTDIR
 #
 # The build runs in a scratch copy of the tree (OUTDIR/work: the files git tracks plus
 # untracked, not ignored ones), so the source tree stays clean. Missing build
@@ -11,11 +11,27 @@
 # (unless DEB_BUILD_OPTIONS has nocheck); lintian's errors and warnings that are not
 # overridden (debian/*.lintian-overrides, each override explained there) fail the run.
 # The .debs, the .changes, the build log and lintian's output end up in OUTDIR.
+#
+# --dkms also builds iiousb-dkms's modules with dkms (add + build, no install) for
+# KERNELVER (default: the VM rig's Debian 6.12 kernel, tests/vm/kver.sh), from the
+# extracted package, in scratch dkms trees under OUTDIR; as root, in a private mount
+# namespace with a tmpfs on /var/lib/dkms, so that dkms's module signing key stays there.
 set -euo pipefail
 
-if [ $# -ne 1 ] || [ "${1:0:1}" = - ]; then
-	sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+usage() {
+	sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
+}
+dkms_kernel=
+while [ $# -gt 1 ]; do
+	case $1 in
+	--dkms) dkms_kernel=rig; shift ;;
+	--dkms=*) dkms_kernel=${1#--dkms=}; shift ;;
+	*) usage ;;
+	esac
+done
+if [ $# -ne 1 ] || [ "${1:0:1}" = - ]; then
+	usage
 fi
 src=$(cd "$(dirname "$0")/../.." && pwd)
 mkdir -p "$1"
@@ -88,6 +104,33 @@ rc=0
 lintian --fail-on error,warning --info "$changes" > "$out/lintian.log" 2>&1 || rc=$?
 cat "$out/lintian.log"
 [ "$rc" = 0 ] || fail "lintian found errors or warnings (above; $out/lintian.log)"
+
+# The DKMS build of iiousb-dkms, as its postinst would run it (without the install).
+if [ -n "$dkms_kernel" ]; then
+	[ "$(id -u)" = 0 ] || fail "--dkms needs root (dkms, mount namespace)"
+	[ "$dkms_kernel" = rig ] && dkms_kernel=$("$src/tests/vm/kver.sh")
+	command -v dkms > /dev/null || {
+		echo "build-debs: installing dkms"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends dkms \
+			>> "$out/apt.log" 2>&1 || fail "apt-get install dkms failed ($out/apt.log)"
+	}
+	version=$(dpkg-deb -f "$out"/iiousb-dkms_*_all.deb Version)
+	d=$out/dkms
+	rm -rf "$d"
+	mkdir -p "$d/root" "$d/tree"
+	dpkg-deb -x "$out"/iiousb-dkms_*_all.deb "$d/root"
+	args=(-m iiousb -v "$version" --sourcetree "$d/root/usr/src" --dkmstree "$d/tree")
+	echo "build-debs: dkms build ${args[*]} -k $dkms_kernel"
+	t=$SECONDS
+	if ! unshare -m bash -c 'set -e; mount -t tmpfs iiousb-dkms /var/lib/dkms; dkms add "$@";
+		dkms build "$@"' - "${args[@]}" -k "$dkms_kernel" > "$out/dkms.log" 2>&1; then
+		cat "$out/dkms.log" "$d/tree/iiousb/$version/build/make.log" >&2 2> /dev/null || true
+		fail "dkms build failed ($out/dkms.log)"
+	fi
+	ls "$d/tree/iiousb/$version/$dkms_kernel"/*/module/
+	echo "build-debs: dkms build for $dkms_kernel: ok ($((SECONDS - t)) s)"
+	rm -rf "$d"
+fi
 
 rm -rf "$work"
 echo "build-debs: packages in $out (build ${build_seconds} s, all $((SECONDS - start)) s):"
