@@ -101,7 +101,7 @@ build_seconds=$((SECONDS - start))
 
 # Lintian: errors and warnings fail, overridden tags are not reported.
 rc=0
-lintian --fail-on error,warning --info "$changes" > "$out/lintian.log" 2>&1 || rc=$?
+lintian --fail-on error,warning --display-info "$changes" > "$out/lintian.log" 2>&1 || rc=$?
 cat "$out/lintian.log"
 [ "$rc" = 0 ] || fail "lintian found errors or warnings (above; $out/lintian.log)"
 
