@@ -1,7 +1,8 @@
 # Sourced by mkinitramfs.sh and mkrootfs-systemd.sh (with "$@" and $prog set): their
 # common options. Sets kver, build, out, modroot, kmod and python, and defines fail().
-#   --kver KVER --build-dir BUILD --out FILE [--modroot DIR] [--kmod DIR] [--python]
-# (--python: Debian's python3 with python3-libiio in the guest, tests/vm/guest-python.sh.)
+#   --kver KVER --build-dir BUILD --out FILE [--modroot DIR] [--kmod DIR] [--python] [--debs DIR]
+# (--python: Debian's python3 with python3-libiio in the guest, tests/vm/guest-python.sh.
+# --debs: the project's Debian packages installed in the root, systemd root only.)
 # An unknown argument exits 2, a missing required one 1, both naming $prog.
 kver=
 build=
@@ -9,6 +10,7 @@ out=
 modroot=
 kmod=
 python=0
+debs=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--kver) kver=$2; shift 2 ;;
@@ -17,6 +19,7 @@ while [ $# -gt 0 ]; do
 	--modroot) modroot=$2; shift 2 ;;
 	--kmod) kmod=$2; shift 2 ;;
 	--python) python=1; shift ;;
+	--debs) debs=$2; shift 2 ;;
 	*) echo "$prog: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done

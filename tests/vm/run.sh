@@ -21,6 +21,8 @@
 #   --rootfs busybox|systemd  the guest's userspace: the busybox initramfs with the
 #                        rig's own init (default), or systemd as PID 1 on a root built
 #                        from Debian's packages (mkrootfs-systemd.sh, cached)
+#   --debs DIR           with --rootfs systemd: install the project's packages from DIR
+#                        (iiousbd_*.deb, iiousb_*.deb; tests/packaging/build-debs.sh DIR)
 #
 # SCENARIO is tests/vm/scenarios/SCENARIO.sh, run as PID 1's child in the guest
 # with ARGs. The exit status is the scenario's, or 1 if the guest printed a
@@ -40,9 +42,10 @@ kernel=stock
 expect=
 modules=fixed
 rootfs=busybox
+debs=
 
 usage() {
-	sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'
 	exit "${1:-0}"
 }
 
@@ -60,6 +63,7 @@ while [ $# -gt 0 ]; do
 	--no-build) do_build=0; shift ;;
 	--log) log=$2; shift 2 ;;
 	--rootfs) rootfs=$2; shift 2 ;;
+	--debs) debs=$2; shift 2 ;;
 	-h|--help) usage 0 ;;
 	-*) echo "run.sh: unknown option '$1'" >&2; usage 2 >&2 ;;
 	*) break ;;
@@ -74,6 +78,7 @@ fail() { echo "run.sh: $*" >&2; exit 1; }
 case $speed in hs|ss) ;; *) fail "--speed must be hs or ss, not '$speed'" ;; esac
 case $udc in patched|stock) ;; *) fail "--udc must be patched or stock, not '$udc'" ;; esac
 case $rootfs in busybox|systemd) ;; *) fail "--rootfs must be busybox or systemd, not '$rootfs'" ;; esac
+[ -z "$debs" ] || [ "$rootfs" = systemd ] || fail "--debs needs --rootfs systemd"
 [ -f "$here/scenarios/$scenario.sh" ] || fail "no scenario '$scenario' (tests/vm/scenarios/$scenario.sh)"
 command -v qemu-system-x86_64 >/dev/null || fail "qemu-system-x86_64 missing (run tests/install-deps.sh)"
 
@@ -111,7 +116,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 if [ "$rootfs" = systemd ]; then
 	"$here/mkrootfs-systemd.sh" --kver "$kver" --build-dir "$build" --out "$work/initramfs.cpio" \
-		--kmod "$kmod" ${modroot:+--modroot "$modroot"}
+		--kmod "$kmod" ${modroot:+--modroot "$modroot"} ${debs:+--debs "$debs"}
 else
 	# A scenario whose header says "# guest: python3" gets Debian's python3 and its libiio
 	# bindings (only those: they add a few MB to the initramfs).
