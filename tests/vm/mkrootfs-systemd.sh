@@ -4,6 +4,7 @@
 # rdinit=/lib/systemd/systemd.
 #
 #   mkrootfs-systemd.sh --kver KVER --build-dir BUILD --out FILE [--kmod DIR] [--modroot DIR]
+#                       [--debs DIR]
 #
 # The systemd part comes from Debian's archive: `apt-get download` of systemd and the
 # libraries its binaries link (the list below; the script checks that every DT_NEEDED of
@@ -126,6 +127,20 @@ chmod 600 "$root/etc/shadow"
 # iiousbd's unit, as CMake installs it, with the guest's paths.
 sed -e 's|@IIOUSB_SBINDIR@|/usr/bin|g' -e 's|@IIOUSB_SYSCONFDIR@|/etc|g' -e 's|@IIOUSB_DOCDIR@|/usr/share/doc/iiousb|g' \
 	"$top/systemd/iiousbd.service.in" > "$root/lib/systemd/system/iiousbd.service"
+# --debs DIR: the project's Debian packages (tests/packaging/build-debs.sh) over that, as
+# dpkg unpacks them: iiousbd's unit, /usr/sbin/iiousbd and the conffile
+# /etc/iiousbd/iiousbd.yaml, iiousb's /usr/bin/iiousb and udev rule. Their maintainer
+# scripts do not run (no dpkg in the guest): iiousbd's only records the unit's (disabled)
+# state and starts it if enabled, which it is not. Their libraries are the rig's (the same
+# build machine's).
+if [ -n "$debs" ]; then
+	for pkg in iiousbd iiousb; do
+		deb=$(ls "$debs/${pkg}_"*.deb 2> /dev/null | head -n 1)
+		[ -n "$deb" ] || fail "$debs: no ${pkg}_*.deb (tests/packaging/build-debs.sh $debs)"
+		dpkg-deb -x "$deb" "$root"
+		echo "$prog: installed $(basename "$deb")" >&2
+	done
+fi
 # The scenario's units and drop-ins.
 cp -a "$here/guest/systemd/." "$root/etc/systemd/system/"
 install -m 755 "$here/guest/systemd-scenario" "$root/lib/iiousb/systemd-scenario"

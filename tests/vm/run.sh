@@ -28,6 +28,8 @@
 #                        tests/cross/run.sh arm64 (kmod/, user/vm-guest/bin), or a build dir
 #                        with it in cross-arm64/; without --no-build only the guest's
 #                        programs are rebuilt (cmake --build DIR/user --target vm-guest)
+#   --debs DIR           with --rootfs systemd: install the project's packages from DIR
+#                        (iiousbd_*.deb, iiousb_*.deb; tests/packaging/build-debs.sh DIR)
 #
 # SCENARIO is tests/vm/scenarios/SCENARIO.sh, run as PID 1's child in the guest
 # with ARGs. The exit status is the scenario's, or 1 if the guest printed a
@@ -69,6 +71,7 @@ while [ $# -gt 0 ]; do
 	--log) log=$2; shift 2 ;;
 	--rootfs) rootfs=$2; shift 2 ;;
 	--arch) arch=$2; shift 2 ;;
+	--debs) debs=$2; shift 2 ;;
 	-h|--help) usage 0 ;;
 	-*) echo "run.sh: unknown option '$1'" >&2; usage 2 >&2 ;;
 	*) break ;;
@@ -84,6 +87,7 @@ case $speed in hs|ss) ;; *) fail "--speed must be hs or ss, not '$speed'" ;; esa
 case $udc in patched|stock) ;; *) fail "--udc must be patched or stock, not '$udc'" ;; esac
 case $rootfs in busybox|systemd) ;; *) fail "--rootfs must be busybox or systemd, not '$rootfs'" ;; esac
 case $arch in amd64|arm64) ;; *) fail "--arch must be amd64 or arm64, not '$arch'" ;; esac
+[ -z "$debs" ] || [ "$rootfs" = systemd ] || fail "--debs needs --rootfs systemd"
 [ -f "$here/scenarios/$scenario.sh" ] || fail "no scenario '$scenario' (tests/vm/scenarios/$scenario.sh)"
 if [ "$arch" = amd64 ]; then
 	qemu=(qemu-system-x86_64 -accel tcg -cpu max)
@@ -156,7 +160,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 if [ "$rootfs" = systemd ]; then
 	"$here/mkrootfs-systemd.sh" --kver "$kver" --build-dir "$build" --out "$work/initramfs.cpio" \
-		--kmod "$kmod" ${modroot:+--modroot "$modroot"}
+		--kmod "$kmod" ${modroot:+--modroot "$modroot"} ${debs:+--debs "$debs"}
 else
 	# A scenario whose header says "# guest: python3" gets Debian's python3 and its libiio
 	# bindings (only those: they add a few MB to the initramfs).

@@ -100,6 +100,12 @@ iiousb_vm_test(daemon_iio_hotplug_copy daemon_iio_hotplug -- 1 copy)
 # notify/READY only once bound, live STATUS, journal fields, watchdog restart, reload with a
 # broken config, clean stop. Userspace only: Debian's kernel suffices.
 iiousb_vm_test(systemd_service systemd_service STOCK_KERNEL_ONLY --rootfs systemd)
+# The Debian packages (issue 13) under systemd: packaging.debs (the fixture "debs") builds
+# them into BUILD/debs; the guest gets iiousbd's and iiousb's files as dpkg unpacks them
+# (mkrootfs-systemd.sh --debs) and the scenario enables the packaged unit.
+iiousb_vm_test(debs_systemd debs_systemd STOCK_KERNEL_ONLY --rootfs systemd
+               --debs ${CMAKE_BINARY_DIR}/debs)
+set_tests_properties(vm.debs_systemd PROPERTIES FIXTURES_REQUIRED debs)
 
 # host tool iiousb (issue 4): control requests against iiousbd; streaming against a
 # FunctionFS stand-in (tool_ffs_source) until the daemon's pipeline moves data
