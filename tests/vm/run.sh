@@ -50,6 +50,7 @@ expect=
 modules=fixed
 rootfs=busybox
 arch=amd64
+debs=
 
 usage() {
 	sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'

@@ -390,6 +390,26 @@ static void realtime_on_cpu0(void)
 		kbug_log("SCHED_FIFO: %s (race less likely)", strerror(errno));
 }
 
+/*
+ * Attach @dmabuf to the buffer, stall iio-sim, enable the buffer and enqueue
+ * the whole DMABUF: its block stays queued (the device takes none) until the
+ * stall ends or the buffer is disabled.
+ */
+static void attach_enqueue_stalled(int bfd, int dmabuf)
+{
+	struct kbug_iio_dmabuf req = { .fd = (__u32)dmabuf, .bytes_used = BLOCK_BYTES };
+	int err;
+
+	err = iio_ioctl(bfd, KBUG_IIO_BUFFER_DMABUF_ATTACH_IOCTL, &dmabuf);
+	if (err)
+		kbug_die("IIO_BUFFER_DMABUF_ATTACH: %s", strerror(-err));
+	dev_attr_write("sim_stall", "1");
+	buffer_enable(1);
+	err = iio_ioctl(bfd, KBUG_IIO_BUFFER_DMABUF_ENQUEUE_IOCTL, &req);
+	if (err)
+		kbug_die("IIO_BUFFER_DMABUF_ENQUEUE: %s", strerror(-err));
+}
+
 /* 0013: DETACH right after the buffer was disabled with a transfer in flight. */
 static int test_detach_race(int rounds)
 {
@@ -402,16 +422,8 @@ static int test_detach_race(int rounds)
 	for (round = 0; round < rounds; round++) {
 		int dmabuf = kbug_dmabuf_alloc(BLOCK_BYTES);
 
-		err = iio_ioctl(bfd, KBUG_IIO_BUFFER_DMABUF_ATTACH_IOCTL, &dmabuf);
-		if (err)
-			kbug_die("IIO_BUFFER_DMABUF_ATTACH: %s", strerror(-err));
 		/* The transfer stays in flight until the buffer is disabled. */
-		dev_attr_write("sim_stall", "1");
-		buffer_enable(1);
-		req.fd = (__u32)dmabuf;
-		err = iio_ioctl(bfd, KBUG_IIO_BUFFER_DMABUF_ENQUEUE_IOCTL, &req);
-		if (err)
-			kbug_die("IIO_BUFFER_DMABUF_ENQUEUE: %s", strerror(-err));
+		attach_enqueue_stalled(bfd, dmabuf);
 		/* Aborts the transfer: its fence's cleanup is queued on this CPU. */
 		buffer_enable(0);
 		err = iio_ioctl(bfd, KBUG_IIO_BUFFER_DMABUF_DETACH_IOCTL, &dmabuf);
@@ -578,16 +590,9 @@ static int test_requeue_out(void)
 	char driver[32] = "";
 	int err, status, i, rc = 0;
 
-	err = iio_ioctl(bfd, KBUG_IIO_BUFFER_DMABUF_ATTACH_IOCTL, &dmabuf);
-	if (err)
-		kbug_die("IIO_BUFFER_DMABUF_ATTACH: %s", strerror(-err));
 	/* The DAC takes no block while it is stalled: the first one stays queued. */
-	dev_attr_write("sim_stall", "1");
-	buffer_enable(1);
+	attach_enqueue_stalled(bfd, dmabuf);
 	req.fd = (__u32)dmabuf;
-	err = iio_ioctl(bfd, KBUG_IIO_BUFFER_DMABUF_ENQUEUE_IOCTL, &req);
-	if (err)
-		kbug_die("IIO_BUFFER_DMABUF_ENQUEUE: %s", strerror(-err));
 	status = dmabuf_fences(dmabuf, driver, sizeof(driver));
 	kbug_log("block queued to the stalled DAC: the DMABUF's fence reads %d (%s)", status,
 		 driver);
