@@ -43,8 +43,7 @@ for arch in "$@"; do
 	# /usr/local/lib/$t (which cmake/toolchains/debian-cross.cmake searches).
 	tmp=$(mktemp -d)
 	trap 'rm -rf "$tmp"' EXIT
-	(cd "$tmp" && apt-get download -q "libyaml-cpp-dev:$arch" 2> /dev/null)
-	dpkg-deb -x "$tmp"/libyaml-cpp-dev_*_"$arch".deb "$tmp/x"
+	"$(dirname "$0")/../fetch-debs.sh" "$tmp/x" "libyaml-cpp-dev:$arch"
 	pc="$tmp/x/usr/lib/$t/pkgconfig/yaml-cpp.pc"
 	[ -f "$pc" ] || { echo "cross/install-deps: no yaml-cpp.pc in libyaml-cpp-dev:$arch" >&2; exit 1; }
 	install -d "/usr/local/lib/$t/pkgconfig"

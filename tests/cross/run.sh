@@ -59,10 +59,8 @@ hdr=$build/headers-$kabi
 kdir=$hdr/usr/src/linux-headers-$kabi-$flavour
 common=$hdr/usr/src/linux-headers-$kabi-common
 if [ ! -f "$kdir/.config" ]; then
-	rm -rf "$hdr" && mkdir -p "$hdr/debs"
-	(cd "$hdr/debs" && apt-get download -q "linux-headers-$kabi-$flavour:$arch" \
-		"linux-headers-$kabi-common" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
-	for deb in "$hdr"/debs/*.deb; do dpkg-deb -x "$deb" "$hdr"; done
+	rm -rf "$hdr"
+	"$src/tests/fetch-debs.sh" "$hdr" "linux-headers-$kabi-$flavour:$arch" "linux-headers-$kabi-common" || true
 	[ -f "$kdir/.config" ] || { echo "cross[$arch]: linux-headers-$kabi-$flavour:$arch not found in the apt sources" >&2; exit 1; }
 	sed -i "s#/usr/src/linux-headers-$kabi-common#$common#" "$kdir/Makefile"
 	for d in "$kdir" "$common"; do

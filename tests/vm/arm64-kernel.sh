@@ -20,15 +20,9 @@ flock 9
 if [ ! -f "$cache/complete" ]; then
 	echo "arm64-kernel: fetching linux-image-$kver:arm64 and busybox-static:arm64 into $cache" >&2
 	rm -rf "$cache"
-	mkdir -p "$cache/debs"
-	# (As root, apt drops privileges to _apt for downloads unless told otherwise.)
-	(cd "$cache/debs" && apt-get download -q -o APT::Sandbox::User=root \
-		"linux-image-$kver:arm64" busybox-static:arm64 >&2) ||
-		fail "apt-get download failed (dpkg --add-architecture arm64 and apt-get update: tests/cross/install-deps.sh arm64)"
-	for deb in "$cache"/debs/*.deb; do
-		dpkg-deb -x "$deb" "$cache"
-	done
-	rm -rf "$cache/debs" "$cache/usr/share" "$cache/usr/lib/linux-image-$kver"
+	"$(dirname "$0")/../fetch-debs.sh" "$cache" "linux-image-$kver:arm64" busybox-static:arm64 ||
+		fail "fetching them failed (dpkg --add-architecture arm64 and apt-get update: tests/cross/install-deps.sh arm64)"
+	rm -rf "$cache/usr/share" "$cache/usr/lib/linux-image-$kver"
 	[ -f "$cache/boot/vmlinuz-$kver" ] || fail "no boot/vmlinuz-$kver in linux-image-$kver:arm64"
 	[ -x "$cache/bin/busybox" ] || fail "no bin/busybox in busybox-static:arm64"
 	depmod -b "$cache" "$kver"

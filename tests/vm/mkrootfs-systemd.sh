@@ -52,14 +52,8 @@ if [ ! -f "$cache/complete" ]; then
 	echo "mkrootfs-systemd: building the systemd tree ($(echo "$versions" | grep '^systemd='))" \
 		"into $cache" >&2
 	rm -rf "$cache"
-	mkdir -p "$cache/debs" "$cache/tree"
-	# (As root, apt drops privileges to _apt for downloads unless told otherwise.)
-	(cd "$cache/debs" && apt-get download -q -o APT::Sandbox::User=root $versions >&2) ||
-		fail "apt-get download failed"
-	for deb in "$cache"/debs/*.deb; do
-		dpkg-deb -x "$deb" "$cache/tree"
-	done
-	rm -rf "$cache/debs" "$cache"/tree/usr/share/{doc,man,locale,info,lintian,bug,zsh,bash-completion} \
+	"$top/tests/fetch-debs.sh" "$cache/tree" $versions || fail "fetching the systemd packages failed"
+	rm -rf "$cache"/tree/usr/share/{doc,man,locale,info,lintian,bug,zsh,bash-completion} \
 		"$cache/tree/usr/lib/x86_64-linux-gnu/gconv"
 	# Every library an ELF file of the tree needs must be in the tree.
 	missing=$(find "$cache/tree" -type f \( -perm -u+x -o -name '*.so*' \) -print0 |
