@@ -124,17 +124,17 @@ static void reap(long min, int timeout_ms)
     }
 }
 
-static int queue_write(const char *what, const void *data, size_t len)
+/* A free write slot with an IN write of a copy of @data prepared in it, or NULL. */
+static struct aio_write *prepare_write(const char *what, const void *data, size_t len)
 {
     struct aio_write *w = NULL;
-    struct iocb *cbs[1];
 
     for (int i = 0; i < MAX_WRITES && !w; i++)
         if (!writes[i].busy)
             w = &writes[i];
     if (!w) {
         tlog("too many writes queued");
-        return -ENOSPC;
+        return NULL;
     }
     free(w->buf);
     w->buf = malloc(len);
@@ -147,6 +147,16 @@ static int queue_write(const char *what, const void *data, size_t len)
     w->cb.aio_fildes = (uint32_t)ep_in;
     w->cb.aio_buf = (uintptr_t)w->buf;
     w->cb.aio_nbytes = len;
+    return w;
+}
+
+static int queue_write(const char *what, const void *data, size_t len)
+{
+    struct aio_write *w = prepare_write(what, data, len);
+    struct iocb *cbs[1];
+
+    if (!w)
+        return -ENOSPC;
     cbs[0] = &w->cb;
     if (sys_io_submit(aio_ctx, 1, cbs) != 1) {
         tlog("io_submit: %s", strerror(errno));
@@ -182,31 +192,18 @@ static void cancel_own(unsigned int n)
 {
     struct sched_param rt = {.sched_priority = 50}, normal = {.sched_priority = 0};
     cpu_set_t cpu0, all;
-    struct aio_write *w = NULL;
+    struct aio_write *w;
     struct iocb *cbs[1];
     struct io_event ev;
     bool cancelled = false;
-    char reply[24];
+    char reply[24], what[32];
     long ret;
 
-    for (int i = 0; i < MAX_WRITES && !w; i++)
-        if (!writes[i].busy)
-            w = &writes[i];
-    if (!w) {
-        tlog("too many writes queued");
-        return;
-    }
     snprintf(reply, sizeof(reply), "reply %u", n);
-    free(w->buf);
-    w->buf = strdup(reply);
-    w->len = strlen(reply);
-    snprintf(w->what, sizeof(w->what), "\"%s\"", reply);
-    memset(&w->cb, 0, sizeof(w->cb));
-    w->cb.aio_data = (uintptr_t)w;
-    w->cb.aio_lio_opcode = IOCB_CMD_PWRITE;
-    w->cb.aio_fildes = (uint32_t)ep_in;
-    w->cb.aio_buf = (uintptr_t)w->buf;
-    w->cb.aio_nbytes = w->len;
+    snprintf(what, sizeof(what), "\"%s\"", reply);
+    w = prepare_write(what, reply, strlen(reply));
+    if (!w)
+        return;
     cbs[0] = &w->cb;
 
     sched_getaffinity(0, sizeof(all), &all);
