@@ -33,10 +33,11 @@ fi
 
 # 1. User space; for arm64 also the VM guest's programs (user/vm-guest/bin, with iiousbd and
 # iiousb), which the arm64 VM rig boots with (tests/vm/run.sh --arch arm64 --build-dir DIR).
+mkdir -p "$build"
 cmake -B "$build/user" -S "$src" -DCMAKE_TOOLCHAIN_FILE="$src/cmake/toolchains/$triplet.cmake" \
 	-DCMAKE_BUILD_TYPE=RelWithDebInfo -DIIOUSB_VM_TESTS=OFF -DIIOUSB_VM_GUEST=$guest \
-	-DIIOUSB_WERROR=ON > "$build.cmake.log" ||
-	{ cat "$build.cmake.log"; exit 1; }
+	-DIIOUSB_WERROR=ON > "$build/cmake.log" ||
+	{ cat "$build/cmake.log"; exit 1; }
 cmake --build "$build/user" -j"$(nproc)"
 for bin in daemon/iiousbd tools/iiousb; do
 	say "$bin: $(readelf -h "$build/user/$bin" | awk -F': *' '/Class|Machine/ { printf "%s ", $2 }')"
