@@ -314,11 +314,13 @@ GadgetConfig Parser::parseGadget(const YAML::Node &node)
 FunctionFsConfig Parser::parseFunctionFs(const YAML::Node &node)
 {
     const std::string k = "functionfs";
-    checkMap(node, k, {"instance", "mount"});
+    checkMap(node, k, {"instance", "mount", "metadata"});
     FunctionFsConfig f;
     // usb_f_fs limits instance names to 39 characters (MAX_INST_NAME_LEN - 1).
     if (node["instance"])
         f.instance = name(node["instance"], k + ".instance", 39);
+    if (node["metadata"])
+        f.metadata = boolean(node["metadata"], k + ".metadata");
     if (node["mount"])
         f.mountPoint = absolutePath(node["mount"], k + ".mount");
     return f;

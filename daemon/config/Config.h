@@ -32,6 +32,9 @@ struct GadgetConfig {
 struct FunctionFsConfig {
     std::string instance = "iiousb"; // usb_f_fs instance: functions/ffs.<instance>
     std::string mountPoint = "/run/iiousbd/ffs";
+    // The per-block metadata endpoint (docs/protocol.md, "Metadata"): one more bulk IN
+    // endpoint after the streams' (the `metadata` key).
+    bool metadata = true;
 
     bool operator==(const FunctionFsConfig &) const = default;
 };

@@ -35,6 +35,13 @@ void ControlProtocol::setEndpointAddresses(const std::vector<std::uint8_t> &addr
     rebuildInfo();
 }
 
+void ControlProtocol::setMetadata(std::uint8_t endpoint, MetaProvider provider)
+{
+    metaEndpoint_ = endpoint;
+    metaProvider_ = std::move(provider);
+    rebuildInfo();
+}
+
 proto::DeviceInfo ControlProtocol::deviceInfo() const
 {
     proto::DeviceInfo info;
@@ -44,6 +51,10 @@ proto::DeviceInfo ControlProtocol::deviceInfo() const
         s.index = static_cast<unsigned>(i);
         s.endpoint = endpoints_[i];
         info.streams.push_back(std::move(s));
+    }
+    if (metaEndpoint_) {
+        info.metaEndpoint = metaEndpoint_;
+        info.metaVersion = proto::kMetaVersion;
     }
     return info;
 }
@@ -74,7 +85,22 @@ ControlProtocol::Reply ControlProtocol::handle(const proto::SetupPacket &setup)
     }
     case proto::RequestCode::Start: {
         Stream *s = streams_[req->value];
-        if (int r = s->start(); r < 0) {
+        if (req->metadata) {
+            // A restart ends the stream's records first, so that the provider sees whether
+            // any other stream still sends some.
+            s->stop();
+            MetaSink *sink = metaProvider_ ? metaProvider_() : nullptr;
+            if (!sink) {
+                reply.reason = "START " + s->name() +
+                               " with metadata: the device has no "
+                               "metadata endpoint (functionfs.metadata is off) or it is not open";
+                return reply;
+            }
+            if (int r = s->startWithMetadata(*sink, static_cast<std::uint8_t>(req->value)); r < 0) {
+                reply.reason = "START " + s->name() + ": " + errnoString(r);
+                return reply;
+            }
+        } else if (int r = s->start(); r < 0) {
             reply.reason = "START " + s->name() + ": " + errnoString(r);
             return reply;
         }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -33,6 +34,13 @@ public:
     // requested ones (proto::endpointAddress()) are reported.
     void setEndpointAddresses(const std::vector<std::uint8_t> &addresses);
 
+    // The metadata endpoint's address (GET_INFO `meta-ep`; 0: none) and where a START with
+    // proto::kStartWithMetadata gets its sink (nullptr: refused, e.g. no host connected). The
+    // provider is asked after the stream stopped, so it may start a fresh channel when no
+    // other stream sends records.
+    using MetaProvider = std::function<MetaSink *()>;
+    void setMetadata(std::uint8_t endpoint, MetaProvider provider);
+
     // The GET_INFO text. It changes only when a stream's IIO device appears or goes away
     // (refreshInfo()).
     const std::string &infoText() const { return infoText_; }
@@ -53,6 +61,8 @@ private:
     std::string serial_;
     std::vector<Stream *> streams_;
     std::vector<std::uint8_t> endpoints_;
+    std::uint8_t metaEndpoint_ = 0;
+    MetaProvider metaProvider_;
     std::uint16_t interface_;
     std::string infoText_;
 };

@@ -154,8 +154,10 @@ Result<SyncFile> SyncFile::exportFrom(int dmabufFd)
     return SyncFile(UniqueFd(exp.fd));
 }
 
-int SyncFile::status() const
+int SyncFile::status(std::uint64_t *signalledNs) const
 {
+    if (signalledNs)
+        *signalledNs = 0;
     // The combined status of a fence array can read 1 while a member failed: ask per fence.
     struct sync_file_info info {};
     if (ioctl(fd_.get(), SYNC_IOC_FILE_INFO, &info) < 0)
@@ -170,6 +172,8 @@ int SyncFile::status() const
         return -errno;
     int result = 1;
     for (std::size_t i = 0; i < info.num_fences && i < fences.size(); i++) {
+        if (signalledNs && fences[i].timestamp_ns > *signalledNs)
+            *signalledNs = fences[i].timestamp_ns;
         if (fences[i].status < 0)
             return fences[i].status;
         if (fences[i].status == 0)

@@ -59,8 +59,9 @@ public:
     int fd() const { return fd_.get(); }
 
     // 1 when every fence signalled without error, 0 while one is pending, the first
-    // fence's negative error otherwise (SYNC_IOC_FILE_INFO, per fence).
-    int status() const;
+    // fence's negative error otherwise (SYNC_IOC_FILE_INFO, per fence). `signalledNs`, if
+    // given, gets the latest signal time of the fences (CLOCK_MONOTONIC ns; 0 if none).
+    int status(std::uint64_t *signalledNs = nullptr) const;
 
 private:
     explicit SyncFile(UniqueFd fd) : fd_(std::move(fd)) {}

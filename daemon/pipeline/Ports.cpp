@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <ctime>
 
 #include <unistd.h>
 
@@ -13,6 +14,14 @@
 namespace iiousb::pipeline {
 
 IIOUSB_LOG_CATEGORY(Pipeline, "pipeline")
+
+std::uint64_t monotonicNs()
+{
+    struct timespec ts {};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000u +
+           static_cast<std::uint64_t>(ts.tv_nsec);
+}
 
 bool cannotImport(int err)
 {
@@ -90,6 +99,7 @@ void JobQueue::complete(std::size_t block, int status, std::uint64_t bytes)
         if (job.block == block && !job.status) {
             job.status = status;
             job.bytes = bytes;
+            job.doneNs = monotonicNs();
             drainer_->trigger();
             return;
         }
@@ -100,7 +110,9 @@ void JobQueue::complete(std::size_t block, int status, std::uint64_t bytes)
 void JobQueue::onFence(Job *job)
 {
     // A sync_file polls readable once every fence signalled; the status says how.
-    const int s = job->sync->status();
+    std::uint64_t signalled = 0;
+    const int s = job->sync->status(&signalled);
+    job->doneNs = signalled ? signalled : monotonicNs();
     if (s == 0) {
         LOG(Pipeline, Warning) << "sync_file of block " << job->block
                                << " reported ready while pending";
@@ -121,6 +133,7 @@ void JobQueue::drain()
         // The watch goes before its sync_file is closed.
         job.watch.reset();
         job.sync.reset();
+        lastDoneNs_ = job.doneNs;
         done_(job.block, *job.status, job.bytes);
         if (destroyed)
             return;
@@ -145,6 +158,7 @@ public:
     {}
     proto::PortMode mode() const override { return proto::PortMode::ZeroCopy; }
     std::size_t inFlight() const override { return queue_->size(); }
+    std::uint64_t lastDoneNs() const override { return queue_->lastDoneNs(); }
 
     int submit(std::size_t block, std::uint64_t bytes) override
     {
@@ -196,6 +210,7 @@ public:
     }
     proto::PortMode mode() const override { return proto::PortMode::Copy; }
     std::size_t inFlight() const override { return queue_->size(); }
+    std::uint64_t lastDoneNs() const override { return queue_->lastDoneNs(); }
 
     int submit(std::size_t block, std::uint64_t bytes) override
     {
@@ -253,6 +268,7 @@ public:
     }
     proto::PortMode mode() const override { return proto::PortMode::Copy; }
     std::size_t inFlight() const override { return queue_->size(); }
+    std::uint64_t lastDoneNs() const override { return queue_->lastDoneNs(); }
 
     int submit(std::size_t block, std::uint64_t bytes) override
     {

@@ -50,6 +50,9 @@ struct Block {
 Result<int> attachBlocks(const std::vector<Block> &blocks, const std::function<int(int)> &attach,
                          const std::string &side);
 
+// CLOCK_MONOTONIC now, in ns (the clock of dma-fence timestamps).
+std::uint64_t monotonicNs();
+
 // status: 0 or a negative errno; bytes: what the job moved.
 using DoneFn = std::function<void(std::size_t block, int status, std::uint64_t bytes)>;
 
@@ -73,6 +76,9 @@ public:
     std::size_t size() const { return jobs_.size(); }
     bool empty() const { return jobs_.empty(); }
     std::size_t front() const { return jobs_.front().block; }
+    // During a done callback: when that job completed (CLOCK_MONOTONIC ns): its fences'
+    // signal time, or when its port reported it (complete()).
+    std::uint64_t lastDoneNs() const { return lastDoneNs_; }
 
 private:
     JobQueue(EventLoop &loop, DoneFn done) : loop_(loop), done_(std::move(done)) {}
@@ -80,6 +86,7 @@ private:
         std::size_t block = 0;
         std::uint64_t bytes = 0;
         std::optional<int> status;
+        std::uint64_t doneNs = 0;
         std::optional<dmabuf::SyncFile> sync; // closed after its watch
         EventSourcePtr watch;
     };
@@ -90,6 +97,7 @@ private:
     DoneFn done_;
     std::deque<Job> jobs_;
     EventSourcePtr drainer_;
+    std::uint64_t lastDoneNs_ = 0;
     bool *destroyed_ = nullptr; // set while drain() runs: the done callback may destroy us
 };
 
@@ -101,6 +109,9 @@ public:
     virtual int submit(std::size_t block, std::uint64_t bytes) = 0;
     // Jobs submitted and not handed back yet.
     virtual std::size_t inFlight() const = 0;
+    // During a done callback: when the job completed (JobQueue::lastDoneNs()): for a
+    // zero-copy port the time its fence signalled, i.e. when the device finished; 0 unknown.
+    virtual std::uint64_t lastDoneNs() const { return 0; }
 };
 
 // IIO zero-copy: DMABUF enqueue on the buffer fd (`cyclic`: IIO_BUFFER_DMABUF_CYCLIC, the

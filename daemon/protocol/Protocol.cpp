@@ -180,8 +180,15 @@ std::optional<Request> decodeRequest(const SetupPacket &setup, std::uint16_t int
                      std::string(name) + ": wLength " + std::to_string(setup.length) + " != 0");
             return std::nullopt;
         }
-        if (!checkStream(name))
+        if (start && (setup.value & kStartWithMetadata)) {
+            req.metadata = true;
+            req.value = setup.value & ~kStartWithMetadata;
+        }
+        if (req.value >= streamCount) {
+            setError(error, std::string(name) + ": no stream " + std::to_string(req.value) + " (" +
+                                    std::to_string(streamCount) + " streams)");
             return std::nullopt;
+        }
         return req;
     }
     case static_cast<std::uint8_t>(RequestCode::StartCyclic):
@@ -236,7 +243,11 @@ std::string encodeInfo(const DeviceInfo &info)
     std::string out;
     out += "iiousb " + std::to_string(info.version) + "\n";
     out += "device serial=" + sanitize(info.serial) +
-           " streams=" + std::to_string(info.streams.size()) + "\n";
+           " streams=" + std::to_string(info.streams.size());
+    if (info.metaEndpoint)
+        out += " meta-ep=" + hexByte(info.metaEndpoint) +
+               " meta=" + std::to_string(info.metaVersion);
+    out += "\n";
     for (std::size_t i = 0; i < info.streams.size(); i++) {
         const StreamInfo &s = info.streams[i];
         out += "stream " + std::to_string(i) + " name=" + sanitize(s.name) +
@@ -301,6 +312,14 @@ std::optional<DeviceInfo> parseInfo(std::string_view text, std::string *error)
             if (it == kv.end() || !parseUnsigned(it->second, n))
                 return fail("device line without a valid streams=N");
             streamCount = n;
+            // Optional: a device without the metadata endpoint has neither.
+            auto mep = kv.find("meta-ep");
+            auto mv = kv.find("meta");
+            if (mep != kv.end() && mv != kv.end()) {
+                if (!parseUnsigned(mep->second, info.metaEndpoint, 16) ||
+                    !(info.metaEndpoint & 0x80) || !parseUnsigned(mv->second, info.metaVersion))
+                    return fail("device line with a bad meta-ep= or meta=");
+            }
         } else if (words[0] == "stream") {
             StreamInfo s;
             if (words.size() < 2 || !parseUnsigned(words[1], s.index))
@@ -525,6 +544,53 @@ std::optional<Stats> decodeStats(std::span<const std::uint8_t> r, std::string *e
     if (have >= 72)
         s.shortTransfers = getLe(&r[64], 8);
     return s;
+}
+
+MetaBytes encodeMeta(const MetaRecord &m)
+{
+    MetaBytes r{};
+    putLe(&r[0], kMetaVersion, 2);
+    putLe(&r[2], kMetaRecordSize, 2);
+    r[4] = m.stream;
+    r[5] = m.flags;
+    putLe(&r[8], m.sequence, 8);
+    putLe(&r[16], m.firstSample, 8);
+    putLe(&r[24], m.lost, 8);
+    putLe(&r[32], m.overruns, 8);
+    putLe(&r[40], m.underruns, 8);
+    putLe(&r[48], m.completionNs, 8);
+    putLe(&r[56], m.bytes, 4);
+    return r;
+}
+
+std::optional<MetaRecord> decodeMeta(std::span<const std::uint8_t> r, std::size_t *size,
+                                     std::string *error)
+{
+    if (r.size() < kMetaRecordSize) {
+        setError(error, "metadata record of " + std::to_string(r.size()) + " bytes (< " +
+                                std::to_string(kMetaRecordSize) + ")");
+        return std::nullopt;
+    }
+    const auto version = getLe(&r[0], 2);
+    const auto recordSize = getLe(&r[2], 2);
+    if (version != kMetaVersion || recordSize < kMetaRecordSize || recordSize > r.size()) {
+        setError(error, "metadata record version " + std::to_string(version) + ", size " +
+                                std::to_string(recordSize));
+        return std::nullopt;
+    }
+    MetaRecord m;
+    m.stream = r[4];
+    m.flags = r[5];
+    m.sequence = getLe(&r[8], 8);
+    m.firstSample = getLe(&r[16], 8);
+    m.lost = getLe(&r[24], 8);
+    m.overruns = getLe(&r[32], 8);
+    m.underruns = getLe(&r[40], 8);
+    m.completionNs = getLe(&r[48], 8);
+    m.bytes = static_cast<std::uint32_t>(getLe(&r[56], 4));
+    if (size)
+        *size = recordSize;
+    return m;
 }
 
 } // namespace iiousb::proto

@@ -65,6 +65,9 @@ inline constexpr std::uint16_t kInfoMaxSlice = 4096; // wLength limit of one GET
 inline constexpr std::size_t kStatsSize = 72;
 inline constexpr std::size_t kStatsMinSize = 64;
 inline constexpr std::uint16_t kCyclicDataSize = 8; // START_CYCLIC data stage
+// START's wValue: bit 15 asks for per-block metadata records on the metadata endpoint
+// (GET_INFO's `meta-ep`); the stream index is in the bits below it.
+inline constexpr std::uint16_t kStartWithMetadata = 0x8000;
 
 // The START_CYCLIC data stage: the waveform's length in bytes, little-endian.
 std::array<std::uint8_t, kCyclicDataSize> encodeCyclicLength(std::uint64_t bytes);
@@ -84,6 +87,7 @@ struct Request {
     RequestCode code = RequestCode::GetInfo;
     std::uint16_t value = 0;  // GET_INFO: byte offset; others: stream index
     std::uint16_t length = 0; // wLength
+    bool metadata = false;    // START: kStartWithMetadata was set (not part of `value`)
     bool in() const { return code == RequestCode::GetInfo || code == RequestCode::GetStats; }
 };
 
@@ -123,6 +127,10 @@ struct DeviceInfo {
     unsigned version = kVersion;
     std::string serial;
     std::vector<StreamInfo> streams;
+    // The metadata endpoint (bulk IN, `meta-ep=`), 0 when the device has none, and the
+    // version of its records (`meta=`).
+    std::uint8_t metaEndpoint = 0;
+    unsigned metaVersion = 0;
 };
 
 // The info text. Whitespace and '=' in values (names, serial) are replaced by '_' so that
@@ -186,5 +194,40 @@ StatsRecord encodeStats(const Stats &stats);
 // `record` or past its record size read 0). Unknown state or mode values are errors.
 std::optional<Stats> decodeStats(std::span<const std::uint8_t> record,
                                  std::string *error = nullptr);
+
+// --- Per-block metadata ------------------------------------------------------------------
+
+// One record per block on the metadata endpoint (docs/protocol.md, "Metadata"), for the
+// streams started with kStartWithMetadata. Little-endian, kMetaRecordSize bytes.
+inline constexpr unsigned kMetaVersion = 1;
+inline constexpr std::size_t kMetaRecordSize = 64;
+
+// MetaRecord::flags
+inline constexpr std::uint8_t kMetaGap = 0x01;         // sample sets were lost before this block
+inline constexpr std::uint8_t kMetaLostUnknown = 0x02; // ... how many is unknown (no rate)
+inline constexpr std::uint8_t kMetaTime = 0x04;        // completionNs is the IIO fence's time
+inline constexpr std::uint8_t kMetaUsbLoss = 0x08;     // the gap is blocks that failed on USB
+inline constexpr std::uint8_t kMetaTx = 0x10;          // a tx block (else rx)
+
+struct MetaRecord {
+    std::uint8_t stream = 0;
+    std::uint8_t flags = 0;
+    std::uint64_t sequence = 0;     // block number since START, in the order data moves
+    std::uint64_t firstSample = 0;  // index of the block's first sample set since START
+    std::uint64_t lost = 0;         // sample sets lost right before this block
+    std::uint64_t overruns = 0;     // so far (GET_STATS)
+    std::uint64_t underruns = 0;    // so far (GET_STATS)
+    std::uint64_t completionNs = 0; // CLOCK_MONOTONIC when IIO completed the block
+    std::uint32_t bytes = 0;
+
+    bool operator==(const MetaRecord &) const = default;
+};
+
+using MetaBytes = std::array<std::uint8_t, kMetaRecordSize>;
+MetaBytes encodeMeta(const MetaRecord &record);
+// Version 1 records of at least kMetaRecordSize bytes (a longer record size is accepted,
+// the rest ignored: the caller steps by the size returned in `size`).
+std::optional<MetaRecord> decodeMeta(std::span<const std::uint8_t> bytes,
+                                     std::size_t *size = nullptr, std::string *error = nullptr);
 
 } // namespace iiousb::proto

@@ -131,6 +131,7 @@ void GadgetSession::onIioUevent(const Uevent &ev)
 
 Result<void> GadgetSession::bringUp(EventLoop &loop)
 {
+    loop_ = &loop;
     const auto t0 = std::chrono::steady_clock::now();
     const std::string &name = config_.gadget.name;
     const std::string &instance = config_.functionfs.instance;
@@ -161,17 +162,23 @@ Result<void> GadgetSession::bringUp(EventLoop &loop)
     std::vector<proto::Direction> dirs;
     for (const auto &s : config_.streams)
         dirs.push_back(s.direction);
+    // The metadata endpoint comes after the streams' (docs/protocol.md, "Metadata").
+    if (config_.functionfs.metadata)
+        dirs.push_back(proto::Direction::Rx);
     function::FfsFunctionOptions fo;
     fo.name = "native";
     fo.instance = instance;
     fo.mountPoint = config_.functionfs.mountPoint;
     fo.descriptors = ffs::buildDescriptors(dirs);
     fo.strings = ffs::buildStrings(proto::kInterfaceString);
-    fo.endpoints = config_.streams.size();
+    fo.endpoints = dirs.size();
     auto native = function::FfsFunction::create(loop, std::move(fo), *this, onFatal_);
     if (!native)
         return native.takeError();
     native_ = std::move(*native);
+    if (config_.functionfs.metadata)
+        control_->setMetadata(proto::endpointAddress(config_.streams.size(), proto::Direction::Rx),
+                              [this] { return metaSink(); });
 
     // The libiio interface's descriptors are written before the UDC is bound too.
     if (config_.libiio.enabled) {
@@ -234,6 +241,7 @@ GadgetSession::~GadgetSession()
     if (iiod_)
         iiod_->stop(); // its pipes' sessions and ep0 stage end before the unbind
     binding_.reset();
+    meta_.reset();
     control_.reset();
     streams_.clear();
     native_.reset();
@@ -334,6 +342,7 @@ void GadgetSession::onUnbind()
     enabled_ = false;
     addressesKnown_ = false;
     control_->disable();
+    meta_.reset();
 }
 
 void GadgetSession::onEnable()
@@ -349,6 +358,25 @@ void GadgetSession::onDisable()
     LOG(Session, Info) << "FunctionFS DISABLE: interface deconfigured or bus reset";
     enabled_ = false;
     control_->disable();
+    meta_.reset();
+}
+
+MetaSink *GadgetSession::metaSink()
+{
+    if (!enabled_)
+        return nullptr;
+    for (const auto &s : streams_)
+        if (s->sendsMetadata())
+            return meta_.get();
+    // No stream sends records: a fresh channel, without what an earlier host left unread.
+    meta_.reset();
+    auto m = MetaChannel::open(*loop_, native_->endpointPath(streams_.size() + 1));
+    if (!m) {
+        LOG(Session, Warning) << m.error().message;
+        return nullptr;
+    }
+    meta_ = std::move(*m);
+    return meta_.get();
 }
 
 void GadgetSession::onSuspend()
@@ -408,6 +436,15 @@ void GadgetSession::readEndpointAddresses()
     std::ostringstream s;
     for (std::size_t i = 0; i < addresses.size(); i++)
         s << (i ? ", " : "") << streams_[i]->name() << " " << hex2(addresses[i]);
+    if (config_.functionfs.metadata) {
+        const std::string path = native_->endpointPath(streams_.size() + 1);
+        UniqueFd fd(::open(path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));
+        struct usb_endpoint_descriptor desc {};
+        if (fd && ioctl(fd.get(), FUNCTIONFS_ENDPOINT_DESC, &desc) == 0) {
+            control_->setMetadata(desc.bEndpointAddress, [this] { return metaSink(); });
+            s << ", metadata " << hex2(desc.bEndpointAddress);
+        }
+    }
     LOG(Session, Info) << "Endpoints: " << s.str();
 }
 

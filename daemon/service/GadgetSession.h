@@ -20,6 +20,7 @@
 #include "function/IiodFunction.h"
 #include "gadget/Gadget.h"
 #include "iio/IioContext.h"
+#include "stream/MetaChannel.h"
 #include "stream/PipelineStream.h"
 #include "stream/Stream.h"
 
@@ -69,6 +70,8 @@ private:
     void onSetupDone(const proto::SetupPacket &setup,
                      const Result<std::vector<std::uint8_t>> &result) override;
     void readEndpointAddresses();
+    // The metadata channel for a START with metadata (ControlProtocol::setMetadata()).
+    MetaSink *metaSink();
     // Binds the gadget to a UDC unless it is bound or the kernel is about to bind it again.
     Result<void> tryBind();
     void onUevent(const Uevent &event);
@@ -91,6 +94,8 @@ private:
     std::unique_ptr<UeventMonitor> uevents_;
     bool enabled_ = false;
     bool addressesKnown_ = false;
+    EventLoop *loop_ = nullptr;
+    std::unique_ptr<MetaChannel> meta_; // while a host is connected and asked for records
 };
 
 } // namespace iiousb

@@ -72,7 +72,18 @@ int PipelineStream::start()
     }
     cyclic_ = false;
     stallRestarts_ = 0;
+    meta_ = nullptr;
     return startRun();
+}
+
+int PipelineStream::startWithMetadata(MetaSink &sink, std::uint8_t index)
+{
+    const int r = start();
+    if (r == 0) {
+        meta_ = &sink;
+        metaIndex_ = index;
+    }
+    return r;
 }
 
 int PipelineStream::startCyclic(std::uint64_t bytes)
@@ -128,8 +139,14 @@ int PipelineStream::startRun(bool resume)
         LOG(Stream, Error) << r.error().message;
         return r.error().code;
     }
-    if (!resume)
+    if (!resume) {
         counters_ = {};
+        metaSequence_ = 0;
+        nextSample_ = 0;
+        lastIioDoneNs_ = 0;
+        usbLostSamples_ = 0;
+    }
+    blockMeta_.assign(cyclic_ ? 1 : config_.blockCount, BlockMeta{});
     usbFailRun_ = 0;
     iioFailRun_ = 0;
     usbShortNotOk_ = false;
@@ -371,6 +388,7 @@ void PipelineStream::submitIio(std::size_t block, std::uint64_t bytes)
 {
     if (stopping_ || !run_)
         return;
+    blockMeta_[block].queuedNs = pipeline::monotonicNs();
     if (int r = run_->iioPort->submit(block, bytes); r < 0)
         requestStop(
                 "IIO " + std::string(config_.direction == proto::Direction::Rx ? "read" : "write") +
@@ -445,23 +463,85 @@ void PipelineStream::onIioDone(std::size_t block, int status, std::uint64_t byte
         return;
     }
     iioFailRun_ = 0;
+    if (!bytes)
+        bytes = config_.blockSize;
+    const bool starved = iioBlockDone(block, bytes);
     if (config_.direction == proto::Direction::Rx) {
-        // The device had no block left to fill: a real converter dropped samples here.
-        noteIioStarved(counters_.overruns, "overrun",
-                       "fill (USB slower than the device; GET_STATS counts each time)");
-        submitUsb(block, bytes ? bytes : config_.blockSize);
+        // A real converter dropped samples while the device had no block to fill.
+        if (starved)
+            noteIioStarved(counters_.overruns, "overrun",
+                           "fill (USB slower than the device; GET_STATS counts each time)");
+        submitUsb(block, bytes);
     } else {
-        counters_.bytes += bytes ? bytes : config_.blockSize;
+        counters_.bytes += bytes;
         counters_.blocks++;
-        noteIioStarved(counters_.underruns, "underrun",
-                       "play (the host is slower than the device; GET_STATS counts each time)");
+        if (starved)
+            noteIioStarved(counters_.underruns, "underrun",
+                           "play (the host is slower than the device; GET_STATS counts each "
+                           "time)");
+        sendMeta(block);
         submitUsb(block, config_.blockSize);
     }
 }
 
+bool PipelineStream::iioBlockDone(std::size_t block, std::uint64_t bytes)
+{
+    BlockMeta &m = blockMeta_[block];
+    const std::uint64_t signalled =
+            counters_.iio == proto::PortMode::ZeroCopy ? run_->iioPort->lastDoneNs() : 0;
+    m.flags = config_.direction == proto::Direction::Tx ? proto::kMetaTx : 0;
+    m.lost = 0;
+    m.bytes = static_cast<std::uint32_t>(bytes);
+    bool starved = false;
+    if (signalled) {
+        m.flags |= proto::kMetaTime;
+        m.doneNs = signalled;
+        starved = lastIioDoneNs_ && m.queuedNs > lastIioDoneNs_;
+        if (starved) {
+            m.flags |= proto::kMetaGap;
+            if (iio_->rate)
+                m.lost = static_cast<std::uint64_t>(
+                        static_cast<unsigned __int128>(m.queuedNs - lastIioDoneNs_) * iio_->rate /
+                        1000000000u);
+            else
+                m.flags |= proto::kMetaLostUnknown;
+        }
+        lastIioDoneNs_ = signalled;
+    } else {
+        m.doneNs = pipeline::monotonicNs();
+        starved = run_->iioPort->inFlight() == 0;
+    }
+    nextSample_ += m.lost;
+    m.firstSample = nextSample_;
+    if (iio_->sampleBytes)
+        nextSample_ += bytes / iio_->sampleBytes;
+    return starved;
+}
+
+void PipelineStream::sendMeta(std::size_t block)
+{
+    if (!meta_ || cyclic_)
+        return;
+    const BlockMeta &m = blockMeta_[block];
+    proto::MetaRecord r;
+    r.stream = metaIndex_;
+    r.flags = m.flags;
+    r.sequence = metaSequence_++;
+    r.firstSample = m.firstSample;
+    r.lost = m.lost + usbLostSamples_;
+    if (usbLostSamples_)
+        r.flags |= proto::kMetaGap | proto::kMetaUsbLoss;
+    usbLostSamples_ = 0;
+    r.overruns = counters_.overruns;
+    r.underruns = counters_.underruns;
+    r.completionNs = m.doneNs;
+    r.bytes = m.bytes;
+    meta_->push(r);
+}
+
 void PipelineStream::noteIioStarved(std::uint64_t &counter, const char *event, const char *what)
 {
-    if (run_->iioPort->inFlight() != 0 || counter++ != 0)
+    if (counter++ != 0)
         return;
     LOG(Stream, Notice)
                     .field(log::kStream, config_.name)
@@ -515,6 +595,8 @@ void PipelineStream::onUsbDone(std::size_t block, int status, std::uint64_t byte
     }
     if (status < 0) {
         counters_.usbErrors++;
+        if (!tx && iio_->sampleBytes)
+            usbLostSamples_ += blockMeta_[block].bytes / iio_->sampleBytes;
         LOG(Stream, Warning) << "Stream " << config_.name << ": USB transfer of block " << block
                              << " failed: " << errnoString(status);
         blockFailed(usbFailRun_, "USB", block, "USB: " + errnoString(status));
@@ -532,6 +614,7 @@ void PipelineStream::onUsbDone(std::size_t block, int status, std::uint64_t byte
     if (!tx) {
         counters_.bytes += bytes ? bytes : config_.blockSize;
         counters_.blocks++;
+        sendMeta(block);
         submitIio(block, config_.blockSize);
     } else {
         submitIio(block, want);
@@ -581,6 +664,7 @@ void PipelineStream::stop()
     tearDown();
     state_ = proto::StreamState::Stopped;
     cyclic_ = false;
+    meta_ = nullptr;
     LOG(Stream, Info) << "Stream " << config_.name << " stopped: " << counters_.bytes
                       << " bytes in " << counters_.blocks << " blocks, " << counters_.usbErrors
                       << " USB errors, " << counters_.iioErrors << " IIO errors, "

@@ -69,6 +69,8 @@ public:
     const StreamConfig &config() const override { return config_; }
     proto::StreamInfo info() const override;
     int start() override;
+    int startWithMetadata(MetaSink &sink, std::uint8_t index) override;
+    bool sendsMetadata() const override { return meta_ && state_ == proto::StreamState::Running; }
     int startCyclic(std::uint64_t bytes) override;
     void stop() override;
     proto::Stats stats() const override;
@@ -116,9 +118,17 @@ private:
     void onUsbDone(std::size_t block, int status, std::uint64_t bytes);
     void submitIio(std::size_t block, std::uint64_t bytes);
     void submitUsb(std::size_t block, std::uint64_t bytes);
-    // After an IIO block completed: if the device now has none queued, count an overrun
-    // (RX) or underrun (TX) in `counter` and tell the journal the first time of a run.
+    // After IIO completed `block` (`bytes`): whether the device went without a block before
+    // it, with the block's metadata (BlockMeta). Where the port knows when its fence
+    // signalled (zero-copy), exactly: the block was queued after the previous one
+    // completed; the sample sets lost meanwhile are estimated from the rate. Otherwise (the
+    // copy path) the device has no block queued now, and nothing is known of the loss.
+    bool iioBlockDone(std::size_t block, std::uint64_t bytes);
+    // Counts an overrun (RX) or underrun (TX) in `counter` and tells the journal the first
+    // time of a run.
     void noteIioStarved(std::uint64_t &counter, const char *event, const char *what);
+    // Hands `block`'s record to the metadata sink, if the run has one.
+    void sendMeta(std::size_t block);
     // Starts a block that failed on one side over from the beginning of the cycle.
     void recycle(std::size_t block);
     // A block failed on one side (`side`, its run of failures `run`): recycles it, or stops
@@ -170,6 +180,23 @@ private:
     SideWatch iioWatch_;
     SideWatch usbWatch_;
     unsigned stallRestarts_ = 0;
+
+    // Per-block metadata (docs/protocol.md, "Metadata"); the times are CLOCK_MONOTONIC ns.
+    struct BlockMeta {
+        std::uint64_t queuedNs = 0; // when the block was given to IIO
+        std::uint64_t doneNs = 0;   // when IIO completed it (its fence, or when seen)
+        std::uint64_t firstSample = 0;
+        std::uint64_t lost = 0;
+        std::uint32_t bytes = 0;
+        std::uint8_t flags = 0;
+    };
+    std::vector<BlockMeta> blockMeta_;
+    MetaSink *meta_ = nullptr; // this run's records go here (startWithMetadata())
+    std::uint8_t metaIndex_ = 0;
+    std::uint64_t metaSequence_ = 0;
+    std::uint64_t nextSample_ = 0;     // index of the next sample set the device produces
+    std::uint64_t lastIioDoneNs_ = 0;  // fence time of the last IIO completion
+    std::uint64_t usbLostSamples_ = 0; // rx: in blocks that failed on USB since the last record
 
     proto::StreamState state_ = proto::StreamState::Stopped;
     proto::Stats counters_;

@@ -11,6 +11,7 @@
 
 #include "config/Config.h"
 #include "protocol/Protocol.h"
+#include "stream/MetaChannel.h"
 
 namespace iiousb {
 
@@ -29,6 +30,17 @@ public:
     // then Failed and stats() says so). Starting a running stream restarts it: what was in
     // flight is dropped and the counters start again.
     virtual int start() = 0;
+
+    // Starts like start(), and hands `sink` one record per block (docs/protocol.md,
+    // "Metadata") as stream `index` until the stream stops. `sink` must outlive the run.
+    virtual int startWithMetadata(MetaSink &sink, std::uint8_t index)
+    {
+        (void)sink;
+        (void)index;
+        return -EOPNOTSUPP;
+    }
+    // Running and sending records (startWithMetadata()).
+    virtual bool sendsMetadata() const { return false; }
 
     // tx streams: receive one waveform of `bytes` from the host, then play it again and again
     // (IIO_BUFFER_DMABUF_CYCLIC) until stop(). 0 or a negative errno.

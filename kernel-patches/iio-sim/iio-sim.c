@@ -50,6 +50,16 @@
  * blocks stay queued and none completes until 0 is written; disabling the
  * buffer still aborts them.
  *
+ * Free-running ADC. With sim_free_run set to 1 (while the buffer is disabled)
+ * and a non-zero sampling frequency, the ADC behaves like a converter that
+ * keeps sampling when its DMA has nothing to fill: when a block completes and
+ * no other block is queued behind it, the sample sets converted until the next
+ * block is submitted are lost, floor((t_submit - t_done) * rate) of them, and
+ * the next block starts that much further on in S (so the block headers and
+ * the full pattern show the gap). sim_lost counts the sample sets lost and
+ * sim_gaps the gaps since the buffer was enabled or sim_reset. With 0 (the
+ * default) the stream of samples simply pauses while the DMA is starved.
+ *
  * DMABUF access. An importer must not touch the pages of an imported DMABUF
  * (CONFIG_DMABUF_DEBUG scrambles or hides the page pointers of the scatter
  * table it gets), only the DMA addresses its device was given. So the simulated DMA
@@ -166,6 +176,8 @@ struct iio_sim_stats {
 	u64 bytes;
 	u64 errors;
 	s64 first_error;
+	u64 lost;
+	u64 gaps;
 };
 
 /**
@@ -196,6 +208,11 @@ struct iio_sim_stats {
  * @stats_lock: protects @stats and @reset_pending
  * @stats: counters shown in sysfs
  * @reset_pending: the DAC's stream restarts at S = 0 with the next block
+ * @free_run: the ADC loses the samples it converts while starved (sim_free_run)
+ * @run_free: @free_run when the buffer was enabled (worker, submit)
+ * @idle_since: when the last block completed with none queued behind it, or 0,
+ *	under queue.list_lock
+ * @skip: sample sets lost before the next block, under queue.list_lock
  */
 struct iio_sim {
 	struct iio_dma_buffer_queue queue;
@@ -228,6 +245,11 @@ struct iio_sim {
 	spinlock_t stats_lock; /* protects stats and reset_pending */
 	struct iio_sim_stats stats;
 	bool reset_pending;
+
+	bool free_run;
+	bool run_free;
+	ktime_t idle_since;
+	u64 skip;
 };
 
 struct iio_sim_state {
@@ -472,6 +494,17 @@ static ktime_t iio_sim_process(struct iio_sim *sim,
 	size_t len = block->bytes_used;
 	ktime_t now = ktime_get();
 	ktime_t started;
+	u64 skip;
+
+	spin_lock_irq(&sim->queue.list_lock);
+	skip = sim->skip;
+	sim->skip = 0;
+	spin_unlock_irq(&sim->queue.list_lock);
+	if (skip) {
+		/* The converter went on without us: so does the pacing clock */
+		sim->cur.sample += skip;
+		sim->start = ktime_sub_ns(now, iio_sim_bytes_to_ns(sim, sim->paced));
+	}
 
 	spin_lock_irq(&sim->stats_lock);
 	if (sim->reset_pending) {
@@ -516,6 +549,10 @@ static ktime_t iio_sim_process(struct iio_sim *sim,
 	 */
 
 	spin_lock_irq(&sim->stats_lock);
+	if (skip) {
+		sim->stats.lost += skip;
+		sim->stats.gaps++;
+	}
 	if (!sim->reset_pending) {
 		if (x.errors && sim->stats.first_error < 0)
 			sim->stats.first_error = sim->stats.bytes + x.first_error;
@@ -589,8 +626,11 @@ static void iio_sim_work(struct work_struct *work)
 		}
 		sim->head_done = false;
 		complete = !block->cyclic || !list_is_singular(&sim->active);
-		if (complete)
+		if (complete) {
 			list_del(&block->head);
+			if (list_empty(&sim->active))
+				sim->idle_since = ktime_get();
+		}
 		spin_unlock_irq(&queue->list_lock);
 
 		if (complete) {
@@ -632,6 +672,15 @@ static int iio_sim_submit(struct iio_dma_buffer_queue *queue,
 		block->bytes_used = rounddown(block->bytes_used, sim->set_bytes);
 
 	spin_lock_irq(&queue->list_lock);
+	if (sim->run_free && sim->idle_since && list_empty(&sim->active)) {
+		ktime_t idle = ktime_sub(ktime_get(), sim->idle_since);
+
+		if (idle > 0)
+			sim->skip += mul_u64_u64_div_u64(ktime_to_ns(idle),
+							 sim->run_rate,
+							 NSEC_PER_SEC);
+	}
+	sim->idle_since = 0;
 	list_add_tail(&block->head, &sim->active);
 	if (!sim->stopping)
 		queue_work(iio_sim_wq, &sim->work);
@@ -680,6 +729,7 @@ static int iio_sim_buffer_enable(struct iio_buffer *buffer,
 	sim->set_bytes = 2 * n;
 	sim->run_pattern = sim->pattern;
 	sim->run_rate = sim->rate;
+	sim->run_free = sim->free_run && sim->rate && !sim->output;
 	memset(&sim->cur, 0, sizeof(sim->cur));
 	sim->seq = 0;
 	sim->cyclic_pass = 0;
@@ -689,10 +739,14 @@ static int iio_sim_buffer_enable(struct iio_buffer *buffer,
 
 	spin_lock_irq(&sim->stats_lock);
 	sim->reset_pending = false;
+	sim->stats.lost = 0;
+	sim->stats.gaps = 0;
 	spin_unlock_irq(&sim->stats_lock);
 
 	spin_lock_irq(&sim->queue.list_lock);
 	sim->stopping = false;
+	sim->idle_since = 0;
+	sim->skip = 0;
 	spin_unlock_irq(&sim->queue.list_lock);
 
 	return iio_dma_buffer_enable(buffer, indio_dev);
@@ -900,6 +954,8 @@ static ssize_t sim_reset_store(struct device *dev,
 	sim->stats.bytes = 0;
 	sim->stats.errors = 0;
 	sim->stats.first_error = -1;
+	sim->stats.lost = 0;
+	sim->stats.gaps = 0;
 	/* The ADC's sample index only restarts when its buffer is enabled */
 	if (sim->output)
 		sim->reset_pending = true;
@@ -932,6 +988,61 @@ static ssize_t sim_pattern_store(struct device *dev,
 	if (iio_device_claim_direct_mode(indio_dev))
 		return -EBUSY;
 	WRITE_ONCE(sim->pattern, ret);
+	iio_device_release_direct_mode(indio_dev);
+
+	return len;
+}
+
+static ssize_t sim_lost_show(struct device *dev,
+			     struct device_attribute *attr, char *buf)
+{
+	struct iio_sim *sim = iio_sim_from_dev(dev);
+	u64 val;
+
+	spin_lock_irq(&sim->stats_lock);
+	val = sim->stats.lost;
+	spin_unlock_irq(&sim->stats_lock);
+
+	return sysfs_emit(buf, "%llu\n", val);
+}
+
+static ssize_t sim_gaps_show(struct device *dev,
+			     struct device_attribute *attr, char *buf)
+{
+	struct iio_sim *sim = iio_sim_from_dev(dev);
+	u64 val;
+
+	spin_lock_irq(&sim->stats_lock);
+	val = sim->stats.gaps;
+	spin_unlock_irq(&sim->stats_lock);
+
+	return sysfs_emit(buf, "%llu\n", val);
+}
+
+static ssize_t sim_free_run_show(struct device *dev,
+				 struct device_attribute *attr, char *buf)
+{
+	struct iio_sim *sim = iio_sim_from_dev(dev);
+
+	return sysfs_emit(buf, "%d\n", READ_ONCE(sim->free_run));
+}
+
+static ssize_t sim_free_run_store(struct device *dev,
+				  struct device_attribute *attr,
+				  const char *buf, size_t len)
+{
+	struct iio_dev *indio_dev = dev_to_iio_dev(dev);
+	struct iio_sim *sim = iio_sim_from_dev(dev);
+	bool val;
+	int ret;
+
+	ret = kstrtobool(buf, &val);
+	if (ret)
+		return ret;
+
+	if (iio_device_claim_direct_mode(indio_dev))
+		return -EBUSY;
+	WRITE_ONCE(sim->free_run, val);
 	iio_device_release_direct_mode(indio_dev);
 
 	return len;
@@ -974,6 +1085,9 @@ static IIO_DEVICE_ATTR_RO(sim_first_error_offset, 0);
 static IIO_DEVICE_ATTR_WO(sim_reset, 0);
 static IIO_DEVICE_ATTR_RW(sim_pattern, 0);
 static IIO_DEVICE_ATTR_RW(sim_stall, 0);
+static IIO_DEVICE_ATTR_RO(sim_lost, 0);
+static IIO_DEVICE_ATTR_RO(sim_gaps, 0);
+static IIO_DEVICE_ATTR_RW(sim_free_run, 0);
 
 static struct attribute *iio_sim_adc_attrs[] = {
 	&iio_dev_attr_sim_blocks.dev_attr.attr,
@@ -981,6 +1095,9 @@ static struct attribute *iio_sim_adc_attrs[] = {
 	&iio_dev_attr_sim_reset.dev_attr.attr,
 	&iio_dev_attr_sim_pattern.dev_attr.attr,
 	&iio_dev_attr_sim_stall.dev_attr.attr,
+	&iio_dev_attr_sim_lost.dev_attr.attr,
+	&iio_dev_attr_sim_gaps.dev_attr.attr,
+	&iio_dev_attr_sim_free_run.dev_attr.attr,
 	NULL
 };
 
