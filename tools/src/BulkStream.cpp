@@ -201,6 +201,38 @@ bool BulkStream::deviceDisappeared()
     return false;
 }
 
+Expected<void> BulkStream::start(const Sink &sink)
+{
+    sink_ = &sink;
+    for (auto &slot : slots_) {
+        if (auto r = submit(*slot, slot->buffer.size()); !r) {
+            drain();
+            return r.error();
+        }
+    }
+    return {};
+}
+
+void BulkStream::drain()
+{
+    stopping_ = true;
+    if (!cancelled_)
+        cancelAll();
+    int errors = 0;
+    while (inFlight_ > 0 && errors < 50) {
+        timeval tv{0, 100 * 1000};
+        const int r = libusb_handle_events_timeout_completed(ctx_, &tv, nullptr);
+        if (r < 0 && r != LIBUSB_ERROR_INTERRUPTED)
+            errors++;
+    }
+    if (inFlight_ > 0) {
+        for (auto &slot : slots_)
+            if (slot->inFlight)
+                (void)slot.release();
+    }
+    sink_ = nullptr;
+}
+
 Expected<void> BulkStream::run(const Sink &sink, const Source &source, const StopCheck &stop,
                                const Tick &tick)
 {

@@ -54,6 +54,14 @@ public:
     Expected<void> run(const Sink &sink, const Source &source, const StopCheck &stop,
                        const Tick &tick);
 
+    // An IN stream driven by another stream's run() on the same libusb context (the
+    // metadata endpoint next to the data): start() submits every transfer, their completions
+    // come while the other run() handles events, and drain() cancels them and handles
+    // events until all are back. The error of a failed transfer is in error().
+    Expected<void> start(const Sink &sink);
+    void drain();
+    const std::optional<Error> &error() const { return error_; }
+
     const BulkStreamCounters &counters() const { return counters_; }
     // A transfer or submission failed because the device went away.
     bool deviceGone() const { return deviceGone_; }

@@ -71,10 +71,13 @@ Expected<proto::DeviceInfo> ControlClient::readInfo() const
     return std::move(*info);
 }
 
-Expected<void> ControlClient::start(unsigned stream) const
+Expected<void> ControlClient::start(unsigned stream, bool metadata) const
 {
-    auto r = transfer(proto::RequestCode::Start, static_cast<std::uint16_t>(stream), nullptr, 0,
-                      "START stream " + std::to_string(stream));
+    const auto value =
+            static_cast<std::uint16_t>(stream | (metadata ? proto::kStartWithMetadata : 0));
+    auto r =
+            transfer(proto::RequestCode::Start, value, nullptr, 0,
+                     "START stream " + std::to_string(stream) + (metadata ? " with metadata" : ""));
     if (!r)
         return r.error();
     return {};

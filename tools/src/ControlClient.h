@@ -25,7 +25,8 @@ public:
     // The info text, read slice by slice until a short reply.
     Expected<std::string> readInfoText() const;
     Expected<proto::DeviceInfo> readInfo() const;
-    Expected<void> start(unsigned stream) const;
+    // `metadata`: proto::kStartWithMetadata (records on the metadata endpoint).
+    Expected<void> start(unsigned stream, bool metadata = false) const;
     Expected<void> stop(unsigned stream) const;
     // START_CYCLIC: the device then takes a waveform of `bytes` on the stream's endpoint
     // and plays it until STOP.

@@ -93,6 +93,7 @@ constexpr OptionSpec kOptionSpecs[] = {
         {'o', "output", true},    {'i', "input", true},         {'n', "count", true},
         {'t', "time", true},      {0, "verify", false},         {0, "cyclic", false},
         {'T', "transfers", true}, {'S', "transfer-size", true}, {0, "no-dev-mem", false},
+        {0, "no-meta", false},    {0, "latency", false},
 };
 
 // "--verify" takes an optional value ("--verify=header"), handled apart.
@@ -145,7 +146,8 @@ bool optionAllowed(std::string_view longName, Command command)
         return true;
     if (longName == "json")
         return command == Command::Info || command == Command::Stats || command == Command::List;
-    if (longName == "output" || longName == "verify")
+    if (longName == "output" || longName == "verify" || longName == "no-meta" ||
+        longName == "latency")
         return command == Command::Capture;
     if (longName == "input" || longName == "cyclic")
         return command == Command::Play;
@@ -221,6 +223,10 @@ Expected<void> applyOption(Options &opts, std::string_view name, std::string_vie
         opts.transferSize = static_cast<std::uint32_t>(*size);
     } else if (name == "no-dev-mem") {
         opts.devMem = false;
+    } else if (name == "no-meta") {
+        opts.metadata = false;
+    } else if (name == "latency") {
+        opts.latency = true;
     }
     return {};
 }
@@ -416,7 +422,13 @@ Options:
   -t, --time SEC               stop after SEC seconds
       --verify[=full|header]   check iio-sim's test pattern: every sample (full, default)
                                or only the block headers (header); report lost, duplicated
-                               and corrupt bytes with their stream offsets
+                               and corrupt bytes with their stream offsets; with the
+                               device's block metadata, lost ranges it announced are
+                               checked against it instead of counted as errors
+      --no-meta                capture: do not ask for per-block metadata (gaps are then
+                               only seen by --verify)
+      --latency                capture: per-block latency p50/p99/max (host receive time -
+                               device completion time; needs one clock on both sides)
       --cyclic                 play: repeat the input until stopped
   -T, --transfers N            USB transfers in flight (default 16)
   -S, --transfer-size SIZE     bytes per transfer, a multiple of 1024 (default 256KiB)

@@ -62,6 +62,8 @@ struct Options {
     unsigned transfers = 16;                 // -T: transfers in flight
     std::uint32_t transferSize = 256 * 1024; // -S: bytes per transfer
     bool devMem = true;                      // --no-dev-mem: plain heap buffers
+    bool metadata = true;                    // capture --no-meta: no per-block records
+    bool latency = false;                    // capture --latency: report per-block latency
 };
 
 inline constexpr unsigned kMaxTransfers = 1024;

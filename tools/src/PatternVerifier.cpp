@@ -346,7 +346,14 @@ void PatternVerifier::checkHeader(std::uint64_t blockOffset)
                  format("%" PRId32 " block(s) missing: expected block %" PRIu32 ", got %" PRIu32,
                         ahead, expected, seq));
     }
-    if (!sampleOk) {
+    const bool gap = !sampleOk && ahead == 0 && sample > expectedSample;
+    if (gap) {
+        summary_.gapEvents++;
+        summary_.gapSamples += sample - expectedSample;
+        if (gaps_.size() < kMaxGaps)
+            gaps_.push_back({blockOffset / layout_.blockBytes, sample - expectedSample});
+        summary_.headers++;
+    } else if (!sampleOk) {
         addEvent(VerifyEvent::Kind::Corrupt, blockOffset, iiosim::kHeaderSize,
                  format("block %" PRIu32 " says sample %" PRIu64 ", expected %" PRIu64, seq, sample,
                         expectedSample));
@@ -355,7 +362,7 @@ void PatternVerifier::checkHeader(std::uint64_t blockOffset)
     }
     prevSeq_ = seq;
     // A wrong sample index is the corrupt part: go on from the one the sequence implies.
-    prevSample_ = sampleOk ? sample : expectedSample;
+    prevSample_ = sampleOk || gap ? sample : expectedSample;
     if (static_cast<std::int32_t>(seq - maxSeq_) > 0)
         maxSeq_ = seq;
 }
@@ -430,8 +437,10 @@ std::string PatternVerifier::statusText() const
         return "verify: no data";
     if (!s.synced && s.corruptEvents > 0)
         return "verify: no pattern";
+    const std::string gaps =
+            s.gapEvents ? ", " + std::to_string(s.gapEvents) + " gaps in the sample index" : "";
     if (s.lostEvents == 0 && s.duplicatedEvents == 0 && s.corruptEvents == 0)
-        return "verify ok";
+        return "verify ok" + gaps;
     std::string text = "verify:";
     if (s.lostEvents)
         text += " lost " + formatBytes(s.lostBytes) + " (" + std::to_string(s.lostEvents) + "x)";
@@ -441,7 +450,7 @@ std::string PatternVerifier::statusText() const
     if (s.corruptEvents)
         text += " corrupt " + formatBytes(s.corruptBytes) + " (" + std::to_string(s.corruptEvents) +
                 "x)";
-    return text;
+    return text + gaps;
 }
 
 } // namespace iiousb::tool

@@ -48,11 +48,24 @@ struct VerifySummary {
     std::uint64_t corruptEvents = 0;
     bool synced = false;           // the pattern was found
     std::uint64_t firstSample = 0; // sample index at the first synced byte
+    // Header mode: blocks that follow on in sequence but start further on in the sample
+    // index (a free-running converter lost sample sets before them: sim_free_run).
+    std::uint64_t gapEvents = 0;
+    std::uint64_t gapSamples = 0;
 
-    bool ok() const
+    // Nothing lost, duplicated or corrupt; gaps only count where `gapsExplained` is false
+    // (the device announced each of them: BlockMeta's cross-check).
+    bool ok(bool gapsExplained = false) const
     {
-        return synced && lostEvents == 0 && duplicatedEvents == 0 && corruptEvents == 0;
+        return synced && lostEvents == 0 && duplicatedEvents == 0 && corruptEvents == 0 &&
+               (gapsExplained || gapEvents == 0);
     }
+};
+
+// A gap in the sample index seen in the data (header mode).
+struct DataGap {
+    std::uint64_t block = 0;   // index of the block after it, from the start of the capture
+    std::uint64_t samples = 0; // sample sets missing
 };
 
 class PatternVerifier {
@@ -71,6 +84,8 @@ public:
     PatternKind kind() const { return kind_; } // Auto until the first bytes decide
     const VerifySummary &summary() const { return summary_; }
     const std::vector<VerifyEvent> &events() const { return events_; }
+    const std::vector<DataGap> &gaps() const { return gaps_; } // the first kMaxGaps
+    static constexpr std::size_t kMaxGaps = 100000;
     // One short phrase for the live status line: "verify ok", "verify: 1 lost (1.0 MiB)...".
     std::string statusText() const;
 
@@ -117,6 +132,7 @@ private:
 
     VerifySummary summary_;
     std::vector<VerifyEvent> events_;
+    std::vector<DataGap> gaps_;
 };
 
 } // namespace iiousb::tool

@@ -14,6 +14,7 @@
 
 #include <sys/resource.h>
 
+#include "BlockMeta.h"
 #include "BulkStream.h"
 #include "Commands.h"
 #include "Format.h"
@@ -28,6 +29,33 @@ namespace iiousb::tool {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Gaps printed as they are found; the summary counts them all.
+constexpr std::uint64_t kGapsShown = 10;
+
+std::uint64_t monotonicNs()
+{
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000u +
+           static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+std::string describeGap(const GapEvent &g, bool last)
+{
+    std::string s = "gap before block " + std::to_string(g.block) + " (sample " +
+                    std::to_string(g.firstSample) + "): ";
+    if (g.unknown)
+        s += "sample sets lost, how many is unknown (the device has no sampling rate)";
+    else
+        s += std::to_string(g.lost) + " sample sets lost" +
+             (g.usbLoss     ? " (blocks that failed on USB)"
+              : g.estimated ? " (estimated by the device from its rate)"
+                            : "");
+    if (last)
+        s += "; further gaps are only counted";
+    return s;
+}
 
 // STOP on the way out, whatever path that is (error, Ctrl-C, end of data); explicit
 // stop() reports a failure, the destructor is the safety net.
@@ -475,12 +503,54 @@ int runCapture(const Options &opts)
         return kExitFailure;
     }
 
+    // Per-block metadata (docs/protocol.md, "Metadata"), where the device has it.
+    const bool useMeta = opts.metadata && session.info().metaEndpoint != 0;
+    StatusLine status(!opts.quiet);
+    std::optional<BlockMetaTracker> tracker;
+    std::unique_ptr<BulkStream> metaBulk;
+    std::optional<std::string> metaError;
+    std::uint64_t gapsShown = 0;
+    if (useMeta) {
+        tracker.emplace(stream.blockBytes, stream.sampleBytes, [&](const GapEvent &g) {
+            if (gapsShown++ >= kGapsShown)
+                return;
+            status.clear();
+            std::fprintf(stderr, "iiousb: %s: %s\n", label.c_str(),
+                         describeGap(g, gapsShown == kGapsShown).c_str());
+        });
+        BulkStreamConfig mc;
+        mc.endpoint = session.info().metaEndpoint;
+        mc.transferSize = 1024; // one packet: every metadata transfer is one short packet
+        mc.transfers = 8;
+        mc.devMem = false;
+        auto m = BulkStream::create(session.context(), session.device().handle.get(), mc);
+        if (!m) {
+            printError(m.error().message);
+            return kExitFailure;
+        }
+        metaBulk = std::move(*m);
+    }
+    auto metaSink = [&](std::span<const std::uint8_t> data) {
+        std::string why;
+        if (tracker->feedRecords(data.data(), data.size(), static_cast<std::uint8_t>(stream.index),
+                                 &why))
+            return true;
+        metaError = "bad metadata from the device: " + why;
+        return false;
+    };
+
     SignalGuard signals;
-    if (auto r = session.control().start(stream.index); !r) {
+    if (auto r = session.control().start(stream.index, useMeta); !r) {
         printError(startError(session, stream, r.error()).message);
         return kExitFailure;
     }
     StreamStopper stopper(session.control(), stream.index);
+    if (metaBulk) {
+        if (auto r = metaBulk->start(metaSink); !r) {
+            printError(label + ": metadata endpoint: " + r.error().message);
+            return kExitFailure;
+        }
+    }
 
     std::uint64_t written = 0;
     bool outputClosed = false;
@@ -510,6 +580,8 @@ int runCapture(const Options &opts)
             done += static_cast<std::size_t>(r);
         }
         written += n;
+        if (tracker)
+            tracker->onData(written, monotonicNs());
         return !(limit && written >= limit);
     };
     auto noSource = [](std::span<std::uint8_t>) { return std::size_t{0}; };
@@ -521,7 +593,6 @@ int runCapture(const Options &opts)
     const auto start = Clock::now();
     const double cpuStart = cpuSeconds();
     RateMeter meter(start);
-    StatusLine status(!opts.quiet);
     auto tick = [&](const BulkStreamCounters &c) {
         const auto now = Clock::now();
         watch.tick(written);
@@ -533,6 +604,19 @@ int runCapture(const Options &opts)
     auto result = (*bulk)->run(sink, noSource, stop, tick);
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     const double cpu = cpuSeconds() - cpuStart;
+    if (metaBulk) {
+        // The records of the last blocks come after their data: give them a moment.
+        const std::uint64_t blocks =
+                (*bulk)->counters().bytes / std::max<std::uint64_t>(stream.blockBytes, 1);
+        const auto until = Clock::now() + std::chrono::milliseconds(200);
+        while (Clock::now() < until && tracker->records() < blocks) {
+            timeval tv{0, 20 * 1000};
+            libusb_handle_events_timeout_completed(session.context(), &tv, nullptr);
+        }
+        metaBulk->drain();
+        if (!metaError && metaBulk->error() && !metaBulk->deviceGone())
+            metaError = "metadata endpoint: " + metaBulk->error()->message;
+    }
     status.clear();
     if (verifier)
         verifier->finish();
@@ -566,9 +650,34 @@ int runCapture(const Options &opts)
         std::fprintf(stderr, "iiousb: %s: %s\n", label.c_str(), note.c_str());
     if (!deviceGone)
         printDeviceStats(session, stream, label);
+    if (metaError) {
+        printError(label + ": " + *metaError);
+        rc = kExitFailure;
+    }
+    if (tracker)
+        std::fprintf(stderr, "iiousb: %s: metadata: %s\n", label.c_str(),
+                     tracker->summaryText(opts.latency).c_str());
+    else if (opts.latency)
+        std::fprintf(stderr, "iiousb: %s: no latency: %s\n", label.c_str(),
+                     opts.metadata ? "the device has no metadata endpoint" : "--no-meta");
     if (verifier) {
         printVerifyReport(*verifier, label);
-        if (rc == kExitOk && !verifier->summary().ok())
+        bool gapsExplained = false;
+        if (tracker && verifier->summary().gapEvents) {
+            const GapCrossCheck c = crossCheckGaps(verifier->gaps(), tracker->gapEvents());
+            std::fprintf(stderr,
+                         "iiousb: %s: verify: gaps in the data vs the device's metadata: %" PRIu64
+                         " at the same blocks (%" PRIu64 " with the same count), %" PRIu64
+                         " not announced, %" PRIu64
+                         " announced but not in the data; largest count difference %" PRIu64
+                         " sample sets\n",
+                         label.c_str(), c.matched, c.exact, c.unannounced, c.notInData, c.maxDiff);
+            for (const std::string &d : c.details)
+                std::fprintf(stderr, "iiousb: %s: verify: %s\n", label.c_str(), d.c_str());
+            gapsExplained = c.ok() && verifier->summary().gapEvents <= verifier->gaps().size() &&
+                            tracker->gaps() <= tracker->gapEvents().size();
+        }
+        if (rc == kExitOk && !verifier->summary().ok(gapsExplained))
             rc = kExitVerifyFailed;
     }
     return rc;
