@@ -560,6 +560,7 @@ MetaBytes encodeMeta(const MetaRecord &m)
     putLe(&r[40], m.underruns, 8);
     putLe(&r[48], m.completionNs, 8);
     putLe(&r[56], m.bytes, 4);
+    putLe(&r[60], m.lostMargin, 4);
     return r;
 }
 
@@ -588,6 +589,7 @@ std::optional<MetaRecord> decodeMeta(std::span<const std::uint8_t> r, std::size_
     m.underruns = getLe(&r[40], 8);
     m.completionNs = getLe(&r[48], 8);
     m.bytes = static_cast<std::uint32_t>(getLe(&r[56], 4));
+    m.lostMargin = static_cast<std::uint32_t>(getLe(&r[60], 4));
     if (size)
         *size = recordSize;
     return m;

@@ -219,6 +219,7 @@ struct MetaRecord {
     std::uint64_t underruns = 0;    // so far (GET_STATS)
     std::uint64_t completionNs = 0; // CLOCK_MONOTONIC when IIO completed the block
     std::uint32_t bytes = 0;
+    std::uint32_t lostMargin = 0; // `lost` is within this many sample sets of the truth
 
     bool operator==(const MetaRecord &) const = default;
 };

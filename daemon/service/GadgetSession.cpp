@@ -1,5 +1,6 @@
 #include "service/GadgetSession.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <sstream>
 
@@ -393,6 +394,10 @@ function::SetupReply GadgetSession::onSetup(const proto::SetupPacket &setup)
 {
     using function::SetupReply;
     ControlProtocol::Reply reply = control_->handle(setup);
+    // The metadata channel lives while a stream sends records (a STOP may end the last).
+    if (meta_ && std::none_of(streams_.begin(), streams_.end(),
+                              [](const auto &s) { return s->sendsMetadata(); }))
+        meta_.reset();
     switch (reply.kind) {
     case ControlProtocol::Reply::Kind::Stall:
         return SetupReply::stall(reply.reason);

@@ -388,8 +388,11 @@ void PipelineStream::submitIio(std::size_t block, std::uint64_t bytes)
 {
     if (stopping_ || !run_)
         return;
-    blockMeta_[block].queuedNs = pipeline::monotonicNs();
-    if (int r = run_->iioPort->submit(block, bytes); r < 0)
+    BlockMeta &m = blockMeta_[block];
+    m.queuedNs = pipeline::monotonicNs();
+    const int r = run_->iioPort->submit(block, bytes);
+    m.queuedEndNs = pipeline::monotonicNs();
+    if (r < 0)
         requestStop(
                 "IIO " + std::string(config_.direction == proto::Direction::Rx ? "read" : "write") +
                         " of block " + std::to_string(block) + " failed: " + errnoString(r),
@@ -491,20 +494,33 @@ bool PipelineStream::iioBlockDone(std::size_t block, std::uint64_t bytes)
             counters_.iio == proto::PortMode::ZeroCopy ? run_->iioPort->lastDoneNs() : 0;
     m.flags = config_.direction == proto::Direction::Tx ? proto::kMetaTx : 0;
     m.lost = 0;
+    m.lostMargin = 0;
     m.bytes = static_cast<std::uint32_t>(bytes);
     bool starved = false;
     if (signalled) {
         m.flags |= proto::kMetaTime;
         m.doneNs = signalled;
-        starved = lastIioDoneNs_ && m.queuedNs > lastIioDoneNs_;
+        // The device got the block somewhere inside the enqueue ioctl: only one that
+        // returned before the previous block's fence signalled was surely in time. One
+        // whose ioctl spans the signal may have been late: announced, with what the
+        // middle of the ioctl gives as the count (often 0).
+        starved = lastIioDoneNs_ && m.queuedEndNs > lastIioDoneNs_;
         if (starved) {
             m.flags |= proto::kMetaGap;
-            if (iio_->rate)
-                m.lost = static_cast<std::uint64_t>(
-                        static_cast<unsigned __int128>(m.queuedNs - lastIioDoneNs_) * iio_->rate /
-                        1000000000u);
-            else
+            const std::uint64_t mid = m.queuedNs + (m.queuedEndNs - m.queuedNs) / 2;
+            if (!iio_->rate)
                 m.flags |= proto::kMetaLostUnknown;
+            else if (mid > lastIioDoneNs_)
+                m.lost = static_cast<std::uint64_t>(
+                        static_cast<unsigned __int128>(mid - lastIioDoneNs_) * iio_->rate /
+                        1000000000u);
+            // The device took the block somewhere in the ioctl: half of it either way,
+            // and one for the rounding on both sides.
+            if (iio_->rate) {
+                const std::uint64_t half = (m.queuedEndNs - m.queuedNs + 1) / 2;
+                m.lostMargin = static_cast<std::uint32_t>(std::min<std::uint64_t>(
+                        (half * iio_->rate + 999999999u) / 1000000000u + 1, UINT32_MAX));
+            }
         }
         lastIioDoneNs_ = signalled;
     } else {
@@ -536,6 +552,7 @@ void PipelineStream::sendMeta(std::size_t block)
     r.underruns = counters_.underruns;
     r.completionNs = m.doneNs;
     r.bytes = m.bytes;
+    r.lostMargin = m.lostMargin;
     meta_->push(r);
 }
 

@@ -183,10 +183,12 @@ private:
 
     // Per-block metadata (docs/protocol.md, "Metadata"); the times are CLOCK_MONOTONIC ns.
     struct BlockMeta {
-        std::uint64_t queuedNs = 0; // when the block was given to IIO
-        std::uint64_t doneNs = 0;   // when IIO completed it (its fence, or when seen)
+        std::uint64_t queuedNs = 0;    // when the block was given to IIO (before the ioctl)
+        std::uint64_t queuedEndNs = 0; // ... and when the ioctl returned
+        std::uint64_t doneNs = 0;      // when IIO completed it (its fence, or when seen)
         std::uint64_t firstSample = 0;
         std::uint64_t lost = 0;
+        std::uint32_t lostMargin = 0;
         std::uint32_t bytes = 0;
         std::uint8_t flags = 0;
     };

@@ -53,8 +53,10 @@
  * Free-running ADC. With sim_free_run set to 1 (while the buffer is disabled)
  * and a non-zero sampling frequency, the ADC behaves like a converter that
  * keeps sampling when its DMA has nothing to fill: when a block completes and
- * no other block is queued behind it, the sample sets converted until the next
- * block is submitted are lost, floor((t_submit - t_done) * rate) of them, and
+ * no other block is queued behind it once its fence signalled, the sample sets
+ * converted from the fence's timestamp until the next block is submitted are
+ * lost,
+ * floor((t_submit - t_done) * rate) of them, and
  * the next block starts that much further on in S (so the block headers and
  * the full pattern show the gap). sim_lost counts the sample sets lost and
  * sim_gaps the gaps since the buffer was enabled or sim_reset. With 0 (the
@@ -93,6 +95,7 @@
  */
 
 #include <linux/dma-direct.h>
+#include <linux/dma-fence.h>
 #include <linux/dma-mapping.h>
 #include <linux/highmem.h>
 #include <linux/hrtimer.h>
@@ -626,16 +629,30 @@ static void iio_sim_work(struct work_struct *work)
 		}
 		sim->head_done = false;
 		complete = !block->cyclic || !list_is_singular(&sim->active);
-		if (complete) {
+		if (complete)
 			list_del(&block->head);
-			if (list_empty(&sim->active))
-				sim->idle_since = ktime_get();
-		}
 		spin_unlock_irq(&queue->list_lock);
 
 		if (complete) {
+			struct dma_fence *fence = block->fileio ? NULL :
+				dma_fence_get(block->fence);
+			ktime_t done;
+
 			sim->cyclic_pass = 0;
 			iio_dma_buffer_block_done(block);
+			/*
+			 * Starved from when the completion is known, the time
+			 * its fence signalled, until the next submit; a block
+			 * submitted before that was in time.
+			 */
+			done = fence && test_bit(DMA_FENCE_FLAG_TIMESTAMP_BIT,
+						 &fence->flags) ?
+				fence->timestamp : ktime_get();
+			dma_fence_put(fence);
+			spin_lock_irq(&queue->list_lock);
+			if (list_empty(&sim->active))
+				sim->idle_since = done;
+			spin_unlock_irq(&queue->list_lock);
 		}
 		cond_resched();
 	}

@@ -51,6 +51,7 @@ void BlockMetaTracker::onRecord(const proto::MetaRecord &r)
     }
     if (r.flags & proto::kMetaGap) {
         isGap = true;
+        gap.margin = r.lostMargin;
         gap.unknown = (r.flags & proto::kMetaLostUnknown) != 0;
         gap.usbLoss = (r.flags & proto::kMetaUsbLoss) != 0;
         gap.estimated = !gap.unknown && r.lost > 0 && !gap.usbLoss;
@@ -168,7 +169,7 @@ GapCrossCheck crossCheckGaps(const std::vector<DataGap> &data,
     for (const DataGap &d : data) {
         // Announced gaps before this one that the data does not show.
         for (; a < announced.size() && announced[a].block < d.block; a++) {
-            if (announced[a].lost > 0 && !announced[a].unknown) {
+            if (announced[a].lost > announced[a].margin && !announced[a].unknown) {
                 c.notInData++;
                 c.maxDiff = std::max(c.maxDiff, announced[a].lost);
                 note("block " + std::to_string(announced[a].block) + ": announced " +
@@ -184,6 +185,12 @@ GapCrossCheck crossCheckGaps(const std::vector<DataGap> &data,
                 c.maxDiff = std::max(c.maxDiff, diff);
                 if (diff == 0)
                     c.exact++;
+                if (diff > g.margin) {
+                    c.outsideMargin++;
+                    note("block " + std::to_string(d.block) + ": announced " +
+                         std::to_string(g.lost) + " +/- " + std::to_string(g.margin) +
+                         " sample sets lost, the data shows " + std::to_string(d.samples));
+                }
             }
             continue;
         }
@@ -192,7 +199,7 @@ GapCrossCheck crossCheckGaps(const std::vector<DataGap> &data,
              " sample sets missing in the data, not announced by the device");
     }
     for (; a < announced.size(); a++) {
-        if (announced[a].lost > 0 && !announced[a].unknown) {
+        if (announced[a].lost > announced[a].margin && !announced[a].unknown) {
             c.notInData++;
             c.maxDiff = std::max(c.maxDiff, announced[a].lost);
         }

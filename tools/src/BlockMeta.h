@@ -23,6 +23,7 @@ struct GapEvent {
     std::uint64_t block = 0;       // sequence number of the block after the gap
     std::uint64_t firstSample = 0; // the device's index of that block's first sample set
     std::uint64_t lost = 0;        // sample sets missing before it
+    std::uint64_t margin = 0;      // `lost` is within this of the truth (the device says)
     bool estimated = false;        // counted from the converter's rate and fence times
     bool unknown = false;          // the device could not tell how many (no rate)
     bool usbLoss = false;          // blocks that failed on USB (exact)
@@ -88,16 +89,18 @@ private:
 
 // The gaps the data shows (PatternVerifier, header mode) against the ones the device
 // announced, matched by block. A gap in the data that the device did not announce is data
-// lost without a word: the check fails. The counts of announced gaps are the device's
-// estimate (from its converter's rate and fence times): their difference is reported.
+// lost without a word, and a count further off than the margin the device gave is a wrong
+// report: either fails the check. The counts are the device's estimate (from its
+// converter's rate and fence times); announced gaps the data does not show are counted.
 struct GapCrossCheck {
     std::uint64_t matched = 0;        // in both, at the same block
     std::uint64_t unannounced = 0;    // in the data only
     std::uint64_t notInData = 0;      // announced with sample sets lost, the data is continuous
     std::uint64_t maxDiff = 0;        // largest |announced - seen| over matched ones
     std::uint64_t exact = 0;          // matched with the same count
+    std::uint64_t outsideMargin = 0;  // matched, but further off than the device's margin
     std::vector<std::string> details; // the first mismatches, for the report
-    bool ok() const { return unannounced == 0; }
+    bool ok() const { return unannounced == 0 && outsideMargin == 0; }
 };
 GapCrossCheck crossCheckGaps(const std::vector<DataGap> &data,
                              const std::vector<GapEvent> &announced);

@@ -201,9 +201,10 @@ bool BulkStream::deviceDisappeared()
     return false;
 }
 
-Expected<void> BulkStream::start(const Sink &sink)
+Expected<void> BulkStream::start(Sink sink)
 {
-    sink_ = &sink;
+    passiveSink_ = std::move(sink);
+    sink_ = &passiveSink_;
     for (auto &slot : slots_) {
         if (auto r = submit(*slot, slot->buffer.size()); !r) {
             drain();

@@ -58,7 +58,7 @@ public:
     // metadata endpoint next to the data): start() submits every transfer, their completions
     // come while the other run() handles events, and drain() cancels them and handles
     // events until all are back. The error of a failed transfer is in error().
-    Expected<void> start(const Sink &sink);
+    Expected<void> start(Sink sink);
     void drain();
     const std::optional<Error> &error() const { return error_; }
 
@@ -86,6 +86,7 @@ private:
     Expected<void> submit(Slot &slot, std::size_t length);
     void fail(std::string message);
     void cancelAll();
+    Sink passiveSink_; // start()'s
     bool deviceDisappeared();
     // The message for a device that went away, however it was noticed.
     std::string disconnectedText() const;

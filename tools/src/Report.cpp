@@ -87,6 +87,9 @@ std::string infoText(const proto::DeviceInfo &info, const UsbSummary &usb)
                   usb.speed.c_str(), usb.interfaceNumber);
     out += line;
     out += "  streams: " + std::to_string(info.streams.size()) + "\n";
+    if (info.metaEndpoint)
+        out += "  metadata: endpoint " + hex8(info.metaEndpoint) + ", records version " +
+               std::to_string(info.metaVersion) + " (per-block gaps and times)\n";
     for (const proto::StreamInfo &s : info.streams) {
         out += "  stream " + std::to_string(s.index) + " \"" + s.name +
                "\": " + std::string(proto::directionName(s.dir)) + " (" +
@@ -112,6 +115,9 @@ std::string infoJson(const proto::DeviceInfo &info, const UsbSummary &usb)
 {
     return "{\"protocol\":" + std::to_string(info.version) +
            ",\"serial\":" + jsonString(info.serial) + ",\"usb\":" + usbJson(usb) +
+           (info.metaEndpoint ? ",\"meta_endpoint\":" + std::to_string(info.metaEndpoint) +
+                                        ",\"meta_version\":" + std::to_string(info.metaVersion)
+                              : std::string()) +
            ",\"streams\":" + streamsJson(info) + "}\n";
 }
 

@@ -47,11 +47,14 @@ std::string describeGap(const GapEvent &g, bool last)
                     std::to_string(g.firstSample) + "): ";
     if (g.unknown)
         s += "sample sets lost, how many is unknown (the device has no sampling rate)";
+    else if (!g.usbLoss && g.lost <= g.margin)
+        s += "possibly; up to " + std::to_string(g.lost + g.margin) +
+             " sample sets lost (the block was queued as the one before it completed)";
     else
         s += std::to_string(g.lost) + " sample sets lost" +
              (g.usbLoss     ? " (blocks that failed on USB)"
-              : g.estimated ? " (estimated by the device from its rate)"
-                            : "");
+              : g.estimated ? " (+/- " + std::to_string(g.margin) + ", estimated by the device)"
+                            : std::string());
     if (last)
         s += "; further gaps are only counted";
     return s;
@@ -670,8 +673,9 @@ int runCapture(const Options &opts)
                          " at the same blocks (%" PRIu64 " with the same count), %" PRIu64
                          " not announced, %" PRIu64
                          " announced but not in the data; largest count difference %" PRIu64
-                         " sample sets\n",
-                         label.c_str(), c.matched, c.exact, c.unannounced, c.notInData, c.maxDiff);
+                         " sample sets, %" PRIu64 " beyond the device's margin\n",
+                         label.c_str(), c.matched, c.exact, c.unannounced, c.notInData, c.maxDiff,
+                         c.outsideMargin);
             for (const std::string &d : c.details)
                 std::fprintf(stderr, "iiousb: %s: verify: %s\n", label.c_str(), d.c_str());
             gapsExplained = c.ok() && verifier->summary().gapEvents <= verifier->gaps().size() &&

@@ -1,0 +1,80 @@
+# Per-block metadata end to end (docs/protocol.md, "Metadata"): iio-sim's ADC free-running
+# (sim_free_run: it loses the sample sets it converts while it has no block, and the next
+# block's header says where it resumed), the host tool stopped twice for STALL_MS so that
+# the device starves, and then:
+#   a. `iiousb capture --verify=header --latency` with metadata: every gap the data shows
+#      (header sample index jumps) is one the device announced, at the same block; the
+#      count of each, the device's estimate from fence times and the rate, is within the
+#      margin the device gave (half its enqueue ioctl's time at the rate, +1); the gaps
+#      seen equal iio-sim's own count (sim_gaps); the latency line is there; exit 0.
+#   b. the same without metadata (--no-meta, the START of a host from before it): the same
+#      kind of gaps are now unexplained, and --verify must fail (exit 3).
+#   Arguments: [RATE [BLOCK_KIB [STALL_MS]]]
+. /lib/iiousb/functions.sh
+. /scenarios/_daemon.sh
+
+RATE=${1:-200000}
+BLOCK_KIB=${2:-16}
+STALL_MS=${3:-300}
+
+daemon_setup
+[ "$DAEMON_SIM" = 1 ] || die "iio-sim is needed"
+adc=$(iio_dev_by_name iio-sim-adc)
+echo header > "$adc/sim_pattern" || die "cannot set the ADC's header pattern"
+echo 1 > "$adc/sim_free_run" || die "iio-sim has no sim_free_run"
+sed -e "s/sampling_frequency: .*/sampling_frequency: $RATE/" \
+	-e "1,/block-size: .*/s/block-size: .*/block-size: ${BLOCK_KIB}K/" "$DAEMON_CONF" > /tmp/iiousbd.yaml
+daemon_start /tmp/iiousbd.yaml
+daemon_wait_host
+iiousb info | grep -q "metadata: endpoint 0x" || { iiousb info; die "GET_INFO has no meta-ep (iiousb info shows no metadata endpoint)"; }
+
+# capture_with_stalls OUT ARGS...: 5 s of capture, the tool stopped twice for STALL_MS.
+capture_with_stalls() {
+	out=$1
+	shift
+	iiousb capture rx0 -o /dev/null -t 5 -q -T 2 -S "${BLOCK_KIB}KiB" --verify=header "$@" 2> "$out" &
+	pid=$!
+	for at in 1.5 1.5; do
+		sleep "$at"
+		kill -STOP "$pid"
+		sleep "$(awk "BEGIN { print $STALL_MS / 1000 }")"
+		kill -CONT "$pid"
+	done
+	wait "$pid"
+}
+
+# --- a: with metadata ------------------------------------------------------------------
+echo 1 > "$adc/sim_reset"
+capture_with_stalls /tmp/meta.txt --latency
+rc=$?
+cat /tmp/meta.txt
+[ "$rc" = 0 ] || die "a: capture with metadata exited $rc"
+line=$(grep "gaps in the data vs the device's metadata" /tmp/meta.txt) ||
+	die "a: no cross-check line: the data showed no gap (stalls too short?)"
+matched=$(echo "$line" | sed -n 's/.*metadata: \([0-9]*\) at the same blocks.*/\1/p')
+exact=$(echo "$line" | sed -n 's/.*(\([0-9]*\) with the same count).*/\1/p')
+unannounced=$(echo "$line" | sed -n 's/.*, \([0-9]*\) not announced.*/\1/p')
+outside=$(echo "$line" | sed -n 's/.*, \([0-9]*\) beyond the device.s margin.*/\1/p')
+maxdiff=$(echo "$line" | sed -n 's/.*largest count difference \([0-9]*\) .*/\1/p')
+sim_gaps=$(cat "$adc/sim_gaps")
+sim_lost=$(cat "$adc/sim_lost")
+[ "$unannounced" = 0 ] || die "a: $unannounced gaps in the data were not announced"
+[ "$outside" = 0 ] || die "a: $outside gap counts further off than the device's margin"
+[ "$matched" -ge 2 ] || die "a: only $matched gaps matched (2 stalls of ${STALL_MS} ms)"
+[ "$matched" = "$sim_gaps" ] || die "a: $matched gaps matched, iio-sim lost samples $sim_gaps times"
+grep -q "latency p50 .* p99 .* max " /tmp/meta.txt || die "a: no latency figures"
+meta_lost=$(sed -n 's/.*metadata: .* gaps\{0,1\}, \([0-9]*\) sample sets lost.*/\1/p' /tmp/meta.txt)
+log "a: $matched gaps announced at the right blocks ($exact with the exact count, largest" \
+	"difference $maxdiff sample sets at $RATE/s); lost: metadata $meta_lost, iio-sim $sim_lost"
+grep "latency" /tmp/meta.txt | sed 's/^/  /'
+
+# --- b: without metadata, the same gaps fail --verify ------------------------------------
+echo 1 > "$adc/sim_reset"
+capture_with_stalls /tmp/nometa.txt --no-meta
+rc=$?
+[ "$rc" = 3 ] || { cat /tmp/nometa.txt; die "b: --no-meta capture with gaps exited $rc, expected 3"; }
+grep -q "gaps in the sample index" /tmp/nometa.txt || { cat /tmp/nometa.txt; die "b: no gap reported"; }
+log "b: without metadata the $(cat "$adc/sim_gaps") gaps fail --verify (exit 3)"
+
+daemon_stop_and_check_clean
+log "stream_meta: PASS"
