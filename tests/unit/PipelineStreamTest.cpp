@@ -97,6 +97,7 @@ public:
     }
 
     proto::PortMode mode() const override { return side_.mode; }
+    std::uint64_t lastDoneNs() const override { return queue_->lastDoneNs(); }
     std::size_t inFlight() const override { return queue_->size(); }
     int submit(std::size_t block, std::uint64_t bytes) override
     {
@@ -672,3 +673,111 @@ TEST_F(PipelineStreamTest, IioTimeoutCoversTwoBlockTimes)
 }
 
 } // namespace
+
+namespace {
+
+struct CollectingSink : MetaSink {
+    std::vector<proto::MetaRecord> records;
+    void push(const proto::MetaRecord &r) override { records.push_back(r); }
+};
+
+} // namespace
+
+// Per-block metadata (docs/protocol.md, "Metadata"): one record per block the host got, in
+// order, the sample index going on by each block's sample sets plus what was lost; a block
+// queued after the previous one completed (by the port's completion time) is a gap, counted
+// as an overrun, its count from the rate with a margin.
+TEST_F(PipelineStreamTest, RxMetadataRecordsFollowTheBlocks)
+{
+    auto device = fakeDevice();
+    device.rate = 1000000000; // 1 sample set per ns: any gap loses some
+    make(proto::Direction::Rx, 0ms, device);
+    CollectingSink sink;
+    ASSERT_EQ(stream->startWithMetadata(sink, 3), 0);
+    EXPECT_TRUE(stream->sendsMetadata());
+    ASSERT_TRUE(runUntil([&] { return sink.records.size() >= 12; }));
+    stream->stop();
+    EXPECT_FALSE(stream->sendsMetadata());
+    const auto st = stream->stats();
+
+    const std::uint64_t perBlock = kBlock / 4;
+    std::uint64_t gaps = 0;
+    for (std::size_t i = 0; i < sink.records.size(); i++) {
+        const proto::MetaRecord &r = sink.records[i];
+        EXPECT_EQ(r.stream, 3);
+        EXPECT_EQ(r.sequence, i);
+        EXPECT_EQ(r.bytes, kBlock);
+        EXPECT_TRUE(r.flags & proto::kMetaTime) << i;
+        EXPECT_FALSE(r.flags & proto::kMetaTx);
+        EXPECT_NE(r.completionNs, 0u);
+        if (i == 0) {
+            EXPECT_EQ(r.firstSample, 0u);
+            EXPECT_FALSE(r.flags & proto::kMetaGap);
+            continue;
+        }
+        const proto::MetaRecord &p = sink.records[i - 1];
+        EXPECT_GE(r.completionNs, p.completionNs);
+        EXPECT_EQ(r.firstSample, p.firstSample + perBlock + r.lost) << i;
+        if (r.flags & proto::kMetaGap) {
+            gaps++;
+            EXPECT_GE(r.lostMargin, 1u) << i;
+        } else {
+            EXPECT_EQ(r.lost, 0u) << i;
+        }
+        EXPECT_LE(r.overruns, st.overruns);
+    }
+    // The first blocks were all queued before any completed: no gap among them.
+    for (std::size_t i = 1; i < kBlocks; i++)
+        EXPECT_FALSE(sink.records[i].flags & proto::kMetaGap) << i;
+    // The fake device completes at once, so re-queued blocks come after it went idle.
+    EXPECT_GT(gaps, 0u);
+    EXPECT_GE(st.overruns, gaps);
+
+    // A plain START sends nothing, not even to the sink of the run before.
+    const std::size_t before = sink.records.size();
+    ASSERT_EQ(stream->start(), 0);
+    EXPECT_FALSE(stream->sendsMetadata());
+    ASSERT_TRUE(runUntil([&] { return stream->stats().blocks >= 8; }));
+    EXPECT_EQ(sink.records.size(), before);
+}
+
+// The copy path has no fence times: records carry no time flag and no gap counts.
+TEST_F(PipelineStreamTest, RxMetadataOnTheCopyPathHasNoFenceTimes)
+{
+    auto device = fakeDevice();
+    device.rate = 1000000;
+    make(proto::Direction::Rx, 0ms, device);
+    iio.mode = proto::PortMode::Copy;
+    CollectingSink sink;
+    ASSERT_EQ(stream->startWithMetadata(sink, 0), 0);
+    ASSERT_TRUE(runUntil([&] { return sink.records.size() >= 8; }));
+    for (const auto &r : sink.records) {
+        EXPECT_FALSE(r.flags & proto::kMetaTime);
+        EXPECT_EQ(r.lost, 0u);
+        EXPECT_EQ(r.firstSample, r.sequence * (kBlock / 4));
+    }
+}
+
+// A USB failure loses its block's samples for the host: the next record says so, exactly.
+TEST_F(PipelineStreamTest, RxMetadataCountsBlocksFailedOnUsb)
+{
+    make(proto::Direction::Rx);
+    unsigned n = 0;
+    usb.result = [&](const Job &j) {
+        return ++n == 3 ? std::pair{-EIO, std::uint64_t{0}} : std::pair{0, j.bytes};
+    };
+    CollectingSink sink;
+    ASSERT_EQ(stream->startWithMetadata(sink, 0), 0);
+    ASSERT_TRUE(runUntil([&] { return sink.records.size() >= 6; }));
+    std::size_t withLoss = 0;
+    for (std::size_t i = 1; i < sink.records.size(); i++) {
+        const auto &r = sink.records[i];
+        if (!(r.flags & proto::kMetaUsbLoss))
+            continue;
+        withLoss++;
+        EXPECT_TRUE(r.flags & proto::kMetaGap);
+        EXPECT_GE(r.lost, kBlock / 4);
+        EXPECT_EQ(r.firstSample, sink.records[i - 1].firstSample + kBlock / 4 + r.lost);
+    }
+    EXPECT_EQ(withLoss, 1u);
+}

@@ -433,3 +433,107 @@ TEST(Stats, Names)
     EXPECT_EQ(parseDirection("rx"), Direction::Rx);
     EXPECT_FALSE(parseDirection("RX"));
 }
+
+// --- Metadata ---------------------------------------------------------------------------
+
+TEST(Metadata, StartFlagIsNotPartOfTheStreamIndex)
+{
+    auto r = decodeRequest(setup(0x41, 0x02, 1 | kStartWithMetadata, 0), 0, 2);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->code, RequestCode::Start);
+    EXPECT_EQ(r->value, 1);
+    EXPECT_TRUE(r->metadata);
+    r = decodeRequest(setup(0x41, 0x02, 1, 0), 0, 2);
+    ASSERT_TRUE(r);
+    EXPECT_FALSE(r->metadata);
+    // The stream index is still checked, and STOP takes no flag.
+    std::string why;
+    EXPECT_FALSE(decodeRequest(setup(0x41, 0x02, 2 | kStartWithMetadata, 0), 0, 2, &why));
+    EXPECT_NE(why.find("no stream 2"), std::string::npos) << why;
+    EXPECT_FALSE(decodeRequest(setup(0x41, 0x03, 0 | kStartWithMetadata, 0), 0, 2));
+}
+
+TEST(Metadata, InfoAdvertisesTheEndpoint)
+{
+    DeviceInfo info = sampleInfo();
+    info.metaEndpoint = 0x83;
+    info.metaVersion = kMetaVersion;
+    const std::string text = encodeInfo(info);
+    EXPECT_NE(text.find("device serial=0001 streams=2 meta-ep=0x83 meta=1\n"), std::string::npos)
+            << text;
+    auto parsed = parseInfo(text);
+    ASSERT_TRUE(parsed);
+    EXPECT_EQ(parsed->metaEndpoint, 0x83);
+    EXPECT_EQ(parsed->metaVersion, 1u);
+    // A device from before it: none.
+    parsed = parseInfo(kSampleText);
+    ASSERT_TRUE(parsed);
+    EXPECT_EQ(parsed->metaEndpoint, 0);
+    // An OUT address is no metadata endpoint.
+    std::string bad = text;
+    bad.replace(bad.find("0x83"), 4, "0x03");
+    EXPECT_FALSE(parseInfo(bad));
+}
+
+TEST(Metadata, RecordLayout)
+{
+    MetaRecord m;
+    m.stream = 2;
+    m.flags = kMetaGap | kMetaTime;
+    m.sequence = 0x0102030405060708;
+    m.firstSample = 0x1112131415161718;
+    m.lost = 0x21;
+    m.overruns = 0x31;
+    m.underruns = 0x41;
+    m.completionNs = 0x5152535455565758;
+    m.bytes = 0x61626364;
+    m.lostMargin = 0x71727374;
+    const MetaBytes b = encodeMeta(m);
+    EXPECT_EQ(b[0], 1);
+    EXPECT_EQ(b[1], 0);
+    EXPECT_EQ(b[2], 64);
+    EXPECT_EQ(b[4], 2);
+    EXPECT_EQ(b[5], kMetaGap | kMetaTime);
+    EXPECT_EQ(b[8], 0x08);
+    EXPECT_EQ(b[15], 0x01);
+    EXPECT_EQ(b[16], 0x18);
+    EXPECT_EQ(b[24], 0x21);
+    EXPECT_EQ(b[32], 0x31);
+    EXPECT_EQ(b[40], 0x41);
+    EXPECT_EQ(b[48], 0x58);
+    EXPECT_EQ(b[56], 0x64);
+    EXPECT_EQ(b[60], 0x74);
+    std::size_t size = 0;
+    auto back = decodeMeta(b, &size);
+    ASSERT_TRUE(back);
+    EXPECT_EQ(*back, m);
+    EXPECT_EQ(size, kMetaRecordSize);
+}
+
+TEST(Metadata, DecodeAcceptsLongerRecordsAndRejectsBadOnes)
+{
+    MetaRecord m;
+    m.sequence = 5;
+    std::vector<std::uint8_t> longer(96, 0xee);
+    const MetaBytes b = encodeMeta(m);
+    std::copy(b.begin(), b.end(), longer.begin());
+    longer[2] = 96; // a later version's record size
+    std::size_t size = 0;
+    auto r = decodeMeta(longer, &size);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->sequence, 5u);
+    EXPECT_EQ(size, 96u);
+
+    std::string why;
+    EXPECT_FALSE(decodeMeta(std::span<const std::uint8_t>(b.data(), 63), nullptr, &why));
+    EXPECT_NE(why.find("63 bytes"), std::string::npos) << why;
+    MetaBytes v2 = b;
+    v2[0] = 2;
+    EXPECT_FALSE(decodeMeta(v2));
+    MetaBytes small = b;
+    small[2] = 32;
+    EXPECT_FALSE(decodeMeta(small));
+    // A record size beyond what arrived.
+    longer[2] = 200;
+    EXPECT_FALSE(decodeMeta(longer));
+}

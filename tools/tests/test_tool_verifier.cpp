@@ -324,3 +324,38 @@ TEST(HeaderVerifier, FirstBlockNotZero)
     EXPECT_TRUE(joined.summary().ok());
     EXPECT_EQ(joined.summary().firstSample, 3 * perBlock);
 }
+
+// A free-running converter (iio-sim's sim_free_run) starts a block further on in the sample
+// index while the sequence goes on: a gap, kept apart from corruption, and a failure unless
+// the caller says the device announced it.
+TEST(HeaderVerifier, ForwardJumpsOfTheSampleIndexAreGaps)
+{
+    const std::uint64_t block = 4096, perBlock = block / 8;
+    Bytes data;
+    auto add = [&](std::uint32_t seq, std::uint64_t sample) {
+        Bytes b = headerBlock(block, seq, sample);
+        data.insert(data.end(), b.begin(), b.end());
+    };
+    add(0, 0);
+    add(1, perBlock);
+    add(2, 2 * perBlock + 1234); // 1234 sample sets lost before block 2
+    add(3, 3 * perBlock + 1234);
+    add(4, 4 * perBlock + 1234 + 7);
+    PatternVerifier v = make(kFour, block, PatternKind::Header);
+    feedChunked(v, data, 333);
+    v.finish();
+    const VerifySummary &s = v.summary();
+    EXPECT_EQ(s.corruptEvents, 0u);
+    EXPECT_EQ(s.lostEvents, 0u);
+    EXPECT_EQ(s.gapEvents, 2u);
+    EXPECT_EQ(s.gapSamples, 1241u);
+    EXPECT_EQ(s.headers, 5u);
+    ASSERT_EQ(v.gaps().size(), 2u);
+    EXPECT_EQ(v.gaps()[0].block, 2u);
+    EXPECT_EQ(v.gaps()[0].samples, 1234u);
+    EXPECT_EQ(v.gaps()[1].block, 4u);
+    EXPECT_EQ(v.gaps()[1].samples, 7u);
+    EXPECT_FALSE(s.ok());
+    EXPECT_TRUE(s.ok(true));
+    EXPECT_NE(v.statusText().find("2 gaps in the sample index"), std::string::npos);
+}
