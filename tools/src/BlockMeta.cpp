@@ -7,8 +7,9 @@
 namespace iiousb::tool {
 
 BlockMetaTracker::BlockMetaTracker(std::uint64_t blockBytes, unsigned sampleBytes,
+                                   proto::Direction dir,
                                    std::function<void(const GapEvent &)> onGap)
-    : blockBytes_(blockBytes), sampleBytes_(sampleBytes), onGap_(std::move(onGap))
+    : blockBytes_(blockBytes), sampleBytes_(sampleBytes), dir_(dir), onGap_(std::move(onGap))
 {}
 
 bool BlockMetaTracker::feedRecords(const std::uint8_t *data, std::size_t size, std::uint8_t stream,
@@ -21,7 +22,8 @@ bool BlockMetaTracker::feedRecords(const std::uint8_t *data, std::size_t size, s
                                    &recordSize, error);
         if (!r)
             return false;
-        if (r->stream == stream && !(r->flags & proto::kMetaTx))
+        const bool tx = (r->flags & proto::kMetaTx) != 0;
+        if (r->stream == stream && tx == (dir_ == proto::Direction::Tx))
             onRecord(*r);
         pos += recordSize;
     }
@@ -137,10 +139,13 @@ std::string ms(std::uint64_t ns)
 
 std::string BlockMetaTracker::summaryText(bool withLatency) const
 {
-    std::string s = std::to_string(records_) + " block records, " + std::to_string(gaps_) +
-                    (gaps_ == 1 ? " gap" : " gaps");
+    const bool tx = dir_ == proto::Direction::Tx;
+    std::string s =
+            std::to_string(records_) + " block records, " + std::to_string(gaps_) +
+            (tx ? (gaps_ == 1 ? " underrun" : " underruns") : (gaps_ == 1 ? " gap" : " gaps"));
     if (gaps_) {
-        s += ", " + std::to_string(lostSamples_) + " sample sets lost";
+        s += ", " + std::to_string(lostSamples_) +
+             (tx ? " sample sets of silence" : " sample sets lost");
         if (lostUnknown_)
             s += " (and some of unknown length)";
     }

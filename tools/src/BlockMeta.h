@@ -41,10 +41,12 @@ public:
     // `blockBytes` and `sampleBytes` from GET_INFO; `onGap` is called for each gap as soon
     // as its record arrives.
     BlockMetaTracker(std::uint64_t blockBytes, unsigned sampleBytes,
+                     proto::Direction dir = proto::Direction::Rx,
                      std::function<void(const GapEvent &)> onGap = {});
 
     // One transfer from the metadata endpoint: whole records, for any stream; the ones of
-    // other streams (`stream` = the index this tracker follows) are ignored. False (with
+    // other streams (`stream` = the index this tracker follows, of its direction) are
+    // ignored. For a tx stream a gap is an underrun (the DAC ran dry before the block). False (with
     // `error`) for bytes that are not records.
     bool feedRecords(const std::uint8_t *data, std::size_t size, std::uint8_t stream,
                      std::string *error = nullptr);
@@ -69,6 +71,7 @@ private:
 
     std::uint64_t blockBytes_;
     unsigned sampleBytes_;
+    proto::Direction dir_;
     std::function<void(const GapEvent &)> onGap_;
 
     std::optional<proto::MetaRecord> prev_;

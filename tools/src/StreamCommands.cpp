@@ -41,8 +41,15 @@ std::uint64_t monotonicNs()
            static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
-std::string describeGap(const GapEvent &g, bool last)
+std::string describeGap(const GapEvent &g, proto::Direction dir, bool last)
 {
+    if (dir == proto::Direction::Tx) {
+        std::string s = "underrun before block " + std::to_string(g.block) + " (sample " +
+                        std::to_string(g.firstSample) + "): the DAC ran dry";
+        if (!g.unknown)
+            s += " for about " + std::to_string(g.lost) + " sample sets";
+        return last ? s + "; further underruns are only counted" : s;
+    }
     std::string s = "gap before block " + std::to_string(g.block) + " (sample " +
                     std::to_string(g.firstSample) + "): ";
     if (g.unknown)
@@ -59,6 +66,96 @@ std::string describeGap(const GapEvent &g, bool last)
         s += "; further gaps are only counted";
     return s;
 }
+
+// The metadata endpoint next to a stream (docs/protocol.md, "Metadata"): its records read
+// while the stream runs (driven by the stream's own event handling), fed to a tracker that
+// prints each gap (rx) or underrun (tx) as it learns of it.
+class MetaReader {
+public:
+    // nullptr where the device has no metadata endpoint or --no-meta.
+    static Expected<std::unique_ptr<MetaReader>> open(const Options &opts, const Session &session,
+                                                      const proto::StreamInfo &stream,
+                                                      const std::string &label, StatusLine &status)
+    {
+        if (!opts.metadata || session.info().metaEndpoint == 0)
+            return std::unique_ptr<MetaReader>();
+        BulkStreamConfig mc;
+        mc.endpoint = session.info().metaEndpoint;
+        mc.transferSize = 1024; // a packet: every metadata transfer is one short packet
+        mc.transfers = 8;
+        mc.devMem = false;
+        auto bulk = BulkStream::create(session.context(), session.device().handle.get(), mc);
+        if (!bulk)
+            return bulk.error();
+        return std::unique_ptr<MetaReader>(
+                new MetaReader(session, stream, label, status, std::move(*bulk)));
+    }
+
+    BlockMetaTracker &tracker() { return tracker_; }
+
+    // After the START with metadata.
+    Expected<void> start()
+    {
+        auto r = bulk_->start([this](std::span<const std::uint8_t> data) {
+            std::string why;
+            if (tracker_.feedRecords(data.data(), data.size(),
+                                     static_cast<std::uint8_t>(stream_.index), &why))
+                return true;
+            error_ = "bad metadata from the device: " + why;
+            return false;
+        });
+        if (!r)
+            return Error{label_ + ": metadata endpoint: " + r.error().message};
+        return {};
+    }
+
+    // The stream moved `bytes`: the records of its last blocks come after the data, so wait
+    // a little for them, then take the transfers back.
+    void finish(std::uint64_t bytes)
+    {
+        const std::uint64_t blocks = bytes / std::max<std::uint64_t>(stream_.blockBytes, 1);
+        const auto until = Clock::now() + std::chrono::milliseconds(200);
+        while (Clock::now() < until && tracker_.records() < blocks) {
+            timeval tv{0, 20 * 1000};
+            libusb_handle_events_timeout_completed(session_.context(), &tv, nullptr);
+        }
+        bulk_->drain();
+        if (!error_ && bulk_->error() && !bulk_->deviceGone())
+            error_ = "metadata endpoint: " + bulk_->error()->message;
+    }
+
+    // The summary line; false (after saying why) if the metadata itself failed.
+    bool report(bool latency) const
+    {
+        std::fprintf(stderr, "iiousb: %s: metadata: %s\n", label_.c_str(),
+                     tracker_.summaryText(latency).c_str());
+        if (error_)
+            printError(label_ + ": " + *error_);
+        return !error_;
+    }
+
+private:
+    MetaReader(const Session &session, const proto::StreamInfo &stream, const std::string &label,
+               StatusLine &status, std::unique_ptr<BulkStream> bulk)
+        : session_(session), stream_(stream), label_(label), bulk_(std::move(bulk)),
+          tracker_(stream.blockBytes, stream.sampleBytes, stream.dir,
+                   [this, &status](const GapEvent &g) {
+                       if (shown_++ >= kGapsShown)
+                           return;
+                       status.clear();
+                       std::fprintf(stderr, "iiousb: %s: %s\n", label_.c_str(),
+                                    describeGap(g, stream_.dir, shown_ == kGapsShown).c_str());
+                   })
+    {}
+
+    const Session &session_;
+    const proto::StreamInfo &stream_;
+    std::string label_;
+    std::unique_ptr<BulkStream> bulk_;
+    BlockMetaTracker tracker_;
+    std::optional<std::string> error_;
+    std::uint64_t shown_ = 0;
+};
 
 // STOP on the way out, whatever path that is (error, Ctrl-C, end of data); explicit
 // stop() reports a failure, the destructor is the safety net.
@@ -506,51 +603,23 @@ int runCapture(const Options &opts)
         return kExitFailure;
     }
 
-    // Per-block metadata (docs/protocol.md, "Metadata"), where the device has it.
-    const bool useMeta = opts.metadata && session.info().metaEndpoint != 0;
     StatusLine status(!opts.quiet);
-    std::optional<BlockMetaTracker> tracker;
-    std::unique_ptr<BulkStream> metaBulk;
-    std::optional<std::string> metaError;
-    std::uint64_t gapsShown = 0;
-    if (useMeta) {
-        tracker.emplace(stream.blockBytes, stream.sampleBytes, [&](const GapEvent &g) {
-            if (gapsShown++ >= kGapsShown)
-                return;
-            status.clear();
-            std::fprintf(stderr, "iiousb: %s: %s\n", label.c_str(),
-                         describeGap(g, gapsShown == kGapsShown).c_str());
-        });
-        BulkStreamConfig mc;
-        mc.endpoint = session.info().metaEndpoint;
-        mc.transferSize = 1024; // one packet: every metadata transfer is one short packet
-        mc.transfers = 8;
-        mc.devMem = false;
-        auto m = BulkStream::create(session.context(), session.device().handle.get(), mc);
-        if (!m) {
-            printError(m.error().message);
-            return kExitFailure;
-        }
-        metaBulk = std::move(*m);
+    auto meta = MetaReader::open(opts, session, stream, label, status);
+    if (!meta) {
+        printError(meta.error().message);
+        return kExitFailure;
     }
-    auto metaSink = [&](std::span<const std::uint8_t> data) {
-        std::string why;
-        if (tracker->feedRecords(data.data(), data.size(), static_cast<std::uint8_t>(stream.index),
-                                 &why))
-            return true;
-        metaError = "bad metadata from the device: " + why;
-        return false;
-    };
+    BlockMetaTracker *tracker = *meta ? &(*meta)->tracker() : nullptr;
 
     SignalGuard signals;
-    if (auto r = session.control().start(stream.index, useMeta); !r) {
+    if (auto r = session.control().start(stream.index, tracker != nullptr); !r) {
         printError(startError(session, stream, r.error()).message);
         return kExitFailure;
     }
     StreamStopper stopper(session.control(), stream.index);
-    if (metaBulk) {
-        if (auto r = metaBulk->start(metaSink); !r) {
-            printError(label + ": metadata endpoint: " + r.error().message);
+    if (*meta) {
+        if (auto r = (*meta)->start(); !r) {
+            printError(r.error().message);
             return kExitFailure;
         }
     }
@@ -607,19 +676,8 @@ int runCapture(const Options &opts)
     auto result = (*bulk)->run(sink, noSource, stop, tick);
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     const double cpu = cpuSeconds() - cpuStart;
-    if (metaBulk) {
-        // The records of the last blocks come after their data: give them a moment.
-        const std::uint64_t blocks =
-                (*bulk)->counters().bytes / std::max<std::uint64_t>(stream.blockBytes, 1);
-        const auto until = Clock::now() + std::chrono::milliseconds(200);
-        while (Clock::now() < until && tracker->records() < blocks) {
-            timeval tv{0, 20 * 1000};
-            libusb_handle_events_timeout_completed(session.context(), &tv, nullptr);
-        }
-        metaBulk->drain();
-        if (!metaError && metaBulk->error() && !metaBulk->deviceGone())
-            metaError = "metadata endpoint: " + metaBulk->error()->message;
-    }
+    if (*meta)
+        (*meta)->finish((*bulk)->counters().bytes);
     status.clear();
     if (verifier)
         verifier->finish();
@@ -653,14 +711,9 @@ int runCapture(const Options &opts)
         std::fprintf(stderr, "iiousb: %s: %s\n", label.c_str(), note.c_str());
     if (!deviceGone)
         printDeviceStats(session, stream, label);
-    if (metaError) {
-        printError(label + ": " + *metaError);
+    if (*meta && !(*meta)->report(opts.latency))
         rc = kExitFailure;
-    }
-    if (tracker)
-        std::fprintf(stderr, "iiousb: %s: metadata: %s\n", label.c_str(),
-                     tracker->summaryText(opts.latency).c_str());
-    else if (opts.latency)
+    if (!tracker && opts.latency)
         std::fprintf(stderr, "iiousb: %s: no latency: %s\n", label.c_str(),
                      opts.metadata ? "the device has no metadata endpoint" : "--no-meta");
     if (verifier) {
@@ -804,11 +857,23 @@ int runPlay(const Options &opts)
         return kExitFailure;
     }
 
-    if (auto r = session.control().start(stream.index); !r) {
+    StatusLine status(!opts.quiet);
+    auto meta = MetaReader::open(opts, session, stream, label, status);
+    if (!meta) {
+        printError(meta.error().message);
+        return kExitFailure;
+    }
+    if (auto r = session.control().start(stream.index, *meta != nullptr); !r) {
         printError(startError(session, stream, r.error()).message);
         return kExitFailure;
     }
     StreamStopper stopper(session.control(), stream.index);
+    if (*meta) {
+        if (auto r = (*meta)->start(); !r) {
+            printError(r.error().message);
+            return kExitFailure;
+        }
+    }
 
     const Deadline deadline = deadlineFor(opts);
     StreamWatch watch(session.control(), stream.index);
@@ -819,7 +884,6 @@ int runPlay(const Options &opts)
     const auto start = Clock::now();
     const double cpuStart = cpuSeconds();
     RateMeter meter(start);
-    StatusLine status(!opts.quiet);
     auto tick = [&](const BulkStreamCounters &c) {
         const auto now = Clock::now();
         watch.tick(c.bytes);
@@ -871,6 +935,8 @@ int runPlay(const Options &opts)
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
         }
     }
+    if (*meta)
+        (*meta)->finish(sent);
     if (!deviceGone) {
         if (auto r = stopper.stop(); !r) {
             printError(r.error().message);
@@ -889,6 +955,8 @@ int runPlay(const Options &opts)
         std::fprintf(stderr, "iiousb: %s: %s\n", label.c_str(), note.c_str());
     if (!deviceGone)
         printDeviceStats(session, stream, label);
+    if (*meta && !(*meta)->report(false))
+        rc = kExitFailure;
     return rc;
 }
 

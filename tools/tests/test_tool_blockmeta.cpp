@@ -33,7 +33,8 @@ proto::MetaRecord rec(std::uint64_t seq, std::uint64_t first, std::uint8_t flags
 TEST(BlockMeta, ContinuousRecordsHaveNoGaps)
 {
     std::vector<GapEvent> seen;
-    BlockMetaTracker t(kBlock, kSet, [&](const GapEvent &g) { seen.push_back(g); });
+    BlockMetaTracker t(kBlock, kSet, proto::Direction::Rx,
+                       [&](const GapEvent &g) { seen.push_back(g); });
     for (std::uint64_t i = 0; i < 10; i++)
         t.onRecord(rec(i, i * 512));
     EXPECT_EQ(t.records(), 10u);
@@ -45,7 +46,8 @@ TEST(BlockMeta, ContinuousRecordsHaveNoGaps)
 TEST(BlockMeta, GapsComeFromTheSampleIndexAndTheFlags)
 {
     std::vector<GapEvent> seen;
-    BlockMetaTracker t(kBlock, kSet, [&](const GapEvent &g) { seen.push_back(g); });
+    BlockMetaTracker t(kBlock, kSet, proto::Direction::Rx,
+                       [&](const GapEvent &g) { seen.push_back(g); });
     t.onRecord(rec(0, 0));
     t.onRecord(rec(1, 512));
     auto g = rec(2, 1024 + 300, proto::kMetaTime | proto::kMetaGap, 300);
@@ -158,4 +160,30 @@ TEST(BlockMeta, CrossCheckFailsOnUnannouncedGapsAndWrongCounts)
     c = crossCheckGaps({}, extra);
     EXPECT_EQ(c.notInData, 1u);
     EXPECT_TRUE(c.ok());
+}
+
+// A tx stream's records: its gaps are underruns; rx records of the same index are not its.
+TEST(BlockMeta, TxTrackerFollowsTxRecordsOnly)
+{
+    std::vector<GapEvent> seen;
+    BlockMetaTracker t(kBlock, kSet, proto::Direction::Tx,
+                       [&](const GapEvent &g) { seen.push_back(g); });
+    std::vector<std::uint8_t> buf;
+    auto add = [&](proto::MetaRecord r, bool tx) {
+        if (tx)
+            r.flags |= proto::kMetaTx;
+        auto b = proto::encodeMeta(r);
+        buf.insert(buf.end(), b.begin(), b.end());
+    };
+    add(rec(0, 0), true);
+    add(rec(0, 0), false); // the rx stream's, same index
+    add(rec(1, 512 + 100, proto::kMetaTime | proto::kMetaGap, 100), true);
+    ASSERT_TRUE(t.feedRecords(buf.data(), buf.size(), 0));
+    EXPECT_EQ(t.records(), 2u);
+    ASSERT_EQ(seen.size(), 1u);
+    EXPECT_EQ(seen[0].block, 1u);
+    EXPECT_EQ(seen[0].lost, 100u);
+    EXPECT_NE(t.summaryText(false).find("1 underrun, 100 sample sets of silence"),
+              std::string::npos)
+            << t.summaryText(false);
 }

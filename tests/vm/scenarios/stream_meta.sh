@@ -7,6 +7,8 @@
 #      count of each, the device's estimate from fence times and the rate, is within the
 #      margin the device gave (half its enqueue ioctl's time at the rate, +1); the gaps
 #      seen equal iio-sim's own count (sim_gaps); the latency line is there; exit 0.
+#   c. `iiousb play` stopped the same way: the DAC runs dry, each underrun is reported
+#      against its block as it happens, as many as the device's GET_STATS counts.
 #   b. the same without metadata (--no-meta, the START of a host from before it): the same
 #      kind of gaps are now unexplained, and --verify must fail (exit 3).
 #   Arguments: [RATE [BLOCK_KIB [STALL_MS]]]
@@ -23,16 +25,18 @@ adc=$(iio_dev_by_name iio-sim-adc)
 echo header > "$adc/sim_pattern" || die "cannot set the ADC's header pattern"
 echo 1 > "$adc/sim_free_run" || die "iio-sim has no sim_free_run"
 sed -e "s/sampling_frequency: .*/sampling_frequency: $RATE/" \
-	-e "1,/block-size: .*/s/block-size: .*/block-size: ${BLOCK_KIB}K/" "$DAEMON_CONF" > /tmp/iiousbd.yaml
+	-e "s/block-size: .*/block-size: ${BLOCK_KIB}K/" "$DAEMON_CONF" > /tmp/iiousbd.yaml
+# The DAC at the same pace (tx0 has no attributes in the config).
+echo "$RATE" > "$(iio_dev_by_name iio-sim-dac)/sampling_frequency" || die "cannot set the DAC's rate"
 daemon_start /tmp/iiousbd.yaml
 daemon_wait_host
 iiousb info | grep -q "metadata: endpoint 0x" || { iiousb info; die "GET_INFO has no meta-ep (iiousb info shows no metadata endpoint)"; }
 
-# capture_with_stalls OUT ARGS...: 5 s of capture, the tool stopped twice for STALL_MS.
-capture_with_stalls() {
+# with_stalls OUT COMMAND...: COMMAND (stderr to OUT), stopped twice for STALL_MS.
+with_stalls() {
 	out=$1
 	shift
-	iiousb capture rx0 -o /dev/null -t 5 -q -T 2 -S "${BLOCK_KIB}KiB" --verify=header "$@" 2> "$out" &
+	"$@" 2> "$out" &
 	pid=$!
 	for at in 1.5 1.5; do
 		sleep "$at"
@@ -45,7 +49,8 @@ capture_with_stalls() {
 
 # --- a: with metadata ------------------------------------------------------------------
 echo 1 > "$adc/sim_reset"
-capture_with_stalls /tmp/meta.txt --latency
+with_stalls /tmp/meta.txt iiousb capture rx0 -o /dev/null -t 5 -q -T 2 -S "${BLOCK_KIB}KiB" \
+	--verify=header --latency
 rc=$?
 cat /tmp/meta.txt
 [ "$rc" = 0 ] || die "a: capture with metadata exited $rc"
@@ -68,9 +73,23 @@ log "a: $matched gaps announced at the right blocks ($exact with the exact count
 	"difference $maxdiff sample sets at $RATE/s); lost: metadata $meta_lost, iio-sim $sim_lost"
 grep "latency" /tmp/meta.txt | sed 's/^/  /'
 
+# --- c: tx underruns ---------------------------------------------------------------------
+with_stalls /tmp/play.txt iiousb play tx0 -i /dev/zero -t 5 -q -T 2 -S "${BLOCK_KIB}KiB"
+rc=$?
+cat /tmp/play.txt
+[ "$rc" = 0 ] || die "c: play exited $rc"
+live=$(grep -c "underrun before block" /tmp/play.txt)
+summary=$(sed -n 's/.*metadata: [0-9]* block records, \([0-9]*\) underruns\{0,1\}.*/\1/p' /tmp/play.txt)
+device=$(sed -n 's/.*device: .*, underruns \([0-9]*\),.*/\1/p' /tmp/play.txt | tail -1)
+[ -n "$summary" ] && [ "$summary" -ge 2 ] || die "c: $summary underruns reported for 2 stalls"
+[ "$summary" = "$device" ] || die "c: the records counted $summary underruns, GET_STATS $device"
+[ "$live" -ge 2 ] || die "c: only $live underruns printed as they happened"
+log "c: $summary underruns reported against their blocks (GET_STATS: $device)"
+
 # --- b: without metadata, the same gaps fail --verify ------------------------------------
 echo 1 > "$adc/sim_reset"
-capture_with_stalls /tmp/nometa.txt --no-meta
+with_stalls /tmp/nometa.txt iiousb capture rx0 -o /dev/null -t 5 -q -T 2 -S "${BLOCK_KIB}KiB" \
+	--verify=header --no-meta
 rc=$?
 [ "$rc" = 3 ] || { cat /tmp/nometa.txt; die "b: --no-meta capture with gaps exited $rc, expected 3"; }
 grep -q "gaps in the sample index" /tmp/nometa.txt || { cat /tmp/nometa.txt; die "b: no gap reported"; }
