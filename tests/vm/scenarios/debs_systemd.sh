@@ -77,7 +77,7 @@ for f in /usr/sbin/iiousbd /usr/bin/iiousbd /usr/bin/iiousb /etc/iiousbd "$UNIT_
 done
 expect "LoadState before dpkg -i" "$(show LoadState)" not-found
 ls $DEBS/iiousbd_*.deb $DEBS/iiousb_*.deb > /dev/null || die "no packages in $DEBS: not booted with --debs?"
-log "dpkg: $($DPKG --version | head -n 1); $(dpkg-query -W | wc -l) packages registered"
+log "dpkg: $($DPKG --version | head -n 1 | sed "s/\.$//"); $(dpkg-query -W | wc -l) packages registered"
 # The DKMS package needs dkms, make, patch, linux-source-6.12 and the kernel's headers to
 # build its modules in its postinst: the guest has none of them (and runs our modules built
 # by the rig). Its build is checked by packaging.debs (build-debs.sh --dkms).
