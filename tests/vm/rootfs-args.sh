@@ -5,7 +5,7 @@
 #   [--arch amd64|arm64] [--debs DIR]
 # (--python: Debian's python3 with python3-libiio in the guest, tests/vm/guest-python.sh;
 # --arch arm64: a root for the arm64 rig, mkinitramfs.sh only; --debs: the project's
-# Debian packages installed in the root, systemd root only.)
+# Debian packages in the root for dpkg to install there, systemd root only.)
 # An unknown argument exits 2, a missing required one 1, both naming $prog.
 kver=
 build=

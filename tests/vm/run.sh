@@ -28,8 +28,10 @@
 #                        tests/cross/run.sh arm64 (kmod/, user/vm-guest/bin), or a build dir
 #                        with it in cross-arm64/; without --no-build only the guest's
 #                        programs are rebuilt (cmake --build DIR/user --target vm-guest)
-#   --debs DIR           with --rootfs systemd: install the project's packages from DIR
-#                        (iiousbd_*.deb, iiousb_*.deb; tests/packaging/build-debs.sh DIR)
+#   --debs DIR           with --rootfs systemd: the project's packages from DIR in the
+#                        guest's /var/cache/iiousb-debs, for the scenario to install with
+#                        dpkg (iiousbd_*.deb, iiousb_*.deb, iiousb-dkms_*.deb;
+#                        tests/packaging/build-debs.sh DIR)
 #
 # SCENARIO is tests/vm/scenarios/SCENARIO.sh, run as PID 1's child in the guest
 # with ARGs. The exit status is the scenario's, or 1 if the guest printed a
@@ -53,7 +55,7 @@ arch=amd64
 debs=
 
 usage() {
-	sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'
 	exit "${1:-0}"
 }
 

@@ -101,8 +101,9 @@ iiousb_vm_test(daemon_iio_hotplug_copy daemon_iio_hotplug -- 1 copy)
 # broken config, clean stop. Userspace only: Debian's kernel suffices.
 iiousb_vm_test(systemd_service systemd_service STOCK_KERNEL_ONLY --rootfs systemd)
 # The Debian packages (issue 13) under systemd: packaging.debs (the fixture "debs") builds
-# them into BUILD/debs; the guest gets iiousbd's and iiousb's files as dpkg unpacks them
-# (mkrootfs-systemd.sh --debs) and the scenario enables the packaged unit.
+# them into BUILD/debs; the guest (mkrootfs-systemd.sh --debs: the root's packages
+# registered in its dpkg database) installs iiousbd and iiousb with dpkg, enables and
+# starts the packaged unit, streams, and checks that dpkg --purge leaves nothing behind.
 iiousb_vm_test(debs_systemd debs_systemd STOCK_KERNEL_ONLY --rootfs systemd
                --debs ${CMAKE_BINARY_DIR}/debs)
 set_tests_properties(vm.debs_systemd PROPERTIES FIXTURES_REQUIRED debs)
