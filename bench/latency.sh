@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# The latency benchmark: per block size and buffer count, how long a block takes from the
+# simulated ADC completing it to `iiousb capture` having it (its per-block metadata's IIO
+# completion time against the host's receive time; one clock in the VM), at a paced ADC and
+# at an unpaced one (bench/README.md, "Latency").
+#
+#   bench/latency.sh [options]
+#
+#   --speed hs|ss        dummy_hcd speed (default hs)
+#   --seconds N          seconds per point (default 4)
+#   --blocks LIST        block sizes in bytes, colon-separated (default 16K:64K:256K:1M)
+#   --bufs LIST          buffer counts, colon-separated (default 2:4:8)
+#   --rate N             the paced ADC's sample sets per second (default 500000, 4 MB/s)
+#   --build-dir DIR      CMake build dir (default: $IIOUSB_BUILD_DIR or ./build)
+#   --no-build           do not build the VM's modules and programs first
+#   --out DIR            keep the console log and table there (default: a new temp dir)
+#
+# Prints a markdown table. Exits 1 if the VM run fails. Emulator figures: compare within a
+# run.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+speed=hs
+seconds=4
+blocks=16384:65536:262144:1048576
+bufs=2:4:8
+rate=500000
+build=${IIOUSB_BUILD_DIR:-$PWD/build}
+nobuild=
+out=
+
+usage() {
+	sed -n '2,/^set -e/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
+	exit "${1:-0}"
+}
+fail() {
+	echo "bench: $*" >&2
+	exit 1
+}
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--speed) speed=$2; shift 2 ;;
+	--seconds) seconds=$2; shift 2 ;;
+	--blocks) blocks=$2; shift 2 ;;
+	--bufs) bufs=$2; shift 2 ;;
+	--rate) rate=$2; shift 2 ;;
+	--build-dir) build=$2; shift 2 ;;
+	--no-build) nobuild=--no-build; shift ;;
+	--out) out=$2; shift 2 ;;
+	-h | --help) usage 0 ;;
+	*) echo "bench: unknown argument '$1'" >&2; usage 2 >&2 ;;
+	esac
+done
+case $speed in hs | ss) ;; *) fail "--speed must be hs or ss" ;; esac
+for l in "$blocks" "$bufs"; do
+	[[ $l =~ ^[0-9]+(:[0-9]+)*$ ]] || fail "lists are numbers separated by ':' ('$l')"
+done
+[[ $seconds =~ ^[0-9]+$ ]] && [ "$seconds" -ge 1 ] || fail "--seconds must be a whole number >= 1"
+[[ $rate =~ ^[0-9]+$ ]] && [ "$rate" -ge 1 ] || fail "--rate must be a whole number >= 1"
+[ -d "$build" ] || fail "$build: no build directory (cmake -B build && cmake --build build)"
+build=$(cd "$build" && pwd)
+[ -n "$out" ] && mkdir -p "$out" || out=$(mktemp -d /tmp/iiousb-latency.XXXXXX)
+out=$(cd "$out" && pwd)
+
+npoints=$((2 * $(tr ':' '\n' <<< "$blocks" | wc -l) * $(tr ':' '\n' <<< "$bufs" | wc -l)))
+timeout=$((120 + npoints * (seconds + 20)))
+log=$out/console-$speed.log
+echo "bench: latency at $speed, $npoints points of ${seconds}s (console: $log)" >&2
+if ! "$root/tests/vm/run.sh" --build-dir "$build" $nobuild --speed "$speed" --timeout "$timeout" \
+	--log "$log" bench_latency "$seconds" "$blocks" "$bufs" "$rate" > "$out/run-$speed.txt" 2>&1; then
+	tail -40 "$log" >&2 || true
+	fail "the VM run failed (console: $log)"
+fi
+
+ms() { awk -v n="$1" 'BEGIN { printf "%.2f", n / 1e6 }'; }
+{
+	echo "Latency at $speed: IIO completion -> host has the block (p50 / p99 / max, ms);"
+	echo "fill = block / (rate x 8 bytes), the time the ADC takes to fill one block."
+	echo
+	echo "| ADC pace | block | buffers | fill ms | p50 | p99 | max | MB/s | gaps |"
+	echo "|---|---|---|---|---|---|---|---|---|"
+	grep -a '^LAT ' "$log" | tr -d '\r' | while read -r _ kv; do
+		declare -A f=()
+		for x in $kv; do f[${x%%=*}]=${x#*=}; done
+		if [ "${f[rate]}" = 0 ]; then
+			pace="unpaced"
+			fill="-"
+		else
+			pace="${f[rate]}/s"
+			fill=$(awk -v b="${f[block]}" -v r="${f[rate]}" 'BEGIN { printf "%.2f", b / 8 / r * 1000 }')
+		fi
+		if [ "${f[ok]}" = 1 ]; then
+			echo "| $pace | $((f[block] / 1024)) KiB | ${f[bufs]} | $fill | $(ms "${f[p50]}") |" \
+				"$(ms "${f[p99]}") | $(ms "${f[max]}") | ${f[mbps]} | ${f[gaps]} |"
+		else
+			echo "| $pace | $((f[block] / 1024)) KiB | ${f[bufs]} | $fill | n/a | n/a | n/a | - | - |"
+		fi
+	done
+} | tee "$out/latency-$speed.md"
