@@ -32,6 +32,8 @@ bool BlockMetaTracker::feedRecords(const std::uint8_t *data, std::size_t size, s
 
 void BlockMetaTracker::onRecord(const proto::MetaRecord &r)
 {
+    if (observer_)
+        observer_(r);
     records_++;
     GapEvent gap;
     gap.block = r.sequence;

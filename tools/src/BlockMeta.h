@@ -51,6 +51,11 @@ public:
     bool feedRecords(const std::uint8_t *data, std::size_t size, std::uint8_t stream,
                      std::string *error = nullptr);
     void onRecord(const proto::MetaRecord &record);
+    // Called with every record of the stream, before it is looked at (--meta-log).
+    void setObserver(std::function<void(const proto::MetaRecord &)> observer)
+    {
+        observer_ = std::move(observer);
+    }
     // The data stream reached `totalBytes` at host time `nowNs` (CLOCK_MONOTONIC).
     void onData(std::uint64_t totalBytes, std::uint64_t nowNs);
 
@@ -73,6 +78,7 @@ private:
     unsigned sampleBytes_;
     proto::Direction dir_;
     std::function<void(const GapEvent &)> onGap_;
+    std::function<void(const proto::MetaRecord &)> observer_;
 
     std::optional<proto::MetaRecord> prev_;
     std::uint64_t records_ = 0;

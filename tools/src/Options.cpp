@@ -93,7 +93,7 @@ constexpr OptionSpec kOptionSpecs[] = {
         {'o', "output", true},    {'i', "input", true},         {'n', "count", true},
         {'t', "time", true},      {0, "verify", false},         {0, "cyclic", false},
         {'T', "transfers", true}, {'S', "transfer-size", true}, {0, "no-dev-mem", false},
-        {0, "no-meta", false},    {0, "latency", false},
+        {0, "no-meta", false},    {0, "latency", false},        {0, "meta-log", true},
 };
 
 // "--verify" takes an optional value ("--verify=header"), handled apart.
@@ -151,6 +151,8 @@ bool optionAllowed(std::string_view longName, Command command)
         return command == Command::Capture;
     if (longName == "input" || longName == "cyclic")
         return command == Command::Play;
+    if (longName == "meta-log")
+        return command == Command::Capture || command == Command::Play;
     if (longName == "count" || longName == "time" || longName == "transfers" ||
         longName == "transfer-size" || longName == "no-dev-mem")
         return command == Command::Capture || command == Command::Play;
@@ -227,6 +229,8 @@ Expected<void> applyOption(Options &opts, std::string_view name, std::string_vie
         opts.metadata = false;
     } else if (name == "latency") {
         opts.latency = true;
+    } else if (name == "meta-log") {
+        opts.metaLog = std::string(value);
     }
     return {};
 }
@@ -429,6 +433,9 @@ Options:
                                only seen by --verify)
       --latency                capture: per-block latency p50/p99/max (host receive time -
                                device completion time; needs one clock on both sides)
+      --meta-log FILE          capture/play: every block's metadata record as a CSV line
+                               (sequence, first sample, lost, margin, flags, completion ns,
+                               bytes)
       --cyclic                 play: repeat the input until stopped
   -T, --transfers N            USB transfers in flight (default 16)
   -S, --transfer-size SIZE     bytes per transfer, a multiple of 1024 (default 256KiB)

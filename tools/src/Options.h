@@ -64,6 +64,7 @@ struct Options {
     bool devMem = true;                      // --no-dev-mem: plain heap buffers
     bool metadata = true;                    // capture --no-meta: no per-block records
     bool latency = false;                    // capture --latency: report per-block latency
+    std::string metaLog;                     // capture/play --meta-log FILE: every record, CSV
 };
 
 inline constexpr unsigned kMaxTransfers = 1024;

@@ -77,8 +77,14 @@ public:
                                                       const proto::StreamInfo &stream,
                                                       const std::string &label, StatusLine &status)
     {
-        if (!opts.metadata || session.info().metaEndpoint == 0)
+        if (!opts.metadata || session.info().metaEndpoint == 0) {
+            if (!opts.metaLog.empty())
+                return Error{"--meta-log: " + std::string(opts.metadata
+                                                                  ? "the device has no metadata "
+                                                                    "endpoint"
+                                                                  : "not with --no-meta")};
             return std::unique_ptr<MetaReader>();
+        }
         BulkStreamConfig mc;
         mc.endpoint = session.info().metaEndpoint;
         mc.transferSize = 1024; // a packet: every metadata transfer is one short packet
@@ -87,11 +93,32 @@ public:
         auto bulk = BulkStream::create(session.context(), session.device().handle.get(), mc);
         if (!bulk)
             return bulk.error();
-        return std::unique_ptr<MetaReader>(
+        std::unique_ptr<MetaReader> m(
                 new MetaReader(session, stream, label, status, std::move(*bulk)));
+        if (!opts.metaLog.empty())
+            if (auto r = m->logTo(opts.metaLog); !r)
+                return r.error();
+        return m;
     }
 
     BlockMetaTracker &tracker() { return tracker_; }
+
+    // --meta-log FILE: every record as a CSV line.
+    Expected<void> logTo(const std::string &path)
+    {
+        log_.reset(std::fopen(path.c_str(), "w"));
+        if (!log_)
+            return Error{"cannot write " + path + ": " + std::strerror(errno)};
+        std::fprintf(log_.get(), "sequence,first_sample,lost,margin,flags,completion_ns,bytes\n");
+        tracker_.setObserver([f = log_.get()](const proto::MetaRecord &r) {
+            std::fprintf(f,
+                         "%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu32 ",0x%02x,%" PRIu64
+                         ",%" PRIu32 "\n",
+                         r.sequence, r.firstSample, r.lost, r.lostMargin, r.flags, r.completionNs,
+                         r.bytes);
+        });
+        return {};
+    }
 
     // After the START with metadata.
     Expected<void> start()
@@ -155,6 +182,10 @@ private:
     BlockMetaTracker tracker_;
     std::optional<std::string> error_;
     std::uint64_t shown_ = 0;
+    struct FileCloser {
+        void operator()(std::FILE *f) const { std::fclose(f); }
+    };
+    std::unique_ptr<std::FILE, FileCloser> log_;
 };
 
 // STOP on the way out, whatever path that is (error, Ctrl-C, end of data); explicit

@@ -49,11 +49,26 @@ with_stalls() {
 
 # --- a: with metadata ------------------------------------------------------------------
 echo 1 > "$adc/sim_reset"
-with_stalls /tmp/meta.txt iiousb capture rx0 -o /dev/null -t 5 -q -T 2 -S "${BLOCK_KIB}KiB" \
-	--verify=header --latency
+with_stalls /tmp/meta.txt iiousb capture rx0 -o /tmp/rx.bin -t 5 -q -T 2 -S "${BLOCK_KIB}KiB" \
+	--verify=header --latency --meta-log /tmp/meta.csv
 rc=$?
 cat /tmp/meta.txt
-[ "$rc" = 0 ] || die "a: capture with metadata exited $rc"
+# explain BLOCK...: the records and the data's block headers (seq, first sample) around them.
+explain() {
+	for b in "$@"; do
+		for i in $((b - 2)) $((b - 1)) $b $((b + 1)); do
+			[ "$i" -ge 0 ] || continue
+			rec=$(awk -F, -v s="$i" '$1 == s' /tmp/meta.csv)
+			hdr=$(dd if=/tmp/rx.bin bs=16 skip=$((i * BLOCK_KIB * 64)) count=1 2> /dev/null | od -An -tu4)
+			echo "  block $i: record $rec; data header (magic seq S_lo S_hi):$hdr"
+		done
+	done
+}
+if [ "$rc" != 0 ]; then
+	explain $(sed -n 's/.*verify: block \([0-9]*\):.*/\1/p' /tmp/meta.txt | head -3)
+	daemon_show_log | grep -v -E "(Answered|Acknowledged) " | tail -20
+	die "a: capture with metadata exited $rc"
+fi
 line=$(grep "gaps in the data vs the device's metadata" /tmp/meta.txt) ||
 	die "a: no cross-check line: the data showed no gap (stalls too short?)"
 matched=$(echo "$line" | sed -n 's/.*metadata: \([0-9]*\) at the same blocks.*/\1/p')
