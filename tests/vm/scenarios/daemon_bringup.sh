@@ -26,7 +26,8 @@ daemon_expect "libiio interface" "$(cat "$dev/$(basename "$dev"):1.1/interface")
 daemon_expect bInterfaceClass "$(cat "$intf/bInterfaceClass")" "ff"
 daemon_expect bInterfaceSubClass "$(cat "$intf/bInterfaceSubClass")" "49"
 daemon_expect bInterfaceProtocol "$(cat "$intf/bInterfaceProtocol")" "01"
-daemon_expect bNumEndpoints "$(cat "$intf/bNumEndpoints")" "02"
+# rx0, tx0 and the metadata endpoint (docs/protocol.md, "Metadata").
+daemon_expect bNumEndpoints "$(cat "$intf/bNumEndpoints")" "03"
 daemon_expect interface "$(cat "$intf/interface")" "iiousb"
 case $(cat "$dev/speed") in
 480) mps=0200 ;;
@@ -38,14 +39,20 @@ for ep in 81 02; do
 	daemon_expect "ep 0x$ep type" "$(cat "$intf/ep_$ep/type")" "Bulk"
 	daemon_expect "ep 0x$ep wMaxPacketSize" "$(cat "$intf/ep_$ep/wMaxPacketSize")" "$mps"
 done
-log "sysfs: $DAEMON_ID '$(cat "$dev/product")' interface ff/49/01 'iiousb', bulk 0x81 and 0x02 of $mps bytes"
+# The third endpoint is the metadata one: bulk IN, whatever number the UDC gave it.
+meta=$(for e in "$intf"/ep_*; do
+	case ${e##*_} in 81 | 02) ;; *) echo "${e##*_}" ;; esac
+done)
+[ -n "$meta" ] && [ "$(cat "$intf/ep_$meta/direction")" = in ] &&
+	[ "$(cat "$intf/ep_$meta/type")" = Bulk ] || die "no bulk IN metadata endpoint: $(ls -d "$intf"/ep_*)"
+log "sysfs: $DAEMON_ID '$(cat "$dev/product")' interface ff/49/01 'iiousb', bulk 0x81 and 0x02 of $mps bytes, metadata 0x$meta"
 run daemon_probe describe
 
 # --- GET_INFO ---------------------------------------------------------------------------
 daemon_probe info > /tmp/info.txt || die "GET_INFO failed"
 sed 's/^/  info| /' /tmp/info.txt
 daemon_expect "info line 1" "$(sed -n 1p /tmp/info.txt)" "iiousb 1"
-daemon_expect "info device line" "$(sed -n 2p /tmp/info.txt)" "device serial=0001 streams=2"
+daemon_expect "info device line" "$(sed -n 2p /tmp/info.txt)" "device serial=0001 streams=2 meta-ep=0x$meta meta=1"
 s0=$(grep '^stream 0 ' /tmp/info.txt)
 s1=$(grep '^stream 1 ' /tmp/info.txt)
 if [ "$DAEMON_SIM" = 1 ]; then
