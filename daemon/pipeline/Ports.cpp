@@ -70,11 +70,14 @@ JobQueue::~JobQueue()
         *destroyed_ = true;
 }
 
-Result<void> JobQueue::pushFence(std::size_t block, std::uint64_t bytes, dmabuf::SyncFile sync)
+Result<void> JobQueue::pushFence(std::size_t block, std::uint64_t bytes, dmabuf::SyncFile sync,
+                                 std::uint64_t queuedNs)
 {
     Job &job = jobs_.emplace_back();
     job.block = block;
     job.bytes = bytes;
+    job.queuedNs = queuedNs;
+    job.exportedNs = monotonicNs();
     job.sync.emplace(std::move(sync));
     auto w = loop_.addIoOnce(job.sync->fd(), EPOLLIN,
                              [this, j = &job](std::uint32_t) { onFence(j); });
@@ -112,7 +115,14 @@ void JobQueue::onFence(Job *job)
     // A sync_file polls readable once every fence signalled; the status says how.
     std::uint64_t signalled = 0;
     const int s = job->sync->status(&signalled);
-    job->doneNs = signalled ? signalled : monotonicNs();
+    if (job->queuedNs && signalled < job->queuedNs) {
+        // The job's fence signalled before the sync_file was taken, so the sync_file holds
+        // only older ones (or none): it completed between queueing and the export.
+        job->doneNs = job->exportedNs;
+        job->slackNs = job->exportedNs - job->queuedNs;
+    } else {
+        job->doneNs = signalled ? signalled : monotonicNs();
+    }
     if (s == 0) {
         LOG(Pipeline, Warning) << "sync_file of block " << job->block
                                << " reported ready while pending";
@@ -134,6 +144,7 @@ void JobQueue::drain()
         job.watch.reset();
         job.sync.reset();
         lastDoneNs_ = job.doneNs;
+        lastDoneSlackNs_ = job.slackNs;
         done_(job.block, *job.status, job.bytes);
         if (destroyed)
             return;
@@ -159,10 +170,12 @@ public:
     proto::PortMode mode() const override { return proto::PortMode::ZeroCopy; }
     std::size_t inFlight() const override { return queue_->size(); }
     std::uint64_t lastDoneNs() const override { return queue_->lastDoneNs(); }
+    std::uint64_t lastDoneSlackNs() const override { return queue_->lastDoneSlackNs(); }
 
     int submit(std::size_t block, std::uint64_t bytes) override
     {
         const int fd = blocks_[block].buf.fd();
+        const std::uint64_t queued = monotonicNs();
         const int r = queueJob_(fd, bytes);
         if (r < 0)
             return r;
@@ -177,7 +190,7 @@ public:
                 return e.error().code;
             sync.emplace(std::move(*e));
         }
-        if (auto p = queue_->pushFence(block, bytes, std::move(*sync)); !p)
+        if (auto p = queue_->pushFence(block, bytes, std::move(*sync), queued); !p)
             return p.error().code;
         return 0;
     }
@@ -211,6 +224,7 @@ public:
     proto::PortMode mode() const override { return proto::PortMode::Copy; }
     std::size_t inFlight() const override { return queue_->size(); }
     std::uint64_t lastDoneNs() const override { return queue_->lastDoneNs(); }
+    std::uint64_t lastDoneSlackNs() const override { return queue_->lastDoneSlackNs(); }
 
     int submit(std::size_t block, std::uint64_t bytes) override
     {
@@ -269,6 +283,7 @@ public:
     proto::PortMode mode() const override { return proto::PortMode::Copy; }
     std::size_t inFlight() const override { return queue_->size(); }
     std::uint64_t lastDoneNs() const override { return queue_->lastDoneNs(); }
+    std::uint64_t lastDoneSlackNs() const override { return queue_->lastDoneSlackNs(); }
 
     int submit(std::size_t block, std::uint64_t bytes) override
     {

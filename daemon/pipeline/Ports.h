@@ -66,8 +66,12 @@ public:
     JobQueue(const JobQueue &) = delete;
     JobQueue &operator=(const JobQueue &) = delete;
 
-    // A job whose completion is a sync_file: watched from the loop.
-    Result<void> pushFence(std::size_t block, std::uint64_t bytes, dmabuf::SyncFile sync);
+    // A job whose completion is a sync_file: watched from the loop. `queuedNs`: when the
+    // job was queued (before its ioctl), if known: a fence that signalled before the
+    // sync_file was taken is not in it, and then its time is only known to lie between
+    // `queuedNs` and now (lastDoneSlackNs()).
+    Result<void> pushFence(std::size_t block, std::uint64_t bytes, dmabuf::SyncFile sync,
+                           std::uint64_t queuedNs = 0);
     // A job completed by its port (complete()).
     void push(std::size_t block, std::uint64_t bytes);
     // Completes the oldest unfinished job of `block`.
@@ -79,6 +83,10 @@ public:
     // During a done callback: when that job completed (CLOCK_MONOTONIC ns): its fences'
     // signal time, or when its port reported it (complete()).
     std::uint64_t lastDoneNs() const { return lastDoneNs_; }
+    // ... and how much earlier it may have been: 0 where the fence's own time was read; for a
+    // job whose fence was not in its sync_file, lastDoneNs() is when the sync_file was taken
+    // and this reaches back to when the job was queued.
+    std::uint64_t lastDoneSlackNs() const { return lastDoneSlackNs_; }
 
 private:
     JobQueue(EventLoop &loop, DoneFn done) : loop_(loop), done_(std::move(done)) {}
@@ -87,6 +95,9 @@ private:
         std::uint64_t bytes = 0;
         std::optional<int> status;
         std::uint64_t doneNs = 0;
+        std::uint64_t slackNs = 0;
+        std::uint64_t queuedNs = 0;           // pushFence()'s
+        std::uint64_t exportedNs = 0;         // when pushFence() was called
         std::optional<dmabuf::SyncFile> sync; // closed after its watch
         EventSourcePtr watch;
     };
@@ -98,6 +109,7 @@ private:
     std::deque<Job> jobs_;
     EventSourcePtr drainer_;
     std::uint64_t lastDoneNs_ = 0;
+    std::uint64_t lastDoneSlackNs_ = 0;
     bool *destroyed_ = nullptr; // set while drain() runs: the done callback may destroy us
 };
 
@@ -112,6 +124,7 @@ public:
     // During a done callback: when the job completed (JobQueue::lastDoneNs()): for a
     // zero-copy port the time its fence signalled, i.e. when the device finished; 0 unknown.
     virtual std::uint64_t lastDoneNs() const { return 0; }
+    virtual std::uint64_t lastDoneSlackNs() const { return 0; } // JobQueue::lastDoneSlackNs()
 };
 
 // IIO zero-copy: DMABUF enqueue on the buffer fd (`cyclic`: IIO_BUFFER_DMABUF_CYCLIC, the

@@ -144,6 +144,7 @@ int PipelineStream::startRun(bool resume)
         metaSequence_ = 0;
         nextSample_ = 0;
         lastIioDoneNs_ = 0;
+        lastIioSlackNs_ = 0;
         usbLostSamples_ = 0;
     }
     blockMeta_.assign(cyclic_ ? 1 : config_.blockCount, BlockMeta{});
@@ -498,31 +499,40 @@ bool PipelineStream::iioBlockDone(std::size_t block, std::uint64_t bytes)
     m.bytes = static_cast<std::uint32_t>(bytes);
     bool starved = false;
     if (signalled) {
-        m.flags |= proto::kMetaTime;
+        const std::uint64_t slack = run_->iioPort->lastDoneSlackNs();
+        // A completion known only within a window (its fence signalled before its
+        // sync_file was taken) has no exact time to report.
+        if (!slack)
+            m.flags |= proto::kMetaTime;
         m.doneNs = signalled;
-        // The device got the block somewhere inside the enqueue ioctl: only one that
-        // returned before the previous block's fence signalled was surely in time. One
-        // whose ioctl spans the signal may have been late: announced, with what the
-        // middle of the ioctl gives as the count (often 0).
-        starved = lastIioDoneNs_ && m.queuedEndNs > lastIioDoneNs_;
+        // The device got the block somewhere inside the enqueue ioctl, and the previous
+        // block completed at lastIioDoneNs_ (or up to its slack before): only a block whose
+        // ioctl returned before that was surely in time. One whose ioctl spans it may have
+        // been late: announced, with what the middles of the two windows give as the count
+        // (often 0), and half of both windows (plus one for rounding) as the margin.
+        const std::uint64_t prevEarliest = lastIioDoneNs_ - lastIioSlackNs_;
+        starved = lastIioDoneNs_ && m.queuedEndNs > prevEarliest;
         if (starved) {
             m.flags |= proto::kMetaGap;
             const std::uint64_t mid = m.queuedNs + (m.queuedEndNs - m.queuedNs) / 2;
+            const std::uint64_t prev = lastIioDoneNs_ - lastIioSlackNs_ / 2;
             if (!iio_->rate)
                 m.flags |= proto::kMetaLostUnknown;
-            else if (mid > lastIioDoneNs_)
-                m.lost = static_cast<std::uint64_t>(
-                        static_cast<unsigned __int128>(mid - lastIioDoneNs_) * iio_->rate /
-                        1000000000u);
-            // The device took the block somewhere in the ioctl: half of it either way,
-            // and one for the rounding on both sides.
+            else if (mid > prev)
+                m.lost = static_cast<std::uint64_t>(static_cast<unsigned __int128>(mid - prev) *
+                                                    iio_->rate / 1000000000u);
             if (iio_->rate) {
-                const std::uint64_t half = (m.queuedEndNs - m.queuedNs + 1) / 2;
+                const std::uint64_t half =
+                        (m.queuedEndNs - m.queuedNs + 1) / 2 + (lastIioSlackNs_ + 1) / 2;
                 m.lostMargin = static_cast<std::uint32_t>(std::min<std::uint64_t>(
-                        (half * iio_->rate + 999999999u) / 1000000000u + 1, UINT32_MAX));
+                        static_cast<std::uint64_t>(static_cast<unsigned __int128>(half) *
+                                                   iio_->rate / 1000000000u) +
+                                2,
+                        UINT32_MAX));
             }
         }
         lastIioDoneNs_ = signalled;
+        lastIioSlackNs_ = slack;
     } else {
         m.doneNs = pipeline::monotonicNs();
         starved = run_->iioPort->inFlight() == 0;

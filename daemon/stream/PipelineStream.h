@@ -198,6 +198,7 @@ private:
     std::uint64_t metaSequence_ = 0;
     std::uint64_t nextSample_ = 0;     // index of the next sample set the device produces
     std::uint64_t lastIioDoneNs_ = 0;  // fence time of the last IIO completion
+    std::uint64_t lastIioSlackNs_ = 0; // ... which may have been this much earlier
     std::uint64_t usbLostSamples_ = 0; // rx: in blocks that failed on USB since the last record
 
     proto::StreamState state_ = proto::StreamState::Stopped;
