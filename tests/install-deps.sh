@@ -32,7 +32,7 @@ pkgs=(
 	libusb-1.0-0-dev libiio-dev libusbgx-dev libconfig-dev libsystemd-dev
 	libyaml-cpp-dev libgtest-dev
 	iiod libiio-utils usbutils python3 python3-libiio
-	clang-format clang-tidy
+	clang-format clang-tidy shellcheck
 )
 # (The systemd VM scenarios need no package installed here: tests/vm/mkrootfs-systemd.sh
 # fetches systemd and its libraries with `apt-get download` against these apt sources and

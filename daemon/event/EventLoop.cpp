@@ -107,8 +107,14 @@ Result<EventSourcePtr> EventLoop::addPeriodicTimer(std::chrono::microseconds per
         self->timer_();
         return 0;
     };
-    if (int r = sd_event_add_time_relative(event_, &src->source_, CLOCK_MONOTONIC, src->periodUs_,
-                                           0, cb, src.get());
+    // The first expiry is one period from the loop's current time. (Not
+    // sd_event_add_time_relative(): it appeared in libsystemd 247, and libelogind 246, which
+    // Debian 12 ships for systems without systemd, lacks it. See IIOUSB_SD_EVENT_PKG.)
+    std::uint64_t now = 0;
+    if (int r = sd_event_now(event_, CLOCK_MONOTONIC, &now); r < 0)
+        return errnoError(r, "Failed to read the event loop's clock");
+    if (int r = sd_event_add_time(event_, &src->source_, CLOCK_MONOTONIC, now + src->periodUs_, 0,
+                                  cb, src.get());
         r < 0)
         return errnoError(r, "Failed to add a timer");
     return src;
