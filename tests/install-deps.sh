@@ -30,7 +30,7 @@ pkgs=(
 	"linux-headers-$kabi-amd64"
 	qemu-system-x86 busybox-static
 	libusb-1.0-0-dev libiio-dev libusbgx-dev libconfig-dev libsystemd-dev
-	libyaml-cpp-dev libgtest-dev
+	libyaml-cpp-dev libgtest-dev nlohmann-json3-dev
 	iiod libiio-utils usbutils python3 python3-libiio
 	clang-format clang-tidy shellcheck
 )

@@ -29,11 +29,13 @@ apt-get update -q
 
 for arch in "$@"; do
 	t=$(triplet "$arch")
+	# nlohmann-json3-dev (header only, for the host tool's SigMF metadata) is Architecture:
+	# all, Multi-Arch: foreign: the build machine's package serves every target as it is.
 	apt-get install -y -q --no-install-recommends \
 		"crossbuild-essential-$arch" qemu-user-static \
 		"libusb-1.0-0-dev:$arch" "libusbgx-dev:$arch" "libconfig-dev:$arch" \
 		"libsystemd-dev:$arch" "libiio-dev:$arch" "zlib1g-dev:$arch" \
-		"libgtest-dev:$arch" "libyaml-cpp0.7:$arch"
+		"libgtest-dev:$arch" "libyaml-cpp0.7:$arch" nlohmann-json3-dev
 	# The arm64 VM rig (tests/vm/run.sh --arch arm64) boots in qemu-system-aarch64.
 	[ "$arch" != arm64 ] || apt-get install -y -q --no-install-recommends qemu-system-arm
 

@@ -5,6 +5,8 @@
 #include <limits>
 #include <vector>
 
+#include "Sigmf.h"
+
 namespace iiousb::tool {
 
 namespace {
@@ -94,6 +96,7 @@ constexpr OptionSpec kOptionSpecs[] = {
         {'t', "time", true},      {0, "verify", false},         {0, "cyclic", false},
         {'T', "transfers", true}, {'S', "transfer-size", true}, {0, "no-dev-mem", false},
         {0, "no-meta", false},    {0, "latency", false},        {0, "meta-log", true},
+        {0, "format", true},      {0, "complex", false},
 };
 
 // "--verify" takes an optional value ("--verify=header"), handled apart.
@@ -153,8 +156,10 @@ bool optionAllowed(std::string_view longName, Command command)
         return command == Command::Play;
     if (longName == "meta-log")
         return command == Command::Capture || command == Command::Play;
+    if (longName == "complex")
+        return command == Command::Capture;
     if (longName == "count" || longName == "time" || longName == "transfers" ||
-        longName == "transfer-size" || longName == "no-dev-mem")
+        longName == "transfer-size" || longName == "no-dev-mem" || longName == "format")
         return command == Command::Capture || command == Command::Play;
     return false;
 }
@@ -231,6 +236,38 @@ Expected<void> applyOption(Options &opts, std::string_view name, std::string_vie
         opts.latency = true;
     } else if (name == "meta-log") {
         opts.metaLog = std::string(value);
+    } else if (name == "format") {
+        if (value == "raw")
+            opts.format = FileFormat::Raw;
+        else if (value == "sigmf")
+            opts.format = FileFormat::Sigmf;
+        else
+            return Error{"--format: '" + std::string(value) + "' is not raw or sigmf"};
+    } else if (name == "complex") {
+        opts.complex = true;
+    }
+    return {};
+}
+
+// capture: raw or SigMF from --format and the -o name.
+Expected<void> resolveCaptureFormat(Options &opts)
+{
+    const bool sigmfName = hasSigmfSuffix(opts.output);
+    if (opts.format == FileFormat::Auto)
+        opts.format = sigmfName ? FileFormat::Sigmf : FileFormat::Raw;
+    else if (opts.format == FileFormat::Raw && sigmfName)
+        return Error{"--format raw: '" + opts.output +
+                     "' would be a raw file with a SigMF name (SigMF reserves .sigmf-data and "
+                     ".sigmf-meta); name it otherwise or drop --format raw"};
+    if (opts.format == FileFormat::Sigmf) {
+        if (opts.output == "-")
+            return Error{"--format sigmf writes NAME.sigmf-data and NAME.sigmf-meta: give "
+                         "-o NAME, not stdout"};
+        if (auto paths = sigmfPaths(opts.output); !paths)
+            return Error{"-o: " + paths.error().message};
+    } else if (opts.complex) {
+        return Error{"--complex records channel pairs as I/Q in a SigMF recording: use it "
+                     "with -o NAME.sigmf-data or --format sigmf"};
     }
     return {};
 }
@@ -391,6 +428,13 @@ Expected<Options> parseOptions(std::span<const std::string_view> args)
         opts.stream = positional[0];
         if (opts.command == Command::Play && opts.input.empty())
             return Error{"'play' needs -i FILE (or -i - for stdin)"};
+        if (opts.command == Command::Capture) {
+            if (auto r = resolveCaptureFormat(opts); !r)
+                return r.error();
+        } else if (opts.format == FileFormat::Sigmf && opts.input == "-") {
+            return Error{"--format sigmf reads NAME.sigmf-meta and NAME.sigmf-data: give "
+                         "-i NAME, not stdin"};
+        }
         break;
     case Command::Help:
     case Command::Version:
@@ -408,9 +452,10 @@ Commands:
   info [--json]                the device description (GET_INFO)
   stats [STREAM] [--json]      stream counters (GET_STATS), all streams by default
   capture STREAM [-o FILE|-] [-n COUNT] [-t SEC] [--verify[=full|header]]
+          [--format raw|sigmf] [--complex]
                                read an rx stream to a file or stdout (default -)
-  play STREAM -i FILE|- [--cyclic] [-n COUNT] [-t SEC]
-                               send a file or stdin to a tx stream
+  play STREAM -i FILE|- [--cyclic] [-n COUNT] [-t SEC] [--format raw|sigmf]
+                               send a file, a SigMF recording or stdin to a tx stream
 
 STREAM is a stream name or index as 'iiousb info' shows them.
 
@@ -436,6 +481,13 @@ Options:
       --meta-log FILE          capture/play: every block's metadata record as a CSV line
                                (sequence, first sample, lost, margin, flags, completion ns,
                                bytes)
+      --format raw|sigmf       raw samples, or a SigMF recording: NAME.sigmf-data (the
+                               samples) + NAME.sigmf-meta (JSON: datatype, sample rate,
+                               device, start time). Default: sigmf for -o/-i NAME.sigmf-data
+                               or NAME.sigmf-meta (play: also NAME when NAME.sigmf-meta
+                               exists), raw otherwise
+      --complex                capture, SigMF: channel pairs in scan order are I/Q
+                               (ci16_le etc.), num_channels = channels / 2
       --cyclic                 play: repeat the input until stopped
   -T, --transfers N            USB transfers in flight (default 16)
   -S, --transfer-size SIZE     bytes per transfer, a multiple of 1024 (default 256KiB)

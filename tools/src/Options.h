@@ -20,6 +20,15 @@ enum class VerifyMode {
     Header, // only the 16-byte block headers (cheap)
 };
 
+// capture -o / play -i: the file's format. Auto (play only, once parsed): a name ending in
+// .sigmf-data or .sigmf-meta is a SigMF recording, an existing file is raw, and NAME is the
+// recording NAME.sigmf-* when NAME.sigmf-meta exists (decided when the files are opened).
+enum class FileFormat {
+    Auto,
+    Raw,   // the samples as the device sends them, nothing else
+    Sigmf, // NAME.sigmf-data + NAME.sigmf-meta (tools/src/Sigmf.h)
+};
+
 // -n: a number of bytes or of samples (sample sets, i.e. scans); samples are turned into
 // bytes once the stream's sample size is known.
 struct Amount {
@@ -57,6 +66,9 @@ struct Options {
     double seconds = 0;          // -t: stop after this long (0: no limit)
     VerifyMode verify = VerifyMode::None;
     bool cyclic = false; // play --cyclic
+    // --format; capture resolves Auto to Raw or Sigmf from the -o name.
+    FileFormat format = FileFormat::Auto;
+    bool complex = false; // capture --complex: record channel pairs as I/Q (SigMF)
 
     // Transfer tuning.
     unsigned transfers = 16;                 // -T: transfers in flight

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "BlockMeta.h"
 #include "BulkStream.h"
@@ -20,6 +21,7 @@
 #include "Format.h"
 #include "PatternVerifier.h"
 #include "Session.h"
+#include "Sigmf.h"
 #include "SignalGuard.h"
 #include "StatusLine.h"
 #include "UniqueFd.h"
@@ -265,6 +267,12 @@ Error startError(const Session &session, const proto::StreamInfo &stream, const 
     return Error{std::move(msg)};
 }
 
+// "1 channel", "2 channels"
+std::string countText(std::uint64_t n, const char *one, const char *many)
+{
+    return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
 std::string streamLabel(const proto::StreamInfo &s)
 {
     return s.name.empty() ? "stream " + std::to_string(s.index) : s.name;
@@ -409,6 +417,28 @@ void printVerifyReport(const PatternVerifier &verifier, const std::string &label
     if (total > verifier.events().size())
         std::fprintf(stderr, "iiousb: %s: verify: ... %" PRIu64 " more\n", label.c_str(),
                      total - verifier.events().size());
+}
+
+// The SigMF writer of a capture of `stream` to opts.output (format Sigmf): the datatype
+// from the channels (--complex pairs them), the device, its stream and the tool's version.
+Expected<SigmfWriter> sigmfWriterFor(const Options &opts, const Session &session,
+                                     const proto::StreamInfo &stream)
+{
+    auto type = sigmfDatatype(stream, opts.complex);
+    if (!type)
+        return type.error();
+    auto paths = sigmfPaths(opts.output);
+    if (!paths)
+        return paths.error();
+    SigmfGlobal global;
+    global.datatype = type->name;
+    global.numChannels = type->numChannels;
+    global.sampleRate = stream.rate;
+    global.hw = "iiousb serial=" + session.info().serial + " stream=" + streamLabel(stream) +
+                " iio=" + stream.iio;
+    global.description = sigmfDescription(stream, *type);
+    global.recorder = "iiousb " IIOUSB_VERSION;
+    return SigmfWriter(std::move(*paths), std::move(global));
 }
 
 // Fills OUT transfers from a file or stdin (or, with --cyclic, from the input held in
@@ -583,6 +613,44 @@ struct StreamTarget {
     }
 };
 
+// play of a SigMF recording: its datatype and channels must be the stream's; a different
+// sample rate or a data file that ends within a sample set is only a warning. Prints what is
+// played; false (after the error) when it cannot be.
+bool checkSigmfInput(const SigmfPaths &paths, const proto::StreamInfo &stream,
+                     const std::string &label)
+{
+    auto recording = readSigmfRecording(paths);
+    if (!recording) {
+        printError(recording.error().message);
+        return false;
+    }
+    if (auto fits = checkRecordingFitsStream(*recording, stream); !fits) {
+        printError(fits.error().message);
+        return false;
+    }
+    std::string rate = "no sample rate";
+    if (recording->sampleRate) {
+        char buf[48];
+        std::snprintf(buf, sizeof(buf), "%.10g Hz", *recording->sampleRate);
+        rate = buf;
+    }
+    std::fprintf(stderr, "iiousb: %s: SigMF recording %s: %s x %s, %s%s%s\n", label.c_str(),
+                 paths.data.c_str(), recording->datatype.c_str(),
+                 countText(recording->numChannels, "channel", "channels").c_str(), rate.c_str(),
+                 recording->hw.empty() ? "" : ", from ", recording->hw.c_str());
+    if (auto warning = sampleRateWarning(*recording, stream))
+        std::fprintf(stderr, "iiousb: %s: warning: %s\n", label.c_str(), warning->c_str());
+    struct stat st {};
+    if (::stat(paths.data.c_str(), &st) == 0 && S_ISREG(st.st_mode) && stream.sampleBytes &&
+        static_cast<std::uint64_t>(st.st_size) % stream.sampleBytes != 0)
+        std::fprintf(stderr,
+                     "iiousb: %s: warning: %s ends within a sample set (%" PRIu64
+                     " bytes are not a multiple of %u)\n",
+                     label.c_str(), paths.data.c_str(), static_cast<std::uint64_t>(st.st_size),
+                     stream.sampleBytes);
+    return true;
+}
+
 } // namespace
 
 int runCapture(const Options &opts)
@@ -595,7 +663,30 @@ int runCapture(const Options &opts)
     const Session &session = *target->session;
     const proto::StreamInfo &stream = *target->stream;
     const std::string &label = target->label;
-    const std::uint64_t limit = target->limit;
+    std::uint64_t limit = target->limit;
+
+    // A SigMF recording holds whole sample sets (and the meta says how many channels).
+    std::optional<SigmfWriter> sigmf;
+    if (opts.format == FileFormat::Sigmf) {
+        auto writer = sigmfWriterFor(opts, session, stream);
+        if (!writer) {
+            printError(writer.error().message);
+            return kExitFailure;
+        }
+        sigmf.emplace(std::move(*writer));
+        if (const std::uint64_t partial = limit % stream.sampleBytes; partial) {
+            if (limit < stream.sampleBytes) {
+                printError("-n " + std::to_string(limit) + "B is less than one " +
+                           std::to_string(stream.sampleBytes) + "-byte sample set");
+                return kExitFailure;
+            }
+            limit -= partial;
+            std::fprintf(stderr,
+                         "iiousb: %s: -n rounded down to %" PRIu64
+                         " bytes, whole %u-byte sample sets\n",
+                         label.c_str(), limit, stream.sampleBytes);
+        }
+    }
 
     std::optional<PatternVerifier> verifier;
     if (opts.verify != VerifyMode::None) {
@@ -617,7 +708,14 @@ int runCapture(const Options &opts)
         verifier.emplace(std::move(*v));
     }
 
-    auto output = openOutput(opts.output);
+    // An older NAME.sigmf-meta goes first, so that a capture cut short (killed) leaves a
+    // data file without a meta rather than with one that does not describe it.
+    if (sigmf && ::unlink(sigmf->paths().meta.c_str()) != 0 && errno != ENOENT) {
+        printError("cannot remove the old " + sigmf->paths().meta + ": " + std::strerror(errno));
+        return kExitFailure;
+    }
+    const std::string outputPath = sigmf ? sigmf->paths().data : opts.output;
+    auto output = openOutput(outputPath);
     if (!output) {
         printError(output.error().message);
         return kExitFailure;
@@ -654,6 +752,10 @@ int runCapture(const Options &opts)
             return kExitFailure;
         }
     }
+    // The recording starts with sample 0 of the stream (START restarts it): its time is the
+    // host's clock when the device acknowledged START.
+    if (sigmf)
+        sigmf->addCapture(0, 0, std::chrono::system_clock::now());
 
     std::uint64_t written = 0;
     bool outputClosed = false;
@@ -677,7 +779,7 @@ int runCapture(const Options &opts)
                 return false;
             }
             if (r < 0) {
-                writeError = Error{"cannot write " + opts.output + ": " + std::strerror(errno)};
+                writeError = Error{"cannot write " + outputPath + ": " + std::strerror(errno)};
                 return false;
             }
             done += static_cast<std::size_t>(r);
@@ -733,9 +835,53 @@ int runCapture(const Options &opts)
             rc = kExitFailure;
         }
     }
+    std::string sigmfNote;
+    if (sigmf) {
+        // Transfers end anywhere in a sample set when the capture is stopped (Ctrl-C, -t):
+        // the data file keeps whole ones.
+        if (const std::uint64_t partial = written % stream.sampleBytes; partial) {
+            struct stat st {};
+            if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+                ::ftruncate(fd, static_cast<off_t>(written - partial)) == 0) {
+                written -= partial;
+                sigmfNote = ", a partial last sample set of " + std::to_string(partial) +
+                            " bytes dropped";
+            } else {
+                printError("cannot cut " + outputPath + " to whole sample sets: it ends with " +
+                           std::to_string(partial) + " bytes of a partial one");
+                rc = kExitFailure;
+            }
+        }
+        // Each gap the device reported in the file: a capture segment where the samples go
+        // on (with the stream's sample index) and an annotation (the records come after
+        // their data, so this is done at the end; the tracker keeps the first kMaxGaps).
+        if (tracker && stream.sampleBytes) {
+            const std::uint64_t perBlock = stream.blockBytes / stream.sampleBytes;
+            const std::uint64_t samples = written / stream.sampleBytes;
+            for (const GapEvent &g : tracker->gapEvents()) {
+                const std::uint64_t at = g.block * perBlock;
+                if (at < samples)
+                    sigmf->noteGap(at, g.firstSample, g.lost);
+            }
+        }
+        if (auto r = sigmf->finish(); !r) {
+            printError(r.error().message);
+            rc = kExitFailure;
+        }
+    }
 
     printSummary(label, "captured", written, seconds, cpu, transferText(opts, **bulk),
                  (*bulk)->counters().errors);
+    if (sigmf)
+        std::fprintf(
+                stderr, "iiousb: %s: SigMF recording %s + %s: %s of %s x %s; %s, %s%s\n",
+                label.c_str(), sigmf->paths().data.c_str(), sigmf->paths().meta.c_str(),
+                countText(written / stream.sampleBytes, "sample set", "sample sets").c_str(),
+                sigmf->global().datatype.c_str(),
+                countText(sigmf->global().numChannels, "channel", "channels").c_str(),
+                countText(sigmf->captureCount(), "capture segment", "capture segments").c_str(),
+                countText(sigmf->annotationCount(), "annotation", "annotations").c_str(),
+                sigmfNote.c_str());
     if (outputClosed)
         std::fprintf(stderr, "iiousb: %s: the output was closed (broken pipe)\n", label.c_str());
     if (const std::string note = signalNote(); !note.empty())
@@ -851,7 +997,16 @@ int runPlay(const Options &opts)
     const std::string &label = target->label;
     const std::uint64_t limit = target->limit;
 
-    auto input = openInput(opts.input);
+    auto resolved = resolvePlayInput(opts.input, opts.format);
+    if (!resolved) {
+        printError(resolved.error().message);
+        return kExitFailure;
+    }
+    if (resolved->sigmf) {
+        if (!checkSigmfInput(*resolved->sigmf, stream, label))
+            return kExitFailure;
+    }
+    auto input = openInput(resolved->path);
     if (!input) {
         printError(input.error().message);
         return kExitFailure;

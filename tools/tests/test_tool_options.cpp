@@ -63,6 +63,8 @@ TEST(Options, CaptureDefaults)
     EXPECT_EQ(r->transfers, 16u);
     EXPECT_EQ(r->transferSize, 256u * 1024);
     EXPECT_TRUE(r->devMem);
+    EXPECT_EQ(r->format, FileFormat::Raw);
+    EXPECT_FALSE(r->complex);
 }
 
 TEST(Options, CaptureEverything)
@@ -107,6 +109,52 @@ TEST(Options, Play)
     auto noInput = parse({"play", "tx0"});
     ASSERT_FALSE(noInput);
     EXPECT_NE(noInput.error().message.find("-i"), std::string::npos);
+}
+
+TEST(Options, CaptureFormat)
+{
+    auto format = [](std::vector<std::string_view> args) {
+        auto r = parse(args);
+        EXPECT_TRUE(r) << r.error().message;
+        return r ? r->format : FileFormat::Auto;
+    };
+    // The name decides unless --format does.
+    EXPECT_EQ(format({"capture", "rx0", "-o", "rec.sigmf-data"}), FileFormat::Sigmf);
+    EXPECT_EQ(format({"capture", "rx0", "-o", "rec.sigmf-meta"}), FileFormat::Sigmf);
+    EXPECT_EQ(format({"capture", "rx0", "-o", "rec.bin"}), FileFormat::Raw);
+    EXPECT_EQ(format({"capture", "rx0", "-o", "-"}), FileFormat::Raw);
+    EXPECT_EQ(format({"capture", "rx0", "-o", "rec", "--format", "sigmf"}), FileFormat::Sigmf);
+    EXPECT_EQ(format({"capture", "rx0", "--format=raw", "-o", "rec.bin"}), FileFormat::Raw);
+    auto iq = parse({"capture", "rx0", "-o", "rec.sigmf-data", "--complex", "--verify"});
+    ASSERT_TRUE(iq) << iq.error().message;
+    EXPECT_TRUE(iq->complex);
+    EXPECT_EQ(iq->verify, VerifyMode::Full);
+
+    auto fails = [](std::vector<std::string_view> args, std::string_view why) {
+        auto r = parse(args);
+        ASSERT_FALSE(r) << args.back();
+        EXPECT_NE(r.error().message.find(why), std::string::npos) << r.error().message;
+    };
+    fails({"capture", "rx0", "--format", "sigmf"}, "not stdout"); // -o defaults to -
+    fails({"capture", "rx0", "-o", "-", "--format", "sigmf"}, "not stdout");
+    fails({"capture", "rx0", "-o", "x.sigmf-data", "--format", "raw"}, "SigMF name");
+    fails({"capture", "rx0", "-o", "x.bin", "--complex"}, "--complex");
+    fails({"capture", "rx0", "--complex"}, "--complex");
+    fails({"capture", "rx0", "-o", ".sigmf-data"}, "names no SigMF recording");
+    fails({"capture", "rx0", "-o", "x", "--format", "wav"}, "not raw or sigmf");
+}
+
+TEST(Options, PlayFormat)
+{
+    // play decides Auto when it opens the files (NAME may be NAME.sigmf-meta's recording).
+    EXPECT_EQ(parse({"play", "tx0", "-i", "rec"})->format, FileFormat::Auto);
+    EXPECT_EQ(parse({"play", "tx0", "-i", "rec.sigmf-data"})->format, FileFormat::Auto);
+    EXPECT_EQ(parse({"play", "tx0", "-i", "rec", "--format", "sigmf"})->format, FileFormat::Sigmf);
+    EXPECT_EQ(parse({"play", "tx0", "-i", "rec.sigmf-data", "--format", "raw"})->format,
+              FileFormat::Raw);
+    EXPECT_FALSE(parse({"play", "tx0", "-i", "-", "--format", "sigmf"}));
+    EXPECT_FALSE(parse({"play", "tx0", "-i", "rec", "--complex"}));
+    EXPECT_FALSE(parse({"stats", "--format", "raw"}));
 }
 
 TEST(Options, OptionsMustFitTheCommand)
@@ -191,7 +239,7 @@ TEST(Options, UsbId)
 TEST(Options, UsageMentionsEveryCommand)
 {
     const std::string text = usageText();
-    for (const char *word :
-         {"list", "info", "stats", "capture", "play", "--verify", "--cyclic", "usbfs", "Ctrl-C"})
+    for (const char *word : {"list", "info", "stats", "capture", "play", "--verify", "--cyclic",
+                             "usbfs", "Ctrl-C", "--format raw|sigmf", "--complex", ".sigmf-data"})
         EXPECT_NE(text.find(word), std::string::npos) << word;
 }

@@ -6,7 +6,8 @@
 #      (header sample index jumps) is one the device announced, at the same block; the
 #      count of each, the device's estimate from fence times and the rate, is within the
 #      margin the device gave (half its enqueue ioctl's time at the rate, +1); the gaps
-#      seen equal iio-sim's own count (sim_gaps); the latency line is there; exit 0.
+#      seen equal iio-sim's own count (sim_gaps); the latency line is there; exit 0; the
+#      SigMF recording has a capture segment and an annotation per reported gap.
 #   c. `iiousb play` stopped the same way: the DAC runs dry, each underrun is reported
 #      against its block as it happens, as many as the device's GET_STATS counts.
 #   b. the same without metadata (--no-meta, the START of a host from before it): the same
@@ -49,7 +50,7 @@ with_stalls() {
 
 # --- a: with metadata ------------------------------------------------------------------
 echo 1 > "$adc/sim_reset"
-with_stalls /tmp/meta.txt iiousb capture rx0 -o /tmp/rx.bin -t 5 -q -T 2 -S "${BLOCK_KIB}KiB" \
+with_stalls /tmp/meta.txt iiousb capture rx0 -o /tmp/rx.sigmf-data -t 5 -q -T 2 -S "${BLOCK_KIB}KiB" \
 	--verify=header --latency --meta-log /tmp/meta.csv
 rc=$?
 cat /tmp/meta.txt
@@ -59,7 +60,7 @@ explain() {
 		for i in $((b - 2)) $((b - 1)) $b $((b + 1)); do
 			[ "$i" -ge 0 ] || continue
 			rec=$(awk -F, -v s="$i" '$1 == s' /tmp/meta.csv)
-			hdr=$(dd if=/tmp/rx.bin bs=16 skip=$((i * BLOCK_KIB * 64)) count=1 2> /dev/null | od -An -tu4)
+			hdr=$(dd if=/tmp/rx.sigmf-data bs=16 skip=$((i * BLOCK_KIB * 64)) count=1 2> /dev/null | od -An -tu4)
 			echo "  block $i: record $rec; data header (magic seq S_lo S_hi):$hdr"
 		done
 	done
@@ -87,6 +88,13 @@ meta_lost=$(sed -n 's/.*metadata: .* gaps\{0,1\}, \([0-9]*\) sample sets lost.*/
 log "a: $matched gaps announced at the right blocks ($exact with the exact count, largest" \
 	"difference $maxdiff sample sets at $RATE/s); lost: metadata $meta_lost, iio-sim $sim_lost"
 grep "latency" /tmp/meta.txt | sed 's/^/  /'
+# The SigMF recording: a capture segment and an annotation per gap the device reported.
+gaps=$(sed -n 's/.*metadata: [0-9]* block records, \([0-9]*\) gaps\{0,1\}.*/\1/p' /tmp/meta.txt)
+segments=$(grep -c '"core:global_index"' /tmp/rx.sigmf-meta)
+notes=$(grep -c '"overrun: ' /tmp/rx.sigmf-meta)
+[ "$segments" = $((gaps + 1)) ] && [ "$notes" = "$gaps" ] ||
+	{ cat /tmp/rx.sigmf-meta; die "a: $gaps gaps but $segments capture segments and $notes annotations"; }
+log "a: rx.sigmf-meta has $segments capture segments and $notes overrun annotations"
 
 # --- c: tx underruns ---------------------------------------------------------------------
 with_stalls /tmp/play.txt iiousb play tx0 -i /dev/zero -t 5 -q -T 2 -S "${BLOCK_KIB}KiB"

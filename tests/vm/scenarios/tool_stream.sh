@@ -2,7 +2,8 @@
 # the iiousb interface and control protocol that streams iio-sim's pattern with write()
 # (rx0) and checks what it reads (tx0). Checks iiousb list/info/stats, capture --verify
 # (full and header patterns, a channel subset, a dropped block and a corrupt byte reported
-# with their offsets), play (checked by the device), Ctrl-C, the device going away
+# with their offsets), play (checked by the device), SigMF recordings (capture --verify,
+# meta, play back, refusals), Ctrl-C, the device going away
 # mid-stream, the usbfs memory limit and permission denied; then measures capture
 # throughput against usb_bulk_baseline (plain libusb, same transfer count and size).
 . /lib/iiousb/functions.sh
@@ -111,6 +112,48 @@ grep -q '"iio_errors":0,' /tmp/stats.json || die "play: the device saw pattern e
 head -c 3000000 /tmp/cap.bin | run iiousb play tx0 -i - 2> /tmp/err.txt
 grep -q 'padded the last block with 145728 zero bytes' /tmp/err.txt || { cat /tmp/err.txt; die "play: no padding note"; }
 log "play: 16 MiB sent and checked by the device; 3000000 bytes from stdin padded to 3 blocks"
+
+# --- SigMF: a verified capture as an I/Q recording, played back by its NAME ------------------
+# 1048576 sample sets of 2 channels = 4 MiB, whole blocks (no padding for the DAC to check).
+run iiousb capture rx0 -n 1048576 -o /tmp/rec.sigmf-data --complex --verify 2> /tmp/err.txt
+cat /tmp/err.txt /tmp/rec.sigmf-meta
+[ "$(stat -c %s /tmp/rec.sigmf-data)" = 4194304 ] || die "sigmf: the data file is not 4 MiB"
+grep -q 'verify (full): 4.19 MB checked, pattern OK' /tmp/err.txt || die "sigmf: verify did not pass"
+grep -q 'SigMF recording /tmp/rec.sigmf-data + /tmp/rec.sigmf-meta: 1048576 sample sets of ci16_le x 1 channel; 1 capture segment, 0 annotations' \
+	/tmp/err.txt || die "sigmf: no recording summary"
+for field in '"core:datatype": "ci16_le"' '"core:num_channels": 1' '"core:version": "1.2.5"' \
+	'"core:hw": "iiousb serial=SRC0001 stream=rx0 iio=tool-ffs-source"' '"core:sample_start": 0' \
+	'"core:global_index": 0' '"core:recorder": "iiousb '; do
+	grep -qF "$field" /tmp/rec.sigmf-meta || die "sigmf: no $field in the meta"
+done
+grep -q '"core:datetime": "20[0-9][0-9]-[01][0-9]-[0-3][0-9]T[0-9:]*\.[0-9]\{6\}Z"' /tmp/rec.sigmf-meta ||
+	die "sigmf: no core:datetime"
+grep -q sample_rate /tmp/rec.sigmf-meta && die "sigmf: a sample rate for a stream without one"
+[ ! -e /tmp/rec.sigmf-meta.tmp ] || die "sigmf: the temporary meta was left"
+run iiousb play tx0 -i /tmp/rec 2> /tmp/err.txt
+cat /tmp/err.txt
+grep -q 'SigMF recording /tmp/rec.sigmf-data: ci16_le x 1 channel, no sample rate, from iiousb serial=SRC0001' \
+	/tmp/err.txt || die "sigmf play: no recording line"
+iiousb stats tx0 --json > /tmp/stats.json
+grep -q '"bytes":4194304,' /tmp/stats.json || die "sigmf play: the device did not get 4 MiB: $(cat /tmp/stats.json)"
+grep -q '"iio_errors":0,' /tmp/stats.json || die "sigmf play: the device saw pattern errors"
+# A recording that does not fit the stream, and SigMF to stdout.
+sed 's/"ci16_le"/"ri16_be"/' /tmp/rec.sigmf-meta > /tmp/bad.sigmf-meta
+ln -s /tmp/rec.sigmf-data /tmp/bad.sigmf-data
+expect_fail "sigmf mismatch" 'is ri16_be x 1 channel (1 value per sample), but stream .tx0. takes 2 channels of le:s16/16>>0' \
+	iiousb play tx0 -i /tmp/bad.sigmf-meta
+expect_fail "sigmf to stdout" "not stdout" iiousb capture rx0 --format sigmf
+[ "$rc" = 2 ] || die "sigmf to stdout exits $rc, expected 2"
+# Ctrl-C: the recording is closed with its meta.
+iiousb capture rx0 -o /tmp/int --format sigmf 2> /tmp/err.txt &
+pid=$!
+sleep 2
+kill -INT $pid
+wait $pid || { cat /tmp/err.txt; die "sigmf capture after Ctrl-C exited $?"; }
+grep -q '"core:datatype": "ri16_le"' /tmp/int.sigmf-meta || die "sigmf: no meta after Ctrl-C"
+[ $(($(stat -c %s /tmp/int.sigmf-data) % 4)) = 0 ] || die "sigmf: a partial sample set after Ctrl-C"
+rm -f /tmp/rec.sigmf-* /tmp/bad.sigmf-* /tmp/int.sigmf-*
+log "sigmf: 4 MiB I/Q recording verified, its meta checked, played back and checked by the device; mismatch and stdout refused; Ctrl-C leaves a whole recording"
 stop_source
 
 # --- Lost and corrupt data are reported with their offsets --------------------------------------
