@@ -1,5 +1,7 @@
 #include "dmabuf/DmaBuf.h"
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <utility>
 #include <vector>
@@ -159,19 +161,34 @@ int SyncFile::status(std::uint64_t *signalledNs) const
     if (signalledNs)
         *signalledNs = 0;
     // The combined status of a fence array can read 1 while a member failed: ask per fence.
+    // One ioctl for the usual few fences (the kernel refuses a smaller array with EINVAL:
+    // then ask how many first).
+    constexpr std::size_t kFew = 4;
+    std::array<struct sync_fence_info, kFew> few{};
+    std::vector<struct sync_fence_info> many;
+    struct sync_fence_info *fences = few.data();
     struct sync_file_info info {};
-    if (ioctl(fd_.get(), SYNC_IOC_FILE_INFO, &info) < 0)
-        return -errno;
-    if (info.num_fences == 0)
-        return info.status;
-    std::vector<struct sync_fence_info> fences(info.num_fences);
-    info = {};
-    info.num_fences = static_cast<__u32>(fences.size());
-    info.sync_fence_info = reinterpret_cast<std::uintptr_t>(fences.data());
-    if (ioctl(fd_.get(), SYNC_IOC_FILE_INFO, &info) < 0)
-        return -errno;
+    info.num_fences = kFew;
+    info.sync_fence_info = reinterpret_cast<std::uintptr_t>(few.data());
+    if (ioctl(fd_.get(), SYNC_IOC_FILE_INFO, &info) < 0) {
+        if (errno != EINVAL)
+            return -errno;
+        info = {};
+        if (ioctl(fd_.get(), SYNC_IOC_FILE_INFO, &info) < 0)
+            return -errno;
+        if (info.num_fences == 0)
+            return info.status;
+        many.resize(info.num_fences);
+        fences = many.data();
+        info = {};
+        info.num_fences = static_cast<__u32>(many.size());
+        info.sync_fence_info = reinterpret_cast<std::uintptr_t>(many.data());
+        if (ioctl(fd_.get(), SYNC_IOC_FILE_INFO, &info) < 0)
+            return -errno;
+    }
+    const std::size_t n = std::min<std::size_t>(info.num_fences, many.empty() ? kFew : many.size());
     int result = 1;
-    for (std::size_t i = 0; i < info.num_fences && i < fences.size(); i++) {
+    for (std::size_t i = 0; i < n; i++) {
         if (signalledNs && fences[i].timestamp_ns > *signalledNs)
             *signalledNs = fences[i].timestamp_ns;
         if (fences[i].status < 0)
