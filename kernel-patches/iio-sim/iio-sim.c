@@ -899,43 +899,38 @@ static int iio_sim_write_raw_get_fmt(struct iio_dev *indio_dev,
 	return IIO_VAL_INT;
 }
 
-static ssize_t sim_blocks_show(struct device *dev,
-			       struct device_attribute *attr, char *buf)
+/* A u64 counter of the stats, at @offset in struct iio_sim_stats */
+static ssize_t iio_sim_show_stat(struct device *dev, char *buf, size_t offset)
 {
 	struct iio_sim *sim = iio_sim_from_dev(dev);
 	u64 val;
 
 	spin_lock_irq(&sim->stats_lock);
-	val = sim->stats.blocks;
+	val = *(u64 *)((u8 *)&sim->stats + offset);
 	spin_unlock_irq(&sim->stats_lock);
 
 	return sysfs_emit(buf, "%llu\n", val);
+}
+
+static ssize_t sim_blocks_show(struct device *dev,
+			       struct device_attribute *attr, char *buf)
+{
+	return iio_sim_show_stat(dev, buf,
+				 offsetof(struct iio_sim_stats, blocks));
 }
 
 static ssize_t sim_bytes_show(struct device *dev,
 			      struct device_attribute *attr, char *buf)
 {
-	struct iio_sim *sim = iio_sim_from_dev(dev);
-	u64 val;
-
-	spin_lock_irq(&sim->stats_lock);
-	val = sim->stats.bytes;
-	spin_unlock_irq(&sim->stats_lock);
-
-	return sysfs_emit(buf, "%llu\n", val);
+	return iio_sim_show_stat(dev, buf,
+				 offsetof(struct iio_sim_stats, bytes));
 }
 
 static ssize_t sim_errors_show(struct device *dev,
 			       struct device_attribute *attr, char *buf)
 {
-	struct iio_sim *sim = iio_sim_from_dev(dev);
-	u64 val;
-
-	spin_lock_irq(&sim->stats_lock);
-	val = sim->stats.errors;
-	spin_unlock_irq(&sim->stats_lock);
-
-	return sysfs_emit(buf, "%llu\n", val);
+	return iio_sim_show_stat(dev, buf,
+				 offsetof(struct iio_sim_stats, errors));
 }
 
 static ssize_t sim_first_error_offset_show(struct device *dev,
@@ -1013,27 +1008,15 @@ static ssize_t sim_pattern_store(struct device *dev,
 static ssize_t sim_lost_show(struct device *dev,
 			     struct device_attribute *attr, char *buf)
 {
-	struct iio_sim *sim = iio_sim_from_dev(dev);
-	u64 val;
-
-	spin_lock_irq(&sim->stats_lock);
-	val = sim->stats.lost;
-	spin_unlock_irq(&sim->stats_lock);
-
-	return sysfs_emit(buf, "%llu\n", val);
+	return iio_sim_show_stat(dev, buf,
+				 offsetof(struct iio_sim_stats, lost));
 }
 
 static ssize_t sim_gaps_show(struct device *dev,
 			     struct device_attribute *attr, char *buf)
 {
-	struct iio_sim *sim = iio_sim_from_dev(dev);
-	u64 val;
-
-	spin_lock_irq(&sim->stats_lock);
-	val = sim->stats.gaps;
-	spin_unlock_irq(&sim->stats_lock);
-
-	return sysfs_emit(buf, "%llu\n", val);
+	return iio_sim_show_stat(dev, buf,
+				 offsetof(struct iio_sim_stats, gaps));
 }
 
 static ssize_t sim_free_run_show(struct device *dev,

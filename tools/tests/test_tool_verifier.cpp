@@ -54,6 +54,12 @@ Bytes headerBlock(std::uint64_t block, std::uint32_t seq, std::uint64_t sample)
     return b;
 }
 
+void appendHeaderBlock(Bytes &data, std::uint64_t block, std::uint32_t seq, std::uint64_t sample)
+{
+    Bytes b = headerBlock(block, seq, sample);
+    data.insert(data.end(), b.begin(), b.end());
+}
+
 PatternVerifier make(std::vector<unsigned> channels, std::uint64_t block,
                      PatternKind kind = PatternKind::Auto, bool fromZero = true)
 {
@@ -264,10 +270,8 @@ TEST(HeaderVerifier, CleanHeadersAreAutoDetected)
 {
     const std::uint64_t block = 4096, perBlock = block / 8;
     Bytes data;
-    for (std::uint32_t seq = 0; seq < 10; ++seq) {
-        Bytes b = headerBlock(block, seq, seq * perBlock);
-        data.insert(data.end(), b.begin(), b.end());
-    }
+    for (std::uint32_t seq = 0; seq < 10; ++seq)
+        appendHeaderBlock(data, block, seq, seq * perBlock);
     PatternVerifier v = make(kFour, block);
     feedChunked(v, data, 7);
     EXPECT_EQ(v.kind(), PatternKind::Header);
@@ -280,8 +284,7 @@ TEST(HeaderVerifier, LostDuplicatedCorrupt)
     const std::uint64_t block = 4096, perBlock = block / 8;
     Bytes data;
     auto add = [&](std::uint32_t seq, std::uint64_t sample) {
-        Bytes b = headerBlock(block, seq, sample);
-        data.insert(data.end(), b.begin(), b.end());
+        appendHeaderBlock(data, block, seq, sample);
     };
     add(0, 0);
     add(1, perBlock);
@@ -333,8 +336,7 @@ TEST(HeaderVerifier, ForwardJumpsOfTheSampleIndexAreGaps)
     const std::uint64_t block = 4096, perBlock = block / 8;
     Bytes data;
     auto add = [&](std::uint32_t seq, std::uint64_t sample) {
-        Bytes b = headerBlock(block, seq, sample);
-        data.insert(data.end(), b.begin(), b.end());
+        appendHeaderBlock(data, block, seq, sample);
     };
     add(0, 0);
     add(1, perBlock);
