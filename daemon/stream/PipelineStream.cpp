@@ -13,6 +13,18 @@ IIOUSB_LOG_CATEGORY(Stream, "stream")
 
 namespace {
 
+// The sample sets a converter at `rate` per second produces in `ns` nanoseconds, without
+// 128-bit arithmetic (32-bit targets have none): exact for rates below 1.8e10.
+std::uint64_t samplesIn(std::uint64_t ns, std::uint64_t rate)
+{
+    constexpr std::uint64_t kNsPerSecond = 1000000000u;
+    return ns / kNsPerSecond * rate + ns % kNsPerSecond * rate / kNsPerSecond;
+}
+
+} // namespace
+
+namespace {
+
 // The host is gone or deconfigured the interface.
 bool hostGone(int err)
 {
@@ -519,16 +531,12 @@ bool PipelineStream::iioBlockDone(std::size_t block, std::uint64_t bytes)
             if (!iio_->rate)
                 m.flags |= proto::kMetaLostUnknown;
             else if (mid > prev)
-                m.lost = static_cast<std::uint64_t>(static_cast<unsigned __int128>(mid - prev) *
-                                                    iio_->rate / 1000000000u);
+                m.lost = samplesIn(mid - prev, iio_->rate);
             if (iio_->rate) {
                 const std::uint64_t half =
                         (m.queuedEndNs - m.queuedNs + 1) / 2 + (lastIioSlackNs_ + 1) / 2;
-                m.lostMargin = static_cast<std::uint32_t>(std::min<std::uint64_t>(
-                        static_cast<std::uint64_t>(static_cast<unsigned __int128>(half) *
-                                                   iio_->rate / 1000000000u) +
-                                2,
-                        UINT32_MAX));
+                m.lostMargin = static_cast<std::uint32_t>(
+                        std::min<std::uint64_t>(samplesIn(half, iio_->rate) + 2, UINT32_MAX));
             }
         }
         lastIioDoneNs_ = signalled;
