@@ -310,7 +310,9 @@ tables() {
 status=0
 for s in $speeds; do
 	log=$out/console-$s.log
-	echo "bench: $arch $s: blocks $blocks x buffers $bufs, (d) at $dblocks, ${seconds}s per point, $rounds round(s), running '$only' (VM limit ${vm_timeout}s; console in $log)" >&2
+	dnote=
+	[[ $only != *[de]* ]] || dnote=", (d) and (e) at $dblocks"
+	echo "bench: $arch $s: blocks $blocks x buffers $bufs$dnote, ${seconds}s per point, $rounds round(s), running '$only' (VM limit ${vm_timeout}s; console in $log)" >&2
 	set +e
 	# Progress: the result lines as they come.
 	"$root/tests/vm/run.sh" --arch "$arch" --speed "$s" --timeout "$vm_timeout" --build-dir "$build" $nobuild \
