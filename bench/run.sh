@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The RX benchmark: iio-sim -> USB host in the QEMU VM, four servers compared (bench/README.md).
+# The RX benchmark: iio-sim -> USB host in the QEMU VM, five servers compared (bench/README.md).
 #
 #   bench/run.sh [options]
 #
@@ -14,7 +14,15 @@
 #   --only LETTERS       run only these contenders: a b c d e, x = extra rows (default abcdex)
 #   --rounds N           repeat everything N times; cells are medians (default 1; the
 #                        run takes about N times as long)
-#   --build-dir DIR      CMake build dir (default: $IIOUSB_BUILD_DIR or ./build)
+#   --arch amd64|arm64   the rig's architecture (default amd64). arm64: Debian's arm64
+#                        kernel in qemu-system-aarch64 (tests/vm/run.sh --arch arm64), the
+#                        DMABUFs from udmabuf (that kernel has no dma-heaps); needs the
+#                        arm64 cross build in BUILD/cross-arm64 (tests/cross/run.sh
+#                        --build-dir BUILD/cross-arm64 arm64, or CTest's cross.arm64).
+#                        (d) and (e) are not run there (no arm64 iiod/iio_readdev in the
+#                        rig): the tables say so. The VM limit is doubled (slower TCG)
+#   --build-dir DIR      CMake build dir (default: $IIOUSB_BUILD_DIR or ./build); with
+#                        --arch arm64 the cross build's dir, or a dir with it in cross-arm64/
 #   --no-build           do not build the VM's modules and programs first
 #   --out DIR            keep the console logs and tables there (default: a new temp dir)
 #
@@ -35,6 +43,7 @@ rounds=1
 build=${IIOUSB_BUILD_DIR:-$PWD/build}
 nobuild=
 out=
+arch=amd64
 
 usage() {
 	sed -n '2,/^set -e/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
@@ -62,6 +71,13 @@ while [ $# -gt 0 ]; do
 	--dblocks) dblocks=$2; shift 2 ;;
 	--only) only=$2; shift 2 ;;
 	--rounds) rounds=$2; shift 2 ;;
+	--arch)
+		case ${2:-} in
+		amd64 | arm64) arch=$2 ;;
+		*) fail "--arch must be amd64 or arm64" ;;
+		esac
+		shift 2
+		;;
 	--build-dir) build=$2; shift 2 ;;
 	--no-build) nobuild=--no-build; shift ;;
 	--out) out=$2; shift 2 ;;
@@ -90,6 +106,18 @@ if ! [[ $rounds =~ ^[0-9]+$ ]] || [ "$rounds" -lt 1 ]; then
 fi
 [ -d "$build" ] || fail "$build: no build directory (cmake -B build && cmake --build build)"
 build=$(cd "$build" && pwd)
+# Contenders the rig cannot run: a note under the tables instead of cells.
+skipnote=
+if [ "$arch" = arm64 ]; then
+	# tests/vm/run.sh --arch arm64 takes the cross build's dir or a dir with it in cross-arm64/.
+	[ -d "$build/user/vm-guest/bin" ] || [ -d "$build/cross-arm64/user/vm-guest/bin" ] ||
+		fail "$build: no arm64 cross build (tests/cross/run.sh --build-dir $build/cross-arm64 arm64)"
+	if [[ $only == *[de]* ]]; then
+		skipnote="(d) Debian's iiod and (e) iiousbd's libiio interface read by iio_readdev: not run on arm64 (the rig's guest has no arm64 iiod or iio_readdev; the x86 machine's cannot run there)"
+		only=${only//[de]/}
+		[ -n "$only" ] || fail "--arch arm64: nothing left to run ((d) and (e) are not run on arm64)"
+	fi
+fi
 if [ -n "$out" ]; then
 	mkdir -p "$out"
 else
@@ -98,8 +126,8 @@ fi
 out=$(cd "$out" && pwd)
 
 # (d) needs Debian's iiod and iio_readdev in the guest: the initramfs takes every program
-# in BUILD/vm-guest/bin (with its libraries).
-if [[ $only == *[de]* ]]; then
+# in BUILD/vm-guest/bin (with its libraries). (Not for arm64: d and e are off there.)
+if [ "$arch" = amd64 ] && [[ $only == *[de]* ]]; then
 	mkdir -p "$build/vm-guest/bin"
 	for p in /usr/sbin/iiod /usr/bin/iio_readdev; do
 		if [ -x "$p" ]; then
@@ -115,6 +143,7 @@ fi
 npoints=$(($(tr ':' '\n' <<< "$blocks" | wc -l) * $(tr ':' '\n' <<< "$bufs" | wc -l)))
 ndpoints=$(tr ':' '\n' <<< "$dblocks" | wc -l)
 vm_timeout=$((120 + rounds * (npoints * 3 * (seconds + 10) + ndpoints * (seconds * 4 + 40) + 4 * (seconds + 15))))
+[ "$arch" = amd64 ] || vm_timeout=$((vm_timeout * 2))
 
 # ---- tables ---------------------------------------------------------------------------------
 
@@ -122,7 +151,7 @@ vm_timeout=$((120 + rounds * (npoints * 3 * (seconds + 10) + ndpoints * (seconds
 # is the median over the rounds that worked, and a ratio the median of the per-round
 # ratios (the two runs of a round were close in time).
 tables() {
-	tr -d '\r' < "$1" | grep -E '^BENCH(-CONF)? ' | awk '
+	tr -d '\r' < "$1" | grep -E '^BENCH(-CONF)? ' | awk -v skipnote="$skipnote" '
 	function kv(line,   i, n, f, k) {
 		delete R
 		n = split(line, f, " ")
@@ -193,7 +222,10 @@ tables() {
 	}
 	/^BENCH-CONF / {
 		kv($0); speed = R["speed"]; rounds = R["rounds"] ? R["rounds"] : 1
-		conf = R["seconds"] " s per point, " rounds " round(s)" (rounds > 1 ? " (medians)" : "") "; host reader for (a) (b) (c): `iiousb capture -T " R["host_transfers"] " -S " R["host_size"] "`; for (d): `iio_readdev`"
+		arch = R["arch"] ? R["arch"] : "amd64"
+		conf = R["seconds"] " s per point, " rounds " round(s)" (rounds > 1 ? " (medians)" : "") "; host reader for (a) (b) (c): `iiousb capture -T " R["host_transfers"] " -S " R["host_size"] " --no-meta`"
+		alloc = R["alloc"] == "udmabuf" ? "/dev/udmabuf (no dma-heaps)" : (R["alloc"] == "dma-heap" ? "/dev/dma_heap/system" : "")
+		if (alloc != "") conf = conf "; DMABUFs of (a) and (c) from " alloc
 		next
 	}
 	{
@@ -220,8 +252,13 @@ tables() {
 	}
 	END {
 		U = toupper(speed)
-		printf "### %s: MiB/s, server CPU s/GiB and ratios\n\n%s. (d) runs with iiod'"'"'s and libiio'"'"'s own buffering (the block is iio_readdev'"'"'s buffer) and is shown in the 4-buffer rows, next to (a) with 4 buffers.\n\n", U, conf
-		add("block\tbufs\t(a) MiB/s\t(b) MiB/s\t(c) MiB/s\t(d) MiB/s\t(a)/(c)\t(a)/(b)\t(a)/(d)\tCPU (a) s/GiB\tCPU (b) s/GiB\tCPU (c) s/GiB\tCPU (d) s/GiB\tCPU (a)/(b)\tCPU (a)/(d)")
+		# The (d) columns only when (d) ran (it has cells, n/a ones included).
+		hasd = nd > 0
+		printf "### %s%s: MiB/s, server CPU s/GiB and ratios\n\n%s.%s\n\n", (arch != "amd64" ? arch " " : ""), U, conf, \
+		    hasd ? " For (d): `iio_readdev`; (d) runs with iiod'"'"'s and libiio'"'"'s own buffering (the block is iio_readdev'"'"'s buffer) and is shown in the 4-buffer rows, next to (a) with 4 buffers." : ""
+		if (skipnote != "") printf "%s.\n\n", skipnote
+		add("block\tbufs\t(a) MiB/s\t(b) MiB/s\t(c) MiB/s" (hasd ? "\t(d) MiB/s" : "") "\t(a)/(c)\t(a)/(b)" (hasd ? "\t(a)/(d)" : "") \
+		    "\tCPU (a) s/GiB\tCPU (b) s/GiB\tCPU (c) s/GiB" (hasd ? "\tCPU (d) s/GiB" : "") "\tCPU (a)/(b)" (hasd ? "\tCPU (a)/(d)" : ""))
 		# Blocks that only (d) has get rows of their own.
 		for (i = 1; i <= nd; i++) if (!(DL[i] in SEENB)) { SEENB[DL[i]] = 1; BL[++nb] = DL[i] }
 		if (!nn) NL[++nn] = 4
@@ -229,19 +266,20 @@ tables() {
 			b = BL[i]; n = NL[j]
 			ka = key("a", b, n); kb = key("b", b, n); kc = key("c", b, n); kd = key("d", b, n)
 			if (!(ka in CNT) && !(kb in CNT) && !(kc in CNT) && !(kd in CNT)) continue
-			add(human(b) "\t" n "\t" cell(ka, "rate", 1) "\t" cell(kb, "rate", 1) "\t" cell(kc, "rate", 1) "\t" cell(kd, "rate", 1) "\t" \
-			    ratio(ka, kc, "rate") "\t" ratio(ka, kb, "rate") "\t" ratio(ka, kd, "rate") "\t" \
-			    cell(ka, "cpu") "\t" cell(kb, "cpu") "\t" cell(kc, "cpu") "\t" cell(kd, "cpu") "\t" \
-			    ratio(ka, kb, "cpu") "\t" ratio(ka, kd, "cpu"))
+			add(human(b) "\t" n "\t" cell(ka, "rate", 1) "\t" cell(kb, "rate", 1) "\t" cell(kc, "rate", 1) \
+			    (hasd ? "\t" cell(kd, "rate", 1) : "") "\t" \
+			    ratio(ka, kc, "rate") "\t" ratio(ka, kb, "rate") (hasd ? "\t" ratio(ka, kd, "rate") : "") "\t" \
+			    cell(ka, "cpu") "\t" cell(kb, "cpu") "\t" cell(kc, "cpu") (hasd ? "\t" cell(kd, "cpu") : "") "\t" \
+			    ratio(ka, kb, "cpu") (hasd ? "\t" ratio(ka, kd, "cpu") : ""))
 		}
 		flush()
 		printf "\nWhole-guest busy CPU s/GiB (all processes and kernel threads: the emulated UDC, iio-sim, the host reader):\n\n"
-		add("block\tbufs\t(a)\t(b)\t(c)\t(d)")
+		add("block\tbufs\t(a)\t(b)\t(c)" (hasd ? "\t(d)" : ""))
 		for (i = 1; i <= nb; i++) for (j = 1; j <= nn; j++) {
 			b = BL[i]; n = NL[j]
 			ka = key("a", b, n); kb = key("b", b, n); kc = key("c", b, n); kd = key("d", b, n)
 			if (!(ka in CNT) && !(kb in CNT) && !(kc in CNT) && !(kd in CNT)) continue
-			add(human(b) "\t" n "\t" cell(ka, "vm") "\t" cell(kb, "vm") "\t" cell(kc, "vm") "\t" cell(kd, "vm"))
+			add(human(b) "\t" n "\t" cell(ka, "vm") "\t" cell(kb, "vm") "\t" cell(kc, "vm") (hasd ? "\t" cell(kd, "vm") : ""))
 		}
 		flush()
 		if (ne) {
@@ -272,10 +310,12 @@ tables() {
 status=0
 for s in $speeds; do
 	log=$out/console-$s.log
-	echo "bench: $s: blocks $blocks x buffers $bufs, (d) at $dblocks, ${seconds}s per point, $rounds round(s), running '$only' (VM limit ${vm_timeout}s; console in $log)" >&2
+	dnote=
+	[[ $only != *[de]* ]] || dnote=", (d) and (e) at $dblocks"
+	echo "bench: $arch $s: blocks $blocks x buffers $bufs$dnote, ${seconds}s per point, $rounds round(s), running '$only' (VM limit ${vm_timeout}s; console in $log)" >&2
 	set +e
 	# Progress: the result lines as they come.
-	"$root/tests/vm/run.sh" --speed "$s" --timeout "$vm_timeout" --build-dir "$build" $nobuild \
+	"$root/tests/vm/run.sh" --arch "$arch" --speed "$s" --timeout "$vm_timeout" --build-dir "$build" $nobuild \
 		--log "$log" bench_rx "$seconds" "$blocks" "$bufs" "$dblocks" "$only" "$rounds" 2>&1 |
 		tee "$out/run-$s.txt" | tr -d '\r' |
 		grep --line-buffered -E '^(BENCH |run.sh: )' | sed -u 's/^/  /' >&2

@@ -34,6 +34,9 @@ fi
 # 1. User space; for arm64 also the VM guest's programs (user/vm-guest/bin, with iiousbd and
 # iiousb), which the arm64 VM rig boots with (tests/vm/run.sh --arch arm64 --build-dir DIR).
 mkdir -p "$build"
+# Absolute: the headers' Makefile gets the path written into it (step 2), and make runs
+# in another directory.
+build=$(cd "$build" && pwd)
 cmake -B "$build/user" -S "$src" -DCMAKE_TOOLCHAIN_FILE="$src/cmake/toolchains/$triplet.cmake" \
 	-DCMAKE_BUILD_TYPE=RelWithDebInfo -DIIOUSB_VM_TESTS=OFF -DIIOUSB_VM_GUEST=$guest \
 	-DIIOUSB_WERROR=ON > "$build/cmake.log" ||

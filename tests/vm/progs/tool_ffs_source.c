@@ -11,7 +11,8 @@
  *
  * --dmabuf N turns rx0 into the raw zero-copy loop the benchmark (bench/) compares the
  * daemon with: at START it takes N DMABUFs of --block bytes from /dev/dma_heap/system
- * (udmabuf without dma-heaps), attaches each to the IIO buffer of device NAME (default
+ * (/dev/udmabuf on a kernel without dma-heaps, as Debian's arm64 one: common/dmabuf_alloc.h;
+ * the allocator is logged), attaches each to the IIO buffer of device NAME (default
  * iio-sim-adc, channels --mask) and to ep1, and cycles them with nothing but ioctls:
  * IIO_BUFFER_DMABUF_ENQUEUE -> IIO fence -> FUNCTIONFS_DMABUF_TRANSFER -> USB fence ->
  * enqueue again, waiting with poll() on sync_files exported right after each queue and
@@ -442,6 +443,8 @@ static int zrun_setup(struct zrun *z, int ep)
     close(heap);
     if (ret)
         return ret;
+    tlog("dmabuf: %d x %llu B allocated from %s", z->n, (unsigned long long)opt.block,
+         test_dmabuf_allocator_name());
     /* Every DMABUF goes to IIO first (allowed before enable); then enable. */
     for (int i = 0; i < z->n; i++) {
         ret = iio_queue(z, &z->slot[i]);

@@ -5,13 +5,18 @@
 #   (c) tool_ffs_source --dmabuf: the raw IIO -> FunctionFS DMABUF loop with bare ioctls
 #   (d) Debian's iiod 0.24 (-F, FunctionFS) read by Debian's iio_readdev -u usb:...
 #   (e) iiousbd's libiio interface (READBUF zero-copy) read by the same iio_readdev
-# (a), (b) and (c) are read by `iiousb capture` with the same fixed transfers (HOST_T x
-# HOST_S); (d) and (e) speak libiio's protocol, so their reader is iio_readdev. For each
-# grid point (block size, buffers) it runs (c), (a), (b) back to back (in alternating
-# order), then (d) and then (e) at their own points (DBLOCKS; (e) with 4 DMABUF blocks).
+# (a), (b) and (c) are read by `iiousb capture --no-meta` with the same fixed transfers
+# (HOST_T x HOST_S; no per-block metadata, which only iiousbd offers, so that the three
+# move the same data); (d) and (e) speak libiio's protocol, so their reader is
+# iio_readdev. For each grid point (block size, buffers) it runs (c), (a), (b) back to
+# back (in alternating order), then (d) and then (e) at their own points (DBLOCKS; (e)
+# with 4 DMABUF blocks).
 # Extra rows (x): iiousb capture against the plain libusb reader usb_bulk_baseline, on the
 # write() source (w, tool_stream's comparison) and on the raw loop of (c) (z). ROUNDS
 # repeats everything (the grid round by round, so that the rounds spread over the run).
+# The DMABUFs of (a) and (c) come from /dev/dma_heap/system, or from /dev/udmabuf on a
+# kernel without dma-heaps (Debian's arm64 kernel: the arm64 rig, bench/run.sh --arch
+# arm64), as iiousbd and tool_ffs_source pick; BENCH-CONF names the allocator.
 #
 # Every result is one console line, parsed by bench/run.sh:
 #   BENCH speed=S round=R srv=a|b|c|d|e|w|z block=BYTES bufs=N reader=iiousb|libusb|iio_readdev
@@ -93,7 +98,7 @@ capture() {
 	c0=$(bench_util cpu "$4") || c0=
 	v0=$(bench_util vmcpu)
 	timeout $((T + 60)) iiousb capture rx0 -o /dev/null -t "$T" -T $HOST_T -S $HOST_S -q \
-		2> /tmp/capture.err
+		--no-meta 2> /tmp/capture.err
 	rc=$?
 	c1=$(bench_util cpu "$4") || c1=
 	v1=$(bench_util vmcpu)
@@ -382,13 +387,15 @@ run_readdev() {
 
 # ---- the run ------------------------------------------------------------------------------
 
-[ -c /dev/dma_heap/system ] || die "no /dev/dma_heap/system"
+check_dmabuf_allocators
+ALLOC=udmabuf
+[ ! -c /dev/dma_heap/system ] || ALLOC=dma-heap
 load_udc
 # The ADC as fast as it goes, writing only each block's 16-byte header.
 load_iio_sim pattern=header sampling_frequency=0
 iio_dev_by_name iio-sim-adc > /dev/null || die "no IIO device iio-sim-adc"
-log "bench_rx: speed $SPEED, $T s per point, $ROUNDS round(s), blocks {$BLOCKS} x buffers {$BUFS}, (d) at {$DBLOCKS}, running '$WHAT'; host reader iiousb capture -T $HOST_T -S $HOST_S"
-echo "BENCH-CONF speed=$SPEED seconds=$T rounds=$ROUNDS host_transfers=$HOST_T host_size=$HOST_S what=$WHAT"
+log "bench_rx: ${IIOUSB_ARCH:-amd64}, speed $SPEED, $T s per point, $ROUNDS round(s), blocks {$BLOCKS} x buffers {$BUFS}, (d) at {$DBLOCKS}, running '$WHAT'; DMABUFs from $ALLOC; host reader iiousb capture -T $HOST_T -S $HOST_S --no-meta"
+echo "BENCH-CONF speed=$SPEED arch=${IIOUSB_ARCH:-amd64} alloc=$ALLOC seconds=$T rounds=$ROUNDS host_transfers=$HOST_T host_size=$HOST_S what=$WHAT"
 
 if wants a || wants b || wants c; then
 	ffs_gadget_create
