@@ -45,40 +45,55 @@ void interfaceDescriptor(Writer &w, std::size_t numEndpoints, const InterfaceCla
     w.u8(1); // iInterface: the first string of the strings blob
 }
 
-void endpointDescriptor(Writer &w, std::uint8_t address, std::uint16_t maxPacket)
+void endpointDescriptor(Writer &w, const EndpointSpec &ep, std::uint16_t maxPacket)
 {
     w.u8(USB_DT_ENDPOINT_SIZE); // usb_endpoint_descriptor_no_audio
     w.u8(USB_DT_ENDPOINT);
-    w.u8(address);
-    w.u8(USB_ENDPOINT_XFER_BULK);
+    w.u8(ep.address);
+    w.u8(ep.interrupt ? USB_ENDPOINT_XFER_INT : USB_ENDPOINT_XFER_BULK);
     w.le16(maxPacket);
-    w.u8(0); // bInterval: unused for bulk
+    // Interrupt: every frame (full speed) or microframe (2^(1-1) at high and SuperSpeed);
+    // unused for bulk.
+    w.u8(ep.interrupt ? 1 : 0);
 }
 
-void ssCompanionDescriptor(Writer &w)
+void ssCompanionDescriptor(Writer &w, const EndpointSpec &ep)
 {
     w.u8(USB_DT_SS_EP_COMP_SIZE);
     w.u8(USB_DT_SS_ENDPOINT_COMP);
-    w.u8(proto::kSuperSpeedMaxBurst);
-    w.u8(0);   // bmAttributes: no streams
-    w.le16(0); // wBytesPerInterval: bulk
+    w.u8(ep.interrupt ? 0 : proto::kSuperSpeedMaxBurst);
+    w.u8(0); // bmAttributes: no streams, one packet per burst
+    // wBytesPerInterval: what an interrupt endpoint may move per service interval.
+    w.le16(ep.interrupt ? proto::kMetaMaxPacketSuperSpeed : 0);
 }
 
 } // namespace
 
-std::vector<std::uint8_t> buildDescriptors(std::span<const proto::Direction> endpoints)
+std::vector<std::uint8_t> buildDescriptors(std::span<const proto::Direction> endpoints,
+                                           bool metadata)
 {
-    std::vector<std::uint8_t> addresses;
+    std::vector<EndpointSpec> eps;
     for (std::size_t i = 0; i < endpoints.size(); i++)
-        addresses.push_back(proto::endpointAddress(i, endpoints[i]));
-    return buildDescriptors(addresses, {proto::kInterfaceClass, proto::kInterfaceSubClass,
-                                        proto::kInterfaceProtocol});
+        eps.push_back({proto::endpointAddress(i, endpoints[i]), false});
+    if (metadata)
+        eps.push_back({proto::endpointAddress(endpoints.size(), proto::Direction::Rx), true});
+    return buildDescriptors(
+            eps, {proto::kInterfaceClass, proto::kInterfaceSubClass, proto::kInterfaceProtocol});
 }
 
 std::vector<std::uint8_t> buildDescriptors(std::span<const std::uint8_t> addresses,
                                            const InterfaceClass &cls)
 {
-    const std::size_t n = addresses.size();
+    std::vector<EndpointSpec> eps;
+    for (std::uint8_t a : addresses)
+        eps.push_back({a, false});
+    return buildDescriptors(eps, cls);
+}
+
+std::vector<std::uint8_t> buildDescriptors(std::span<const EndpointSpec> endpoints,
+                                           const InterfaceClass &cls)
+{
+    const std::size_t n = endpoints.size();
     Writer w;
     w.le32(FUNCTIONFS_DESCRIPTORS_MAGIC_V2);
     w.le32(0); // length, patched below
@@ -87,14 +102,17 @@ std::vector<std::uint8_t> buildDescriptors(std::span<const std::uint8_t> address
     w.le32(static_cast<std::uint32_t>(1 + n));     // hs_count
     w.le32(static_cast<std::uint32_t>(1 + 2 * n)); // ss_count: endpoints + companions
 
-    const std::uint16_t sizes[] = {proto::kBulkMaxPacketFullSpeed, proto::kBulkMaxPacketHighSpeed,
-                                   proto::kBulkMaxPacketSuperSpeed};
+    const std::uint16_t bulk[] = {proto::kBulkMaxPacketFullSpeed, proto::kBulkMaxPacketHighSpeed,
+                                  proto::kBulkMaxPacketSuperSpeed};
+    const std::uint16_t interrupt[] = {proto::kMetaMaxPacketFullSpeed,
+                                       proto::kMetaMaxPacketHighSpeed,
+                                       proto::kMetaMaxPacketSuperSpeed};
     for (int speed = 0; speed < 3; speed++) {
         interfaceDescriptor(w, n, cls);
-        for (std::size_t i = 0; i < n; i++) {
-            endpointDescriptor(w, addresses[i], sizes[speed]);
+        for (const EndpointSpec &ep : endpoints) {
+            endpointDescriptor(w, ep, ep.interrupt ? interrupt[speed] : bulk[speed]);
             if (speed == 2)
-                ssCompanionDescriptor(w);
+                ssCompanionDescriptor(w, ep);
         }
     }
     w.patchLe32(4, static_cast<std::uint32_t>(w.size()));

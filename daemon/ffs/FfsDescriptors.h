@@ -16,7 +16,10 @@
 
 namespace iiousb::ffs {
 
-std::vector<std::uint8_t> buildDescriptors(std::span<const proto::Direction> endpoints);
+// `metadata`: one more endpoint after the streams', the metadata one (docs/protocol.md,
+// "Metadata"): interrupt IN, wMaxPacketSize 64/1024/1024, polled every (micro)frame.
+std::vector<std::uint8_t> buildDescriptors(std::span<const proto::Direction> endpoints,
+                                           bool metadata = false);
 
 struct InterfaceClass {
     std::uint8_t interfaceClass = 0;
@@ -28,6 +31,13 @@ struct InterfaceClass {
 // `addresses` (bit 7 set: IN), in that order, and a SuperSpeed companion with
 // proto::kSuperSpeedMaxBurst after each one at SuperSpeed.
 std::vector<std::uint8_t> buildDescriptors(std::span<const std::uint8_t> addresses,
+                                           const InterfaceClass &cls);
+
+struct EndpointSpec {
+    std::uint8_t address = 0; // requested; bit 7: IN
+    bool interrupt = false;   // else bulk
+};
+std::vector<std::uint8_t> buildDescriptors(std::span<const EndpointSpec> endpoints,
                                            const InterfaceClass &cls);
 
 // One string (iInterface = 1), US English.

@@ -29,6 +29,10 @@ inline constexpr std::uint16_t kBulkMaxPacketFullSpeed = 64;
 inline constexpr std::uint16_t kBulkMaxPacketHighSpeed = 512;
 inline constexpr std::uint16_t kBulkMaxPacketSuperSpeed = 1024;
 inline constexpr std::uint8_t kSuperSpeedMaxBurst = 15;
+// wMaxPacketSize of the metadata endpoint (interrupt IN) per speed.
+inline constexpr std::uint16_t kMetaMaxPacketFullSpeed = 64;
+inline constexpr std::uint16_t kMetaMaxPacketHighSpeed = 1024;
+inline constexpr std::uint16_t kMetaMaxPacketSuperSpeed = 1024;
 
 enum class Direction : std::uint8_t {
     Rx, // device -> host (ADC samples), bulk IN

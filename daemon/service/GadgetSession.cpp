@@ -163,16 +163,14 @@ Result<void> GadgetSession::bringUp(EventLoop &loop)
     std::vector<proto::Direction> dirs;
     for (const auto &s : config_.streams)
         dirs.push_back(s.direction);
-    // The metadata endpoint comes after the streams' (docs/protocol.md, "Metadata").
-    if (config_.functionfs.metadata)
-        dirs.push_back(proto::Direction::Rx);
     function::FfsFunctionOptions fo;
     fo.name = "native";
     fo.instance = instance;
     fo.mountPoint = config_.functionfs.mountPoint;
-    fo.descriptors = ffs::buildDescriptors(dirs);
+    // The metadata endpoint comes after the streams' (docs/protocol.md, "Metadata").
+    fo.descriptors = ffs::buildDescriptors(dirs, config_.functionfs.metadata);
     fo.strings = ffs::buildStrings(proto::kInterfaceString);
-    fo.endpoints = dirs.size();
+    fo.endpoints = dirs.size() + (config_.functionfs.metadata ? 1 : 0);
     auto native = function::FfsFunction::create(loop, std::move(fo), *this, onFatal_);
     if (!native)
         return native.takeError();

@@ -1,4 +1,4 @@
-// The metadata endpoint (docs/protocol.md, "Metadata"): one bulk IN endpoint per interface
+// The metadata endpoint (docs/protocol.md, "Metadata"): one interrupt IN endpoint per interface
 // that carries a small record for every block of the streams a host started with
 // proto::kStartWithMetadata. Records are queued in memory and written with Linux AIO, so
 // that the event loop never waits for the host; each transfer is one short USB packet

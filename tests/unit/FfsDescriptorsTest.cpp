@@ -103,3 +103,35 @@ TEST(FfsDescriptors, Strings)
                             0, 0, 0, 9, 4,  'i', 'i', 'o', 'u', 's', 'b', 0};
     EXPECT_EQ(s, expected);
 }
+
+// The metadata endpoint (docs/protocol.md, "Metadata"): interrupt IN after the streams',
+// 64/1024/1024 bytes, every (micro)frame, its SuperSpeed companion sized for one packet.
+TEST(FfsDescriptors, MetadataEndpointIsInterruptInLast)
+{
+    const proto::Direction dirs[] = {proto::Direction::Rx, proto::Direction::Tx};
+    const Bytes d = ffs::buildDescriptors(dirs, true);
+
+    Bytes expected;
+    append(expected, {3, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0});
+    append(expected, {4, 0, 0, 0, 4, 0, 0, 0, 7, 0, 0, 0});
+    const std::uint16_t bulk[] = {64, 512, 1024};
+    const std::uint16_t meta[] = {64, 1024, 1024};
+    for (int speed = 0; speed < 3; speed++) {
+        append(expected, interface(3));
+        append(expected, endpoint(0x81, bulk[speed]));
+        if (speed == 2)
+            append(expected, kCompanion);
+        append(expected, endpoint(0x02, bulk[speed]));
+        if (speed == 2)
+            append(expected, kCompanion);
+        Bytes m = endpoint(0x83, meta[speed]);
+        m[3] = 3; // interrupt
+        m[6] = 1; // bInterval
+        append(expected, m);
+        if (speed == 2)
+            append(expected, {6, 0x30, 0, 0, 0x00, 0x04}); // no burst, 1024 bytes per interval
+    }
+    expected[4] = static_cast<std::uint8_t>(expected.size());
+    EXPECT_EQ(le32(d, 4), d.size());
+    EXPECT_EQ(d, expected);
+}

@@ -89,7 +89,11 @@ public:
         }
         BulkStreamConfig mc;
         mc.endpoint = session.info().metaEndpoint;
-        mc.transferSize = 1024; // a packet: every metadata transfer is one short packet
+        // One packet per read: the device sends each transfer as one packet (short where a
+        // packet holds more than one record), so every read ends with a transfer.
+        const int mps = libusb_get_max_packet_size(libusb_get_device(session.device().handle.get()),
+                                                   session.info().metaEndpoint);
+        mc.transferSize = mps > 0 ? static_cast<std::uint32_t>(mps) : 1024;
         mc.transfers = 8;
         mc.devMem = false;
         auto bulk = BulkStream::create(session.context(), session.device().handle.get(), mc);

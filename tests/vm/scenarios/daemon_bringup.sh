@@ -39,12 +39,13 @@ for ep in 81 02; do
 	daemon_expect "ep 0x$ep type" "$(cat "$intf/ep_$ep/type")" "Bulk"
 	daemon_expect "ep 0x$ep wMaxPacketSize" "$(cat "$intf/ep_$ep/wMaxPacketSize")" "$mps"
 done
-# The third endpoint is the metadata one: bulk IN, whatever number the UDC gave it.
+# The third endpoint is the metadata one: interrupt IN, whatever number the UDC gave it.
 meta=$(for e in "$intf"/ep_*; do
 	case ${e##*_} in 81 | 02) ;; *) echo "${e##*_}" ;; esac
 done)
 [ -n "$meta" ] && [ "$(cat "$intf/ep_$meta/direction")" = in ] &&
-	[ "$(cat "$intf/ep_$meta/type")" = Bulk ] || die "no bulk IN metadata endpoint: $(ls -d "$intf"/ep_*)"
+	[ "$(cat "$intf/ep_$meta/type")" = Interrupt ] ||
+	die "no interrupt IN metadata endpoint: $(ls -d "$intf"/ep_*)"
 log "sysfs: $DAEMON_ID '$(cat "$dev/product")' interface ff/49/01 'iiousb', bulk 0x81 and 0x02 of $mps bytes, metadata 0x$meta"
 run daemon_probe describe
 
