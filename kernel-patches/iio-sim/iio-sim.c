@@ -8,7 +8,12 @@
  *  - "iio-sim-adc", an input device whose DMA engine fills the blocks it is
  *    given with a verifiable pattern;
  *  - "iio-sim-dac", an output device whose DMA engine consumes the blocks it is
- *    given and checks them against the same pattern, with counters in sysfs.
+ *    given and checks them against the same pattern, with counters in sysfs;
+ *
+ * and, with the module parameter adcs=N (1 to 8, default 1), N - 1 more input
+ * devices like the first, "iio-sim-adc1" to "iio-sim-adc<N-1>" (names and
+ * labels), registered after the DAC so that the first two keep their numbers.
+ * Each converter has its own buffer, DMA engine and sysfs knobs.
  *
  * Both use the queue of industrialio-buffer-dma, so they work with fileio
  * (read()/write() on the buffer) and with DMABUFs (IIO_BUFFER_DMABUF_*_IOCTL),
@@ -128,6 +133,7 @@
 #define IIO_SIM_CYCLIC_MIN_NS		NSEC_PER_MSEC
 /* dma_alloc_coherent() beyond order 10 WARNs without CMA */
 #define IIO_SIM_FILEIO_BLOCK_MAX	SZ_4M
+#define IIO_SIM_MAX_ADCS		8
 
 static unsigned int channels = 4;
 module_param(channels, uint, 0444);
@@ -142,6 +148,11 @@ static unsigned int sampling_frequency = 1000000;
 module_param(sampling_frequency, uint, 0444);
 MODULE_PARM_DESC(sampling_frequency,
 		 "Initial sample sets per second, 0 = as fast as possible (default 1000000)");
+
+static unsigned int adcs = 1;
+module_param(adcs, uint, 0444);
+MODULE_PARM_DESC(adcs,
+		 "Input devices, 1 to 8: iio-sim-adc, then iio-sim-adc1... (default 1)");
 
 static unsigned int max_fileio_block = SZ_1M;
 module_param(max_fileio_block, uint, 0444);
@@ -1142,9 +1153,8 @@ static void iio_sim_buffer_free(void *data)
 	iio_buffer_put(&sim->queue.buffer);
 }
 
-static int iio_sim_register(struct device *dev, bool output)
+static int iio_sim_register(struct device *dev, bool output, const char *name)
 {
-	const char *name = output ? "iio-sim-dac" : "iio-sim-adc";
 	struct iio_chan_spec *chans;
 	struct iio_sim_state *st;
 	struct iio_dev *indio_dev;
@@ -1220,6 +1230,7 @@ static int iio_sim_register(struct device *dev, bool output)
 
 static int iio_sim_probe(struct platform_device *pdev)
 {
+	unsigned int i;
 	int ret;
 
 	/*
@@ -1242,11 +1253,27 @@ static int iio_sim_probe(struct platform_device *pdev)
 	pdev->dev.dma_coherent = true;
 #endif
 
-	ret = iio_sim_register(&pdev->dev, false);
+	ret = iio_sim_register(&pdev->dev, false, "iio-sim-adc");
 	if (ret)
 		return ret;
 
-	return iio_sim_register(&pdev->dev, true);
+	ret = iio_sim_register(&pdev->dev, true, "iio-sim-dac");
+	if (ret)
+		return ret;
+
+	/* The extra ADCs come last: the first ADC and the DAC keep their ids */
+	for (i = 1; i < adcs; i++) {
+		const char *name = devm_kasprintf(&pdev->dev, GFP_KERNEL,
+						  "iio-sim-adc%u", i);
+
+		if (!name)
+			return -ENOMEM;
+		ret = iio_sim_register(&pdev->dev, false, name);
+		if (ret)
+			return ret;
+	}
+
+	return 0;
 }
 
 static struct platform_driver iio_sim_driver = {
@@ -1269,6 +1296,10 @@ static int __init iio_sim_init(void)
 	if (!channels || channels > IIO_SIM_MAX_CHANNELS) {
 		pr_err("iio-sim: channels must be 1 to %d\n",
 		       IIO_SIM_MAX_CHANNELS);
+		return -EINVAL;
+	}
+	if (!adcs || adcs > IIO_SIM_MAX_ADCS) {
+		pr_err("iio-sim: adcs must be 1 to %d\n", IIO_SIM_MAX_ADCS);
 		return -EINVAL;
 	}
 	if (!max_fileio_block || max_fileio_block > IIO_SIM_FILEIO_BLOCK_MAX) {
@@ -1326,6 +1357,6 @@ static void __exit iio_sim_exit(void)
 module_exit(iio_sim_exit);
 
 MODULE_AUTHOR("iiousb project");
-MODULE_DESCRIPTION("Simulated IIO ADC and DAC with DMA buffers and DMABUF support");
+MODULE_DESCRIPTION("Simulated IIO ADCs and DAC with DMA buffers and DMABUF support");
 MODULE_LICENSE("GPL");
 MODULE_IMPORT_NS(IIO_DMA_BUFFER);

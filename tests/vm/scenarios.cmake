@@ -136,6 +136,13 @@ iiousb_vm_test(stream_disconnect stream_disconnect --timeout 900 -- 2)
 # Per-block metadata (issue 15): gaps of a free-running ADC announced at the right blocks,
 # counts within the device's margin, latency; without metadata the same gaps fail --verify.
 iiousb_vm_test(stream_meta stream_meta --timeout 600)
+# Several rx streams at once (issue 15, "Scale"): iio-sim with adcs=2, one `iiousb capture
+# rx0,rx1 --verify=header` for 4 s (one host process, both streams' metadata on the one
+# metadata endpoint); both move data, headers and records complete, and iiousbd's RSS
+# without DMABUF mappings is at most 8 MiB idle and streaming (a size goal, not a timing).
+# About 12 s; 22 s on the debug kernel (two ADCs' DMA workers and fences at once under
+# lockdep and KASAN).
+iiousb_vm_test(stream_multi stream_multi)
 # soft_connect disconnect/connect: needs dummy_hcd 0003 (Debian's module never enumerates again).
 iiousb_vm_test(stream_disconnect_soft stream_disconnect --timeout 900 -- 2 soft)
 iiousb_vm_test(stream_require stream_require STOCK_KERNEL_ONLY --udc stock)

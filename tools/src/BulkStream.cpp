@@ -1,5 +1,6 @@
 #include "BulkStream.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -240,19 +241,7 @@ Expected<void> BulkStream::run(const Sink &sink, const Source &source, const Sto
     using Clock = std::chrono::steady_clock;
     sink_ = &sink;
     source_ = &source;
-
-    for (auto &slot : slots_) {
-        std::size_t length = slot->buffer.size();
-        if (!in()) {
-            length = source(std::span<std::uint8_t>(slot->buffer.data(), slot->buffer.size()));
-            if (length == 0)
-                break;
-        }
-        if (auto r = submit(*slot, length); !r) {
-            fail(r.error().message);
-            break;
-        }
-    }
+    submitAll();
 
     auto nextTick = Clock::now() + std::chrono::seconds(1);
     int eventErrors = 0;
@@ -281,6 +270,34 @@ Expected<void> BulkStream::run(const Sink &sink, const Source &source, const Sto
                 nextTick = now + std::chrono::seconds(1);
         }
     }
+    detach();
+    // The first failed transfer of a disconnect may report an I/O error and only the
+    // ones after it "no device" (the first error is kept): either way, it was a disconnect.
+    if (error_ && ioError_ && (deviceGone_ || deviceDisappeared()))
+        error_ = Error{disconnectedText()};
+    if (error_)
+        return *error_;
+    return {};
+}
+
+void BulkStream::submitAll()
+{
+    for (auto &slot : slots_) {
+        std::size_t length = slot->buffer.size();
+        if (!in()) {
+            length = (*source_)(std::span<std::uint8_t>(slot->buffer.data(), slot->buffer.size()));
+            if (length == 0)
+                break;
+        }
+        if (auto r = submit(*slot, length); !r) {
+            fail(r.error().message);
+            break;
+        }
+    }
+}
+
+void BulkStream::detach()
+{
     if (inFlight_ > 0) {
         // Event handling broke down with transfers still owned by the kernel: leak them
         // (and their buffers) rather than free memory a late completion would touch.
@@ -290,13 +307,77 @@ Expected<void> BulkStream::run(const Sink &sink, const Source &source, const Sto
     }
     sink_ = nullptr;
     source_ = nullptr;
-    // The first failed transfer of a disconnect may report an I/O error and only the
-    // ones after it "no device" (the first error is kept): either way, it was a disconnect.
-    if (error_ && ioError_ && (deviceGone_ || deviceDisappeared()))
-        error_ = Error{disconnectedText()};
-    if (error_)
-        return *error_;
-    return {};
+}
+
+void BulkStream::runTogether(std::span<Member> members, const StopCheck &stop,
+                             const std::function<void()> &tick)
+{
+    using Clock = std::chrono::steady_clock;
+    if (members.empty())
+        return;
+    libusb_context *ctx = members.front().stream->ctx_;
+    for (Member &m : members) {
+        m.stream->sink_ = &m.sink;
+        m.stream->source_ = nullptr;
+        m.stream->submitAll();
+    }
+
+    auto inFlight = [&] {
+        return std::any_of(members.begin(), members.end(),
+                           [](const Member &m) { return m.stream->inFlight_ > 0; });
+    };
+    auto nextTick = Clock::now() + std::chrono::seconds(1);
+    int eventErrors = 0;
+    bool stopAll = false;
+    while (inFlight()) {
+        if (!stopAll)
+            stopAll = stop() || std::any_of(members.begin(), members.end(), [](const Member &m) {
+                          return m.stream->error_.has_value();
+                      });
+        for (Member &m : members) {
+            BulkStream &s = *m.stream;
+            if (stopAll)
+                s.stopping_ = true;
+            if (s.stopping_ && !s.cancelled_)
+                s.cancelAll();
+        }
+
+        timeval tv{0, 100 * 1000};
+        int r = libusb_handle_events_timeout_completed(ctx, &tv, nullptr);
+        if (r < 0 && r != LIBUSB_ERROR_INTERRUPTED) {
+            for (Member &m : members)
+                m.stream->fail("handling USB events failed: " + usbErrorText(r));
+            if (++eventErrors > 50)
+                break;
+        }
+
+        const auto now = Clock::now();
+        if (now >= nextTick) {
+            if (tick)
+                tick();
+            nextTick += std::chrono::seconds(1);
+            if (nextTick < now)
+                nextTick = now + std::chrono::seconds(1);
+        }
+    }
+
+    bool gone = false;
+    bool ioError = false;
+    for (Member &m : members) {
+        m.stream->detach();
+        gone = gone || m.stream->deviceGone_;
+        ioError = ioError || (m.stream->error_ && m.stream->ioError_);
+    }
+    // As in run(): an I/O error may be the first sign of a disconnect (asked once for all).
+    if (ioError && !gone)
+        gone = members.front().stream->deviceDisappeared();
+    if (!gone)
+        return;
+    for (Member &m : members) {
+        m.stream->deviceGone_ = true;
+        if (m.stream->error_ && m.stream->ioError_)
+            m.stream->error_ = Error{m.stream->disconnectedText()};
+    }
 }
 
 } // namespace iiousb::tool

@@ -54,6 +54,18 @@ public:
     Expected<void> run(const Sink &sink, const Source &source, const StopCheck &stop,
                        const Tick &tick);
 
+    // Several IN streams on one libusb context in one event loop (a capture of several
+    // streams), each with its own sink. Runs until every stream has ended (its sink said so)
+    // or stop() asks for an orderly stop; a stream whose transfer fails stops the others
+    // too. Every transfer is back when it returns; each stream's failure is in its error()
+    // (a disconnect said as such, as run() does). `tick` is called about once a second.
+    struct Member {
+        BulkStream *stream = nullptr;
+        Sink sink;
+    };
+    static void runTogether(std::span<Member> members, const StopCheck &stop,
+                            const std::function<void()> &tick);
+
     // An IN stream driven by another stream's run() on the same libusb context (the
     // metadata endpoint next to the data): start() submits every transfer, their completions
     // come while the other run() handles events, and drain() cancels them and handles
@@ -86,6 +98,10 @@ private:
     Expected<void> submit(Slot &slot, std::size_t length);
     void fail(std::string message);
     void cancelAll();
+    void submitAll();
+    // After the event loop: leak what is still in flight (event handling broke down), drop
+    // the sink and source.
+    void detach();
     Sink passiveSink_; // start()'s
     bool deviceDisappeared();
     // The message for a device that went away, however it was noticed.

@@ -1,5 +1,6 @@
 #include "Options.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -272,7 +273,50 @@ Expected<void> resolveCaptureFormat(Options &opts)
     return {};
 }
 
+// capture STREAM[,STREAM...]: the list, and where several streams write.
+Expected<void> splitStreams(Options &opts)
+{
+    std::string_view rest = opts.stream;
+    for (;;) {
+        const auto comma = rest.find(',');
+        const std::string_view key = rest.substr(0, comma);
+        if (key.empty())
+            return Error{"'capture': empty stream name in '" + opts.stream + "'"};
+        if (std::find(opts.streams.begin(), opts.streams.end(), key) != opts.streams.end())
+            return Error{"'capture': stream '" + std::string(key) + "' given twice"};
+        opts.streams.emplace_back(key);
+        if (comma == std::string_view::npos)
+            break;
+        rest.remove_prefix(comma + 1);
+    }
+    if (opts.streams.size() == 1)
+        return {};
+    auto perStream = [](const std::string &path) {
+        return path == "/dev/null" || path.find("{}") != std::string::npos;
+    };
+    if (!perStream(opts.output))
+        return Error{"several streams are captured to a file each: give -o with {} for the "
+                     "stream's name (e.g. -o cap-{}.bin) or -o /dev/null"};
+    if (!opts.metaLog.empty() && !perStream(opts.metaLog))
+        return Error{"--meta-log with several streams: give a name with {} for the stream's "
+                     "name (e.g. --meta-log meta-{}.csv)"};
+    return {};
+}
+
 } // namespace
+
+std::string perStreamPath(std::string_view pattern, std::string_view stream)
+{
+    std::string path;
+    for (;;) {
+        const auto at = pattern.find("{}");
+        path += pattern.substr(0, at);
+        if (at == std::string_view::npos)
+            return path;
+        path += stream;
+        pattern.remove_prefix(at + 2);
+    }
+}
 
 Expected<Amount> parseAmount(std::string_view text)
 {
@@ -423,9 +467,16 @@ Expected<Options> parseOptions(std::span<const std::string_view> args)
         if (positional.empty())
             return Error{"'" + cmd + "' needs a STREAM (name or index, see 'iiousb info')"};
         if (positional.size() > 1)
-            return Error{"'" + cmd + "' takes one STREAM (got '" + std::string(positional[1]) +
-                         "' too)"};
+            return Error{"'" + cmd + "' takes one STREAM argument (got '" +
+                         std::string(positional[1]) + "' too)" +
+                         (opts.command == Command::Capture ? "; several streams: rx0,rx1" : "")};
         opts.stream = positional[0];
+        if (opts.command == Command::Capture) {
+            if (auto r = splitStreams(opts); !r)
+                return r.error();
+        } else if (opts.stream.find(',') != std::string::npos) {
+            return Error{"'play' takes one STREAM (got '" + opts.stream + "')"};
+        }
         if (opts.command == Command::Play && opts.input.empty())
             return Error{"'play' needs -i FILE (or -i - for stdin)"};
         if (opts.command == Command::Capture) {
@@ -451,9 +502,11 @@ Commands:
   list                         iiousb devices on the bus: serial, speed, streams
   info [--json]                the device description (GET_INFO)
   stats [STREAM] [--json]      stream counters (GET_STATS), all streams by default
-  capture STREAM [-o FILE|-] [-n COUNT] [-t SEC] [--verify[=full|header]]
+  capture STREAM[,STREAM...] [-o FILE|-] [-n COUNT] [-t SEC] [--verify[=full|header]]
           [--format raw|sigmf] [--complex]
-                               read an rx stream to a file or stdout (default -)
+                               read an rx stream to a file or stdout (default -); several
+                               at once, each to its own file: -o NAME with {} for the
+                               stream's name (cap-{}.bin), or -o /dev/null
   play STREAM -i FILE|- [--cyclic] [-n COUNT] [-t SEC] [--format raw|sigmf]
                                send a file, a SigMF recording or stdin to a tx stream
 

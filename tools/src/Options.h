@@ -7,6 +7,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "Expected.h"
 
@@ -59,7 +60,10 @@ struct Options {
     bool json = false;          // info/stats --json
 
     // capture / play / stats
-    std::string stream;          // name or index; empty for "all" (stats)
+    std::string stream; // name or index; empty for "all" (stats)
+    // capture: STREAM[,STREAM...], one or more (split); several run in one process, one
+    // libusb event loop, each to its own file: -o NAME with {} for the stream's name.
+    std::vector<std::string> streams;
     std::string output = "-";    // capture -o
     std::string input;           // play -i
     std::optional<Amount> count; // -n
@@ -92,6 +96,10 @@ Expected<Amount> parseAmount(std::string_view text);
 
 // A byte size for -S: "262144", "256KiB", "256k" (k/M/G binary here).
 Expected<std::uint64_t> parseByteSize(std::string_view text);
+
+// A capture output or --meta-log name for one of several streams: every {} replaced by the
+// stream's name ("cap-{}.bin" -> "cap-rx1.bin"); /dev/null stays.
+std::string perStreamPath(std::string_view pattern, std::string_view stream);
 
 // "0456:b673" (hex).
 Expected<UsbId> parseUsbId(std::string_view text);

@@ -69,15 +69,22 @@ std::string describeGap(const GapEvent &g, proto::Direction dir, bool last)
     return s;
 }
 
-// The metadata endpoint next to a stream (docs/protocol.md, "Metadata"): its records read
-// while the stream runs (driven by the stream's own event handling), fed to a tracker that
-// prints each gap (rx) or underrun (tx) as it learns of it.
+// The metadata endpoint next to the streams (docs/protocol.md, "Metadata"): one bulk IN
+// endpoint for all of them, read while they run (driven by their own event handling); every
+// transfer's records go to one tracker per stream, which prints each gap (rx) or underrun
+// (tx) as it learns of it.
 class MetaReader {
 public:
+    struct Target {
+        const proto::StreamInfo *stream = nullptr;
+        std::string label;
+        std::string logPath; // --meta-log for this stream, or empty
+    };
+
     // nullptr where the device has no metadata endpoint or --no-meta.
     static Expected<std::unique_ptr<MetaReader>> open(const Options &opts, const Session &session,
-                                                      const proto::StreamInfo &stream,
-                                                      const std::string &label, StatusLine &status)
+                                                      std::vector<Target> targets,
+                                                      StatusLine &status)
     {
         if (!opts.metadata || session.info().metaEndpoint == 0) {
             if (!opts.metaLog.empty())
@@ -99,56 +106,55 @@ public:
         auto bulk = BulkStream::create(session.context(), session.device().handle.get(), mc);
         if (!bulk)
             return bulk.error();
-        std::unique_ptr<MetaReader> m(
-                new MetaReader(session, stream, label, status, std::move(*bulk)));
-        if (!opts.metaLog.empty())
-            if (auto r = m->logTo(opts.metaLog); !r)
-                return r.error();
+        std::unique_ptr<MetaReader> m(new MetaReader(session, std::move(*bulk)));
+        for (Target &t : targets) {
+            m->labels_ += (m->labels_.empty() ? "" : ",") + t.label;
+            auto &f = m->followers_.emplace_back(std::make_unique<Follower>(std::move(t), status));
+            if (!f->target.logPath.empty())
+                if (auto r = f->logTo(f->target.logPath); !r)
+                    return r.error();
+        }
         return m;
     }
 
-    BlockMetaTracker &tracker() { return tracker_; }
+    BlockMetaTracker &tracker(std::size_t i) { return followers_[i]->tracker; }
 
-    // --meta-log FILE: every record as a CSV line.
-    Expected<void> logTo(const std::string &path)
-    {
-        log_.reset(std::fopen(path.c_str(), "w"));
-        if (!log_)
-            return Error{"cannot write " + path + ": " + std::strerror(errno)};
-        std::fprintf(log_.get(), "sequence,first_sample,lost,margin,flags,completion_ns,bytes\n");
-        tracker_.setObserver([f = log_.get()](const proto::MetaRecord &r) {
-            std::fprintf(f,
-                         "%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu32 ",0x%02x,%" PRIu64
-                         ",%" PRIu32 "\n",
-                         r.sequence, r.firstSample, r.lost, r.lostMargin, r.flags, r.completionNs,
-                         r.bytes);
-        });
-        return {};
-    }
-
-    // After the START with metadata.
+    // After the STARTs with metadata.
     Expected<void> start()
     {
         auto r = bulk_->start([this](std::span<const std::uint8_t> data) {
-            std::string why;
-            if (tracker_.feedRecords(data.data(), data.size(),
-                                     static_cast<std::uint8_t>(stream_.index), &why))
-                return true;
-            error_ = "bad metadata from the device: " + why;
-            return false;
+            for (auto &f : followers_) {
+                std::string why;
+                if (!f->tracker.feedRecords(data.data(), data.size(),
+                                            static_cast<std::uint8_t>(f->target.stream->index),
+                                            &why)) {
+                    error_ = "bad metadata from the device: " + why;
+                    return false;
+                }
+            }
+            return true;
         });
         if (!r)
-            return Error{label_ + ": metadata endpoint: " + r.error().message};
+            return Error{labels_ + ": metadata endpoint: " + r.error().message};
         return {};
     }
 
-    // The stream moved `bytes`: the records of its last blocks come after the data, so wait
-    // a little for them, then take the transfers back.
-    void finish(std::uint64_t bytes)
+    // The streams moved `bytes` (one count per stream, in order): the records of their last
+    // blocks come after the data, so wait a little for them, then take the transfers back.
+    void finish(std::span<const std::uint64_t> bytes)
     {
-        const std::uint64_t blocks = bytes / std::max<std::uint64_t>(stream_.blockBytes, 1);
+        auto waiting = [&] {
+            for (std::size_t i = 0; i < followers_.size() && i < bytes.size(); ++i) {
+                const Follower &f = *followers_[i];
+                const std::uint64_t blocks =
+                        bytes[i] / std::max<std::uint64_t>(f.target.stream->blockBytes, 1);
+                if (f.tracker.records() < blocks)
+                    return true;
+            }
+            return false;
+        };
         const auto until = Clock::now() + std::chrono::milliseconds(200);
-        while (Clock::now() < until && tracker_.records() < blocks) {
+        while (Clock::now() < until && waiting()) {
             timeval tv{0, 20 * 1000};
             libusb_handle_events_timeout_completed(session_.context(), &tv, nullptr);
         }
@@ -157,41 +163,77 @@ public:
             error_ = "metadata endpoint: " + bulk_->error()->message;
     }
 
-    // The summary line; false (after saying why) if the metadata itself failed.
-    bool report(bool latency) const
+    // Stream i's summary line; false if the metadata itself failed (said once, with the
+    // first stream that reports it).
+    bool report(std::size_t i, bool latency) const
     {
-        std::fprintf(stderr, "iiousb: %s: metadata: %s\n", label_.c_str(),
-                     tracker_.summaryText(latency).c_str());
-        if (error_)
-            printError(label_ + ": " + *error_);
-        return !error_;
+        const Follower &f = *followers_[i];
+        std::fprintf(stderr, "iiousb: %s: metadata: %s\n", f.target.label.c_str(),
+                     f.tracker.summaryText(latency).c_str());
+        if (!error_)
+            return true;
+        if (!errorShown_)
+            printError(f.target.label + ": " + *error_);
+        errorShown_ = true;
+        return false;
     }
 
 private:
-    MetaReader(const Session &session, const proto::StreamInfo &stream, const std::string &label,
-               StatusLine &status, std::unique_ptr<BulkStream> bulk)
-        : session_(session), stream_(stream), label_(label), bulk_(std::move(bulk)),
-          tracker_(stream.blockBytes, stream.sampleBytes, stream.dir,
-                   [this, &status](const GapEvent &g) {
-                       if (shown_++ >= kGapsShown)
-                           return;
-                       status.clear();
-                       std::fprintf(stderr, "iiousb: %s: %s\n", label_.c_str(),
-                                    describeGap(g, stream_.dir, shown_ == kGapsShown).c_str());
-                   })
-    {}
-
-    const Session &session_;
-    const proto::StreamInfo &stream_;
-    std::string label_;
-    std::unique_ptr<BulkStream> bulk_;
-    BlockMetaTracker tracker_;
-    std::optional<std::string> error_;
-    std::uint64_t shown_ = 0;
     struct FileCloser {
         void operator()(std::FILE *f) const { std::fclose(f); }
     };
-    std::unique_ptr<std::FILE, FileCloser> log_;
+
+    // One stream's records.
+    struct Follower {
+        Follower(Target t, StatusLine &status)
+            : target(std::move(t)),
+              tracker(target.stream->blockBytes, target.stream->sampleBytes, target.stream->dir,
+                      [this, &status](const GapEvent &g) {
+                          if (shown++ >= kGapsShown)
+                              return;
+                          status.clear();
+                          std::fprintf(
+                                  stderr, "iiousb: %s: %s\n", target.label.c_str(),
+                                  describeGap(g, target.stream->dir, shown == kGapsShown).c_str());
+                      })
+        {}
+        Follower(const Follower &) = delete;
+        Follower &operator=(const Follower &) = delete;
+
+        // --meta-log FILE: every record as a CSV line.
+        Expected<void> logTo(const std::string &path)
+        {
+            log.reset(std::fopen(path.c_str(), "w"));
+            if (!log)
+                return Error{"cannot write " + path + ": " + std::strerror(errno)};
+            std::fprintf(log.get(),
+                         "sequence,first_sample,lost,margin,flags,completion_ns,bytes\n");
+            tracker.setObserver([f = log.get()](const proto::MetaRecord &r) {
+                std::fprintf(f,
+                             "%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu32 ",0x%02x,%" PRIu64
+                             ",%" PRIu32 "\n",
+                             r.sequence, r.firstSample, r.lost, r.lostMargin, r.flags,
+                             r.completionNs, r.bytes);
+            });
+            return {};
+        }
+
+        Target target;
+        BlockMetaTracker tracker;
+        std::uint64_t shown = 0;
+        std::unique_ptr<std::FILE, FileCloser> log;
+    };
+
+    MetaReader(const Session &session, std::unique_ptr<BulkStream> bulk)
+        : session_(session), bulk_(std::move(bulk))
+    {}
+
+    const Session &session_;
+    std::unique_ptr<BulkStream> bulk_;
+    std::vector<std::unique_ptr<Follower>> followers_;
+    std::string labels_;
+    std::optional<std::string> error_;
+    mutable bool errorShown_ = false;
 };
 
 // STOP on the way out, whatever path that is (error, Ctrl-C, end of data); explicit
@@ -305,16 +347,21 @@ double cpuSeconds()
     return secs(usage.ru_utime) + secs(usage.ru_stime);
 }
 
+// cpu: the process's CPU seconds, or none where several streams share them (the total line
+// has them).
 void printSummary(const std::string &label, const char *verb, std::uint64_t bytes, double seconds,
-                  double cpu, const std::string &transfers, std::uint64_t errors)
+                  std::optional<double> cpu, const std::string &transfers, std::uint64_t errors)
 {
     const double rate = seconds > 0 ? static_cast<double>(bytes) / seconds : 0;
+    char cpuText[64] = "";
+    if (cpu)
+        std::snprintf(cpuText, sizeof(cpuText), "; CPU %.2f s (%.0f%%)", *cpu,
+                      seconds > 0 ? 100 * *cpu / seconds : 0.0);
     std::fprintf(stderr,
                  "iiousb: %s: %s %s (%" PRIu64 " bytes) in %.2f s: %.2f MB/s (%.2f MiB/s); "
-                 "%s, %" PRIu64 " failed; CPU %.2f s (%.0f%%)\n",
+                 "%s, %" PRIu64 " failed%s\n",
                  label.c_str(), verb, formatBytes(bytes).c_str(), bytes, seconds, rate / 1e6,
-                 rate / (1024.0 * 1024.0), transfers.c_str(), errors, cpu,
-                 seconds > 0 ? 100 * cpu / seconds : 0.0);
+                 rate / (1024.0 * 1024.0), transfers.c_str(), errors, cpuText);
 }
 
 void printDeviceStats(const Session &session, const proto::StreamInfo &stream,
@@ -423,15 +470,15 @@ void printVerifyReport(const PatternVerifier &verifier, const std::string &label
                      total - verifier.events().size());
 }
 
-// The SigMF writer of a capture of `stream` to opts.output (format Sigmf): the datatype
-// from the channels (--complex pairs them), the device, its stream and the tool's version.
-Expected<SigmfWriter> sigmfWriterFor(const Options &opts, const Session &session,
-                                     const proto::StreamInfo &stream)
+// The SigMF writer of a capture of `stream` to `output` (format Sigmf): the datatype from
+// the channels (--complex pairs them), the device, its stream and the tool's version.
+Expected<SigmfWriter> sigmfWriterFor(const Options &opts, const std::string &output,
+                                     const Session &session, const proto::StreamInfo &stream)
 {
     auto type = sigmfDatatype(stream, opts.complex);
     if (!type)
         return type.error();
-    auto paths = sigmfPaths(opts.output);
+    auto paths = sigmfPaths(output);
     if (!paths)
         return paths.error();
     SigmfGlobal global;
@@ -582,8 +629,38 @@ Deadline deadlineFor(const Options &opts)
     return d;
 }
 
-// What capture and play both start from: the device session, the stream named on the
-// command line (checked to go the way the command moves data) and the byte limit.
+// A stream named on the command line, checked to go the way the command moves data, with
+// its byte limit.
+struct ResolvedStream {
+    const proto::StreamInfo *stream = nullptr;
+    std::string label;
+    std::uint64_t limit = 0;
+};
+
+Expected<ResolvedStream> resolveStream(const Session &session, std::string_view key,
+                                       const Options &opts, proto::Direction dir)
+{
+    auto found = session.stream(key);
+    if (!found)
+        return found.error();
+    ResolvedStream r;
+    r.stream = *found;
+    r.label = streamLabel(*r.stream);
+    if (r.stream->dir != dir) {
+        if (dir == proto::Direction::Rx)
+            return Error{"stream '" + r.label +
+                         "' is a tx stream (host to device): use 'iiousb play'"};
+        return Error{"stream '" + r.label +
+                     "' is an rx stream (device to host): use 'iiousb capture'"};
+    }
+    auto counted = byteLimit(opts, *r.stream);
+    if (!counted)
+        return counted.error();
+    r.limit = *counted;
+    return r;
+}
+
+// What play starts from: the device session and its one stream.
 struct StreamTarget {
     std::unique_ptr<Session> session;
     const proto::StreamInfo *stream = nullptr;
@@ -597,22 +674,12 @@ struct StreamTarget {
             return opened.error();
         StreamTarget t;
         t.session = std::move(*opened);
-        auto found = t.session->stream(opts.stream);
+        auto found = resolveStream(*t.session, opts.stream, opts, dir);
         if (!found)
             return found.error();
-        t.stream = *found;
-        t.label = streamLabel(*t.stream);
-        if (t.stream->dir != dir) {
-            if (dir == proto::Direction::Rx)
-                return Error{"stream '" + t.label +
-                             "' is a tx stream (host to device): use 'iiousb play'"};
-            return Error{"stream '" + t.label +
-                         "' is an rx stream (device to host): use 'iiousb capture'"};
-        }
-        auto counted = byteLimit(opts, *t.stream);
-        if (!counted)
-            return counted.error();
-        t.limit = *counted;
+        t.stream = found->stream;
+        t.label = std::move(found->label);
+        t.limit = found->limit;
         return t;
     }
 };
@@ -655,268 +722,444 @@ bool checkSigmfInput(const SigmfPaths &paths, const proto::StreamInfo &stream,
     return true;
 }
 
-} // namespace
+// One stream of a capture: where its data goes (raw file or SigMF recording), its pattern
+// check, its bulk transfers and what it moved.
+class CaptureStream {
+public:
+    CaptureStream(const Session &session, const proto::StreamInfo &stream, std::string label,
+                  std::uint64_t limit)
+        : session_(session), stream_(stream), label_(std::move(label)), limit_(limit)
+    {}
+    CaptureStream(const CaptureStream &) = delete;
+    CaptureStream &operator=(const CaptureStream &) = delete;
 
-int runCapture(const Options &opts)
-{
-    auto target = StreamTarget::open(opts, proto::Direction::Rx);
-    if (!target) {
-        printError(target.error().message);
-        return kExitFailure;
-    }
-    const Session &session = *target->session;
-    const proto::StreamInfo &stream = *target->stream;
-    const std::string &label = target->label;
-    std::uint64_t limit = target->limit;
+    const proto::StreamInfo &stream() const { return stream_; }
+    const std::string &label() const { return label_; }
+    std::uint64_t written() const { return written_; }
+    BulkStream &bulk() { return *bulk_; }
+    const std::optional<PatternVerifier> &verifier() const { return verifier_; }
 
-    // A SigMF recording holds whole sample sets (and the meta says how many channels).
-    std::optional<SigmfWriter> sigmf;
-    if (opts.format == FileFormat::Sigmf) {
-        auto writer = sigmfWriterFor(opts, session, stream);
-        if (!writer) {
-            printError(writer.error().message);
-            return kExitFailure;
-        }
-        sigmf.emplace(std::move(*writer));
-        if (const std::uint64_t partial = limit % stream.sampleBytes; partial) {
-            if (limit < stream.sampleBytes) {
-                printError("-n " + std::to_string(limit) + "B is less than one " +
-                           std::to_string(stream.sampleBytes) + "-byte sample set");
-                return kExitFailure;
+    // Everything up to the START: the output (-o with {} for the stream's name), the
+    // verifier, the bulk transfers.
+    Expected<void> prepare(const Options &opts)
+    {
+        const std::string output = perStreamPath(opts.output, label_);
+        // A SigMF recording holds whole sample sets (and the meta says how many channels).
+        if (opts.format == FileFormat::Sigmf) {
+            auto writer = sigmfWriterFor(opts, output, session_, stream_);
+            if (!writer)
+                return writer.error();
+            sigmf_.emplace(std::move(*writer));
+            if (const std::uint64_t partial = limit_ % stream_.sampleBytes; partial) {
+                if (limit_ < stream_.sampleBytes)
+                    return Error{"-n " + std::to_string(limit_) + "B is less than one " +
+                                 std::to_string(stream_.sampleBytes) + "-byte sample set"};
+                limit_ -= partial;
+                std::fprintf(stderr,
+                             "iiousb: %s: -n rounded down to %" PRIu64
+                             " bytes, whole %u-byte sample sets\n",
+                             label_.c_str(), limit_, stream_.sampleBytes);
             }
-            limit -= partial;
-            std::fprintf(stderr,
-                         "iiousb: %s: -n rounded down to %" PRIu64
-                         " bytes, whole %u-byte sample sets\n",
-                         label.c_str(), limit, stream.sampleBytes);
         }
-    }
 
-    std::optional<PatternVerifier> verifier;
-    if (opts.verify != VerifyMode::None) {
-        auto layout = verifyLayout(stream);
-        if (!layout) {
-            printError(layout.error().message);
-            return kExitFailure;
+        if (opts.verify != VerifyMode::None) {
+            auto layout = verifyLayout(stream_);
+            if (!layout)
+                return layout.error();
+            // A stream we start ourselves begins at sample 0; one already running does not.
+            auto before = session_.control().stats(stream_.index);
+            const bool fresh = before && before->state != proto::StreamState::Running;
+            auto v = PatternVerifier::create(*layout,
+                                             opts.verify == VerifyMode::Header ? PatternKind::Header
+                                                                               : PatternKind::Auto,
+                                             fresh);
+            if (!v)
+                return v.error();
+            verifier_.emplace(std::move(*v));
         }
-        // A stream we start ourselves begins at sample 0; one already running does not.
-        auto before = session.control().stats(stream.index);
-        const bool fresh = before && before->state != proto::StreamState::Running;
-        auto v = PatternVerifier::create(
-                *layout,
-                opts.verify == VerifyMode::Header ? PatternKind::Header : PatternKind::Auto, fresh);
-        if (!v) {
-            printError(v.error().message);
-            return kExitFailure;
-        }
-        verifier.emplace(std::move(*v));
+
+        // An older NAME.sigmf-meta goes first, so that a capture cut short (killed) leaves a
+        // data file without a meta rather than with one that does not describe it.
+        if (sigmf_ && ::unlink(sigmf_->paths().meta.c_str()) != 0 && errno != ENOENT)
+            return Error{"cannot remove the old " + sigmf_->paths().meta + ": " +
+                         std::strerror(errno)};
+        outputPath_ = sigmf_ ? sigmf_->paths().data : output;
+        auto fd = openOutput(outputPath_);
+        if (!fd)
+            return fd.error();
+        output_ = std::move(*fd);
+
+        BulkStreamConfig config;
+        config.endpoint = stream_.endpoint;
+        config.transferSize = opts.transferSize;
+        config.transfers = opts.transfers;
+        config.devMem = opts.devMem;
+        auto bulk = BulkStream::create(session_.context(), session_.device().handle.get(), config);
+        if (!bulk)
+            return bulk.error();
+        bulk_ = std::move(*bulk);
+        return {};
     }
 
-    // An older NAME.sigmf-meta goes first, so that a capture cut short (killed) leaves a
-    // data file without a meta rather than with one that does not describe it.
-    if (sigmf && ::unlink(sigmf->paths().meta.c_str()) != 0 && errno != ENOENT) {
-        printError("cannot remove the old " + sigmf->paths().meta + ": " + std::strerror(errno));
-        return kExitFailure;
-    }
-    const std::string outputPath = sigmf ? sigmf->paths().data : opts.output;
-    auto output = openOutput(outputPath);
-    if (!output) {
-        printError(output.error().message);
-        return kExitFailure;
-    }
-
-    BulkStreamConfig config;
-    config.endpoint = stream.endpoint;
-    config.transferSize = opts.transferSize;
-    config.transfers = opts.transfers;
-    config.devMem = opts.devMem;
-    auto bulk = BulkStream::create(session.context(), session.device().handle.get(), config);
-    if (!bulk) {
-        printError(bulk.error().message);
-        return kExitFailure;
+    // START (with metadata for `tracker`); STOP is then sent however the capture ends.
+    Expected<void> start(BlockMetaTracker *tracker)
+    {
+        tracker_ = tracker;
+        if (auto r = session_.control().start(stream_.index, tracker != nullptr); !r)
+            return startError(session_, stream_, r.error());
+        stopper_.emplace(session_.control(), stream_.index);
+        watch_.emplace(session_.control(), stream_.index);
+        // The recording starts with sample 0 of the stream (START restarts it): its time is
+        // the host's clock when the device acknowledged START.
+        if (sigmf_)
+            sigmf_->addCapture(0, 0, std::chrono::system_clock::now());
+        return {};
     }
 
-    StatusLine status(!opts.quiet);
-    auto meta = MetaReader::open(opts, session, stream, label, status);
-    if (!meta) {
-        printError(meta.error().message);
-        return kExitFailure;
+    // The bulk transfers' data; false once the stream has had all it wants.
+    bool sink(std::span<const std::uint8_t> data)
+    {
+        bool more = take(data);
+        if (!more && !endedAt_)
+            endedAt_ = Clock::now();
+        return more;
     }
-    BlockMetaTracker *tracker = *meta ? &(*meta)->tracker() : nullptr;
 
-    SignalGuard signals;
-    if (auto r = session.control().start(stream.index, tracker != nullptr); !r) {
-        printError(startError(session, stream, r.error()).message);
-        return kExitFailure;
+    // Once a second: the live rate, and whether the device stopped the stream on its own.
+    double tick(Clock::time_point now)
+    {
+        watch_->tick(written_);
+        return meter_.tick(now, written_);
     }
-    StreamStopper stopper(session.control(), stream.index);
-    if (*meta) {
-        if (auto r = (*meta)->start(); !r) {
-            printError(r.error().message);
-            return kExitFailure;
-        }
+    bool stoppedByDevice() const { return watch_ && watch_->ended(); }
+    void startClock(Clock::time_point t) { meter_ = RateMeter(t); }
+
+    // The seconds from `start` to when the stream had its data (or to `end`).
+    double seconds(Clock::time_point start, Clock::time_point end) const
+    {
+        return std::chrono::duration<double>(endedAt_.value_or(end) - start).count();
     }
-    // The recording starts with sample 0 of the stream (START restarts it): its time is the
-    // host's clock when the device acknowledged START.
-    if (sigmf)
-        sigmf->addCapture(0, 0, std::chrono::system_clock::now());
 
-    std::uint64_t written = 0;
-    bool outputClosed = false;
-    std::optional<Error> writeError;
-    const int fd = output->get();
-    auto sink = [&](std::span<const std::uint8_t> data) {
-        std::size_t n = data.size();
-        if (limit)
-            n = static_cast<std::size_t>(std::min<std::uint64_t>(n, limit - written));
-        if (n == 0)
-            return false;
-        if (verifier)
-            verifier->feed(data.first(n));
-        std::size_t done = 0;
-        while (done < n) {
-            ssize_t r = ::write(fd, data.data() + done, n - done);
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r < 0 && errno == EPIPE) {
-                outputClosed = true;
-                return false;
-            }
-            if (r < 0) {
-                writeError = Error{"cannot write " + outputPath + ": " + std::strerror(errno)};
-                return false;
-            }
-            done += static_cast<std::size_t>(r);
-        }
-        written += n;
-        if (tracker)
-            tracker->onData(written, monotonicNs());
-        return !(limit && written >= limit);
-    };
-    auto noSource = [](std::span<std::uint8_t>) { return std::size_t{0}; };
-
-    const Deadline deadline = deadlineFor(opts);
-    StreamWatch watch(session.control(), stream.index);
-    auto stop = [&] { return SignalGuard::caught() != 0 || deadline.passed() || watch.ended(); };
-
-    const auto start = Clock::now();
-    const double cpuStart = cpuSeconds();
-    RateMeter meter(start);
-    auto tick = [&](const BulkStreamCounters &c) {
-        const auto now = Clock::now();
-        watch.tick(written);
-        const std::string extra = verifier ? verifier->statusText() : std::string();
-        status.show(formatProgress({label, "rx", meter.tick(now, written), written,
-                                    meter.elapsed(now), c.errors, extra}));
-    };
-
-    auto result = (*bulk)->run(sink, noSource, stop, tick);
-    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    const double cpu = cpuSeconds() - cpuStart;
-    if (*meta)
-        (*meta)->finish((*bulk)->counters().bytes);
-    status.clear();
-    if (verifier)
-        verifier->finish();
-
-    int rc = kExitOk;
-    if (!result) {
-        printError(label + ": " + result.error().message);
-        rc = kExitFailure;
-    }
-    if (watch.ended()) {
-        printError(watch.message(label));
-        rc = kExitFailure;
-    }
-    if (writeError) {
-        printError(writeError->message);
-        rc = kExitFailure;
-    }
-    const bool deviceGone = (*bulk)->deviceGone();
-    if (!deviceGone) {
-        if (auto r = stopper.stop(); !r) {
-            printError(r.error().message);
+    // After the transfers are back: the verifier's look-ahead, STOP, the SigMF meta.
+    // Returns the exit status so far.
+    int finish()
+    {
+        if (verifier_)
+            verifier_->finish();
+        int rc = kExitOk;
+        if (const auto &e = bulk_->error()) {
+            printError(label_ + ": " + e->message);
             rc = kExitFailure;
         }
-    }
-    std::string sigmfNote;
-    if (sigmf) {
-        // Transfers end anywhere in a sample set when the capture is stopped (Ctrl-C, -t):
-        // the data file keeps whole ones.
-        if (const std::uint64_t partial = written % stream.sampleBytes; partial) {
-            struct stat st {};
-            if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-                ::ftruncate(fd, static_cast<off_t>(written - partial)) == 0) {
-                written -= partial;
-                sigmfNote = ", a partial last sample set of " + std::to_string(partial) +
-                            " bytes dropped";
-            } else {
-                printError("cannot cut " + outputPath + " to whole sample sets: it ends with " +
-                           std::to_string(partial) + " bytes of a partial one");
+        if (stoppedByDevice()) {
+            printError(watch_->message(label_));
+            rc = kExitFailure;
+        }
+        if (writeError_) {
+            printError(writeError_->message);
+            rc = kExitFailure;
+        }
+        if (!bulk_->deviceGone() && stopper_) {
+            if (auto r = stopper_->stop(); !r) {
+                printError(r.error().message);
                 rc = kExitFailure;
             }
         }
-        // Each gap the device reported in the file: a capture segment where the samples go
-        // on (with the stream's sample index) and an annotation (the records come after
-        // their data, so this is done at the end; the tracker keeps the first kMaxGaps).
-        if (tracker && stream.sampleBytes) {
-            const std::uint64_t perBlock = stream.blockBytes / stream.sampleBytes;
-            const std::uint64_t samples = written / stream.sampleBytes;
-            for (const GapEvent &g : tracker->gapEvents()) {
-                const std::uint64_t at = g.block * perBlock;
-                if (at < samples)
-                    sigmf->noteGap(at, g.firstSample, g.lost);
-            }
-        }
-        if (auto r = sigmf->finish(); !r) {
-            printError(r.error().message);
+        if (sigmf_ && !finishSigmf())
             rc = kExitFailure;
-        }
+        return rc;
     }
 
-    printSummary(label, "captured", written, seconds, cpu, transferText(opts, **bulk),
-                 (*bulk)->counters().errors);
-    if (sigmf)
-        std::fprintf(
-                stderr, "iiousb: %s: SigMF recording %s + %s: %s of %s x %s; %s, %s%s\n",
-                label.c_str(), sigmf->paths().data.c_str(), sigmf->paths().meta.c_str(),
-                countText(written / stream.sampleBytes, "sample set", "sample sets").c_str(),
-                sigmf->global().datatype.c_str(),
-                countText(sigmf->global().numChannels, "channel", "channels").c_str(),
-                countText(sigmf->captureCount(), "capture segment", "capture segments").c_str(),
-                countText(sigmf->annotationCount(), "annotation", "annotations").c_str(),
-                sigmfNote.c_str());
-    if (outputClosed)
-        std::fprintf(stderr, "iiousb: %s: the output was closed (broken pipe)\n", label.c_str());
-    if (const std::string note = signalNote(); !note.empty())
-        std::fprintf(stderr, "iiousb: %s: %s\n", label.c_str(), note.c_str());
-    if (!deviceGone)
-        printDeviceStats(session, stream, label);
-    if (*meta && !(*meta)->report(opts.latency))
-        rc = kExitFailure;
-    if (!tracker && opts.latency)
-        std::fprintf(stderr, "iiousb: %s: no latency: %s\n", label.c_str(),
-                     opts.metadata ? "the device has no metadata endpoint" : "--no-meta");
-    if (verifier) {
-        printVerifyReport(*verifier, label);
+    // The summary lines (without the process's CPU time where several streams share it).
+    void printReport(const Options &opts, double seconds, std::optional<double> cpu) const
+    {
+        printSummary(label_, "captured", written_, seconds, cpu, transferText(opts, *bulk_),
+                     bulk_->counters().errors);
+        if (sigmf_)
+            std::fprintf(
+                    stderr, "iiousb: %s: SigMF recording %s + %s: %s of %s x %s; %s, %s%s\n",
+                    label_.c_str(), sigmf_->paths().data.c_str(), sigmf_->paths().meta.c_str(),
+                    countText(written_ / stream_.sampleBytes, "sample set", "sample sets").c_str(),
+                    sigmf_->global().datatype.c_str(),
+                    countText(sigmf_->global().numChannels, "channel", "channels").c_str(),
+                    countText(sigmf_->captureCount(), "capture segment", "capture segments")
+                            .c_str(),
+                    countText(sigmf_->annotationCount(), "annotation", "annotations").c_str(),
+                    sigmfNote_.c_str());
+        if (outputClosed_)
+            std::fprintf(stderr, "iiousb: %s: the output was closed (broken pipe)\n",
+                         label_.c_str());
+        if (const std::string note = signalNote(); !note.empty())
+            std::fprintf(stderr, "iiousb: %s: %s\n", label_.c_str(), note.c_str());
+        if (!bulk_->deviceGone())
+            printDeviceStats(session_, stream_, label_);
+    }
+
+    // The verify report, gaps cross-checked against the device's metadata; the exit status.
+    int verifyReport() const
+    {
+        if (!verifier_)
+            return kExitOk;
+        printVerifyReport(*verifier_, label_);
         bool gapsExplained = false;
-        if (tracker && verifier->summary().gapEvents) {
-            const GapCrossCheck c = crossCheckGaps(verifier->gaps(), tracker->gapEvents());
+        if (tracker_ && verifier_->summary().gapEvents) {
+            const GapCrossCheck c = crossCheckGaps(verifier_->gaps(), tracker_->gapEvents());
             std::fprintf(stderr,
                          "iiousb: %s: verify: gaps in the data vs the device's metadata: %" PRIu64
                          " at the same blocks (%" PRIu64 " with the same count), %" PRIu64
                          " not announced, %" PRIu64
                          " announced but not in the data; largest count difference %" PRIu64
                          " sample sets, %" PRIu64 " beyond the device's margin\n",
-                         label.c_str(), c.matched, c.exact, c.unannounced, c.notInData, c.maxDiff,
+                         label_.c_str(), c.matched, c.exact, c.unannounced, c.notInData, c.maxDiff,
                          c.outsideMargin);
             for (const std::string &d : c.details)
-                std::fprintf(stderr, "iiousb: %s: verify: %s\n", label.c_str(), d.c_str());
-            gapsExplained = c.ok() && verifier->summary().gapEvents <= verifier->gaps().size() &&
-                            tracker->gaps() <= tracker->gapEvents().size();
+                std::fprintf(stderr, "iiousb: %s: verify: %s\n", label_.c_str(), d.c_str());
+            gapsExplained = c.ok() && verifier_->summary().gapEvents <= verifier_->gaps().size() &&
+                            tracker_->gaps() <= tracker_->gapEvents().size();
         }
-        if (rc == kExitOk && !verifier->summary().ok(gapsExplained))
-            rc = kExitVerifyFailed;
+        return verifier_->summary().ok(gapsExplained) ? kExitOk : kExitVerifyFailed;
+    }
+
+private:
+    bool take(std::span<const std::uint8_t> data)
+    {
+        std::size_t n = data.size();
+        if (limit_)
+            n = static_cast<std::size_t>(std::min<std::uint64_t>(n, limit_ - written_));
+        if (n == 0)
+            return false;
+        if (verifier_)
+            verifier_->feed(data.first(n));
+        const int fd = output_.get();
+        std::size_t done = 0;
+        while (done < n) {
+            ssize_t r = ::write(fd, data.data() + done, n - done);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r < 0 && errno == EPIPE) {
+                outputClosed_ = true;
+                return false;
+            }
+            if (r < 0) {
+                writeError_ = Error{"cannot write " + outputPath_ + ": " + std::strerror(errno)};
+                return false;
+            }
+            done += static_cast<std::size_t>(r);
+        }
+        written_ += n;
+        if (tracker_)
+            tracker_->onData(written_, monotonicNs());
+        return !(limit_ && written_ >= limit_);
+    }
+
+    bool finishSigmf()
+    {
+        bool ok = true;
+        // Transfers end anywhere in a sample set when the capture is stopped (Ctrl-C, -t):
+        // the data file keeps whole ones.
+        if (const std::uint64_t partial = written_ % stream_.sampleBytes; partial) {
+            struct stat st {};
+            if (::fstat(output_.get(), &st) == 0 && S_ISREG(st.st_mode) &&
+                ::ftruncate(output_.get(), static_cast<off_t>(written_ - partial)) == 0) {
+                written_ -= partial;
+                sigmfNote_ = ", a partial last sample set of " + std::to_string(partial) +
+                             " bytes dropped";
+            } else {
+                printError("cannot cut " + outputPath_ + " to whole sample sets: it ends with " +
+                           std::to_string(partial) + " bytes of a partial one");
+                ok = false;
+            }
+        }
+        // Each gap the device reported in the file: a capture segment where the samples go
+        // on (with the stream's sample index) and an annotation (the records come after
+        // their data, so this is done at the end; the tracker keeps the first kMaxGaps).
+        if (tracker_ && stream_.sampleBytes) {
+            const std::uint64_t perBlock = stream_.blockBytes / stream_.sampleBytes;
+            const std::uint64_t samples = written_ / stream_.sampleBytes;
+            for (const GapEvent &g : tracker_->gapEvents()) {
+                const std::uint64_t at = g.block * perBlock;
+                if (at < samples)
+                    sigmf_->noteGap(at, g.firstSample, g.lost);
+            }
+        }
+        if (auto r = sigmf_->finish(); !r) {
+            printError(r.error().message);
+            ok = false;
+        }
+        return ok;
+    }
+
+    const Session &session_;
+    const proto::StreamInfo &stream_;
+    std::string label_;
+    std::uint64_t limit_;
+    std::optional<SigmfWriter> sigmf_;
+    std::string sigmfNote_;
+    std::optional<PatternVerifier> verifier_;
+    std::string outputPath_;
+    UniqueFd output_;
+    std::unique_ptr<BulkStream> bulk_;
+    BlockMetaTracker *tracker_ = nullptr;
+    std::optional<StreamStopper> stopper_;
+    std::optional<StreamWatch> watch_;
+    RateMeter meter_{Clock::now()};
+    std::uint64_t written_ = 0;
+    bool outputClosed_ = false;
+    std::optional<Error> writeError_;
+    std::optional<Clock::time_point> endedAt_;
+};
+
+// The live status line of a capture: one stream as before; several with the sum first and
+// each stream's rate after it.
+std::string captureProgress(std::vector<std::unique_ptr<CaptureStream>> &streams,
+                            const std::vector<double> &rates, double seconds)
+{
+    if (streams.size() == 1) {
+        CaptureStream &c = *streams.front();
+        const std::string extra = c.verifier() ? c.verifier()->statusText() : std::string();
+        return formatProgress({c.label(), "rx", rates.front(), c.written(), seconds,
+                               c.bulk().counters().errors, extra});
+    }
+    std::string names;
+    std::string extra;
+    double rate = 0;
+    std::uint64_t total = 0;
+    std::uint64_t errors = 0;
+    for (std::size_t i = 0; i < streams.size(); ++i) {
+        CaptureStream &c = *streams[i];
+        names += (i ? "," : "") + c.label();
+        rate += rates[i];
+        total += c.written();
+        errors += c.bulk().counters().errors;
+        extra += (i ? ", " : "") + c.label() + " " + formatRate(rates[i]);
+        if (c.verifier())
+            extra += " " + c.verifier()->statusText();
+    }
+    return formatProgress({names, "rx", rate, total, seconds, errors, extra});
+}
+
+} // namespace
+
+int runCapture(const Options &opts)
+{
+    auto opened = Session::open(opts);
+    if (!opened) {
+        printError(opened.error().message);
+        return kExitFailure;
+    }
+    const Session &session = **opened;
+    const std::vector<std::string> keys =
+            opts.streams.empty() ? std::vector<std::string>{opts.stream} : opts.streams;
+    std::vector<std::unique_ptr<CaptureStream>> streams;
+    for (const std::string &key : keys) {
+        auto found = resolveStream(session, key, opts, proto::Direction::Rx);
+        if (!found) {
+            printError(found.error().message);
+            return kExitFailure;
+        }
+        for (const auto &other : streams)
+            if (&other->stream() == found->stream) {
+                printError("stream '" + found->label + "' given twice");
+                return kExitFailure;
+            }
+        streams.push_back(std::make_unique<CaptureStream>(session, *found->stream, found->label,
+                                                          found->limit));
+    }
+    for (auto &c : streams) {
+        if (auto r = c->prepare(opts); !r) {
+            printError(r.error().message);
+            return kExitFailure;
+        }
+    }
+
+    StatusLine status(!opts.quiet);
+    std::vector<MetaReader::Target> targets;
+    for (auto &c : streams)
+        targets.push_back(
+                {&c->stream(), c->label(),
+                 opts.metaLog.empty() ? std::string() : perStreamPath(opts.metaLog, c->label())});
+    auto meta = MetaReader::open(opts, session, std::move(targets), status);
+    if (!meta) {
+        printError(meta.error().message);
+        return kExitFailure;
+    }
+
+    SignalGuard signals;
+    for (std::size_t i = 0; i < streams.size(); ++i) {
+        if (auto r = streams[i]->start(*meta ? &(*meta)->tracker(i) : nullptr); !r) {
+            printError(r.error().message);
+            return kExitFailure;
+        }
+    }
+    if (*meta) {
+        if (auto r = (*meta)->start(); !r) {
+            printError(r.error().message);
+            return kExitFailure;
+        }
+    }
+
+    const Deadline deadline = deadlineFor(opts);
+    auto stop = [&] {
+        return SignalGuard::caught() != 0 || deadline.passed() ||
+               std::any_of(streams.begin(), streams.end(),
+                           [](const auto &c) { return c->stoppedByDevice(); });
+    };
+    std::vector<BulkStream::Member> members;
+    for (auto &c : streams)
+        members.push_back({&c->bulk(), [c = c.get()](std::span<const std::uint8_t> data) {
+                               return c->sink(data);
+                           }});
+
+    const auto start = Clock::now();
+    const double cpuStart = cpuSeconds();
+    for (auto &c : streams)
+        c->startClock(start);
+    std::vector<double> rates(streams.size());
+    auto tick = [&] {
+        const auto now = Clock::now();
+        for (std::size_t i = 0; i < streams.size(); ++i)
+            rates[i] = streams[i]->tick(now);
+        status.show(captureProgress(streams, rates,
+                                    std::chrono::duration<double>(now - start).count()));
+    };
+
+    BulkStream::runTogether(members, stop, tick);
+    const auto end = Clock::now();
+    const double cpu = cpuSeconds() - cpuStart;
+    std::vector<std::uint64_t> bytes;
+    for (auto &c : streams)
+        bytes.push_back(c->bulk().counters().bytes);
+    if (*meta)
+        (*meta)->finish(bytes);
+    status.clear();
+
+    int rc = kExitOk;
+    for (auto &c : streams)
+        if (const int r = c->finish(); r != kExitOk)
+            rc = r;
+    const bool several = streams.size() > 1;
+    std::uint64_t total = 0;
+    for (std::size_t i = 0; i < streams.size(); ++i) {
+        CaptureStream &c = *streams[i];
+        c.printReport(opts, c.seconds(start, end), several ? std::nullopt : std::optional(cpu));
+        total += c.written();
+        if (*meta && !(*meta)->report(i, opts.latency) && rc == kExitOk)
+            rc = kExitFailure;
+        if (!*meta && opts.latency)
+            std::fprintf(stderr, "iiousb: %s: no latency: %s\n", c.label().c_str(),
+                         opts.metadata ? "the device has no metadata endpoint" : "--no-meta");
+        if (const int r = c.verifyReport(); r != kExitOk && rc == kExitOk)
+            rc = r;
+    }
+    if (several) {
+        std::string names;
+        std::uint64_t errors = 0;
+        for (auto &c : streams) {
+            names += (names.empty() ? "" : ", ") + c->label();
+            errors += c->bulk().counters().errors;
+        }
+        printSummary("total", "captured", total, std::chrono::duration<double>(end - start).count(),
+                     cpu, std::to_string(streams.size()) + " streams (" + names + ")", errors);
     }
     return rc;
 }
@@ -1048,7 +1291,7 @@ int runPlay(const Options &opts)
     }
 
     StatusLine status(!opts.quiet);
-    auto meta = MetaReader::open(opts, session, stream, label, status);
+    auto meta = MetaReader::open(opts, session, {{&stream, label, opts.metaLog}}, status);
     if (!meta) {
         printError(meta.error().message);
         return kExitFailure;
@@ -1126,7 +1369,7 @@ int runPlay(const Options &opts)
         }
     }
     if (*meta)
-        (*meta)->finish(sent);
+        (*meta)->finish(std::span(&sent, 1));
     if (!deviceGone) {
         if (auto r = stopper.stop(); !r) {
             printError(r.error().message);
@@ -1145,7 +1388,7 @@ int runPlay(const Options &opts)
         std::fprintf(stderr, "iiousb: %s: %s\n", label.c_str(), note.c_str());
     if (!deviceGone)
         printDeviceStats(session, stream, label);
-    if (*meta && !(*meta)->report(false))
+    if (*meta && !(*meta)->report(0, false))
         rc = kExitFailure;
     return rc;
 }

@@ -99,6 +99,41 @@ TEST(Options, CaptureNeedsOneStream)
     EXPECT_EQ(r->stream, "-odd-name");
 }
 
+TEST(Options, CaptureSeveralStreams)
+{
+    auto one = parse({"capture", "rx0"});
+    ASSERT_TRUE(one) << one.error().message;
+    EXPECT_EQ(one->streams, std::vector<std::string>{"rx0"});
+
+    auto r = parse({"capture", "rx0,1,rx2", "-o", "/dev/null", "-t", "3"});
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->streams, (std::vector<std::string>{"rx0", "1", "rx2"}));
+    auto files = parse({"capture", "rx0,rx1", "-o", "cap-{}.sigmf-data", "--meta-log", "m{}.csv"});
+    ASSERT_TRUE(files) << files.error().message;
+    EXPECT_EQ(files->format, FileFormat::Sigmf);
+
+    auto fails = [](std::vector<std::string_view> args, std::string_view why) {
+        auto f = parse(args);
+        ASSERT_FALSE(f);
+        EXPECT_NE(f.error().message.find(why), std::string::npos) << f.error().message;
+    };
+    fails({"capture", "rx0,rx1"}, "{}");                  // stdout for both
+    fails({"capture", "rx0,rx1", "-o", "cap.bin"}, "{}"); // one file for both
+    fails({"capture", "rx0,rx1", "-o", "/dev/null", "--meta-log", "m.csv"}, "--meta-log");
+    fails({"capture", "rx0,,rx1", "-o", "/dev/null"}, "empty");
+    fails({"capture", "rx0,", "-o", "/dev/null"}, "empty");
+    fails({"capture", "rx0,rx0", "-o", "/dev/null"}, "twice");
+    fails({"play", "tx0,tx1", "-i", "-"}, "one STREAM");
+}
+
+TEST(Options, PerStreamPath)
+{
+    EXPECT_EQ(perStreamPath("cap-{}.bin", "rx1"), "cap-rx1.bin");
+    EXPECT_EQ(perStreamPath("{}/{}.raw", "rx0"), "rx0/rx0.raw");
+    EXPECT_EQ(perStreamPath("/dev/null", "rx0"), "/dev/null");
+    EXPECT_EQ(perStreamPath("-", "rx0"), "-");
+}
+
 TEST(Options, Play)
 {
     auto r = parse({"play", "tx0", "-i", "-", "--cyclic"});

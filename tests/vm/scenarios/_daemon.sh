@@ -11,12 +11,13 @@ DAEMON_ID=1d6b:0104
 now() { cut -d' ' -f1 /proc/uptime; }
 elapsed() { awk "BEGIN { printf \"%.2f\", $2 - $1 }"; }
 
-# Load the UDC and, when it is built, iio-sim (DAEMON_SIM=1); without it the streams'
-# IIO devices are missing and the daemon must still come up with failed streams.
+# daemon_setup [IIO_SIM_PARAM=VALUE...]: load the UDC and, when it is built, iio-sim with
+# those module parameters (DAEMON_SIM=1); without it the streams' IIO devices are missing
+# and the daemon must still come up with failed streams.
 daemon_setup() {
 	load_udc
 	if [ -f "$IIOUSB_MODDIR/iio-sim.ko" ]; then
-		load_iio_sim
+		load_iio_sim "$@"
 		DAEMON_SIM=1
 		log "iio-sim loaded: $(for d in /sys/bus/iio/devices/iio:device*; do cat "$d/name"; done | tr '\n' ' ')"
 	else
@@ -151,4 +152,54 @@ daemon_back_to_baseline() {
 		}
 		sleep 0.1
 	done
+}
+
+# daemon_rx_conf N BLOCK COUNT FILE: the default configuration's gadget, FunctionFS and
+# libiio sections with N rx streams instead of its streams: rxI on iio-sim's ADC I
+# (iio-sim-adc, iio-sim-adc1, ...; load iio-sim with adcs=N), all with BLOCK-byte blocks,
+# COUNT of them, sampling_frequency 0 (as fast as the simulator goes) and zero-copy: auto.
+daemon_rx_conf() {
+	sed '/^streams:/,$d' "$DAEMON_CONF" > "$4"
+	echo "streams:" >> "$4"
+	i=0
+	while [ "$i" -lt "$1" ]; do
+		dev=iio-sim-adc
+		[ "$i" = 0 ] || dev=iio-sim-adc$i
+		printf '  - name: rx%s\n    direction: rx\n    device: %s\n    channels: all\n' "$i" "$dev"
+		printf '    attributes:\n      sampling_frequency: 0\n'
+		printf '    block-size: %s\n    block-count: %s\n    zero-copy: auto\n' "$2" "$3"
+		i=$((i + 1))
+	done >> "$4"
+}
+
+# rx_list N: "rx0,rx1,...", the streams of daemon_rx_conf N for one `iiousb capture`.
+rx_list() {
+	i=1
+	l=rx0
+	while [ "$i" -lt "$1" ]; do
+		l=$l,rx$i
+		i=$((i + 1))
+	done
+	echo "$l"
+}
+
+# --- Memory: the daemon's resident set without its DMABUF mappings ---------------------------
+# daemon_rss [PID]: "RSS DMABUF ANON FILE" in KiB: VmRSS minus DMABUF, the Rss of the
+# process's mappings of DMABUFs (smaps entries whose name contains dmabuf, udmabuf's
+# included; in zero-copy mode the daemon maps none), and VmRSS's RssAnon and RssFile +
+# RssShmem (the rig's root is an initramfs: its mapped libraries count as shmem).
+daemon_rss() {
+	p=${1:-$DAEMON_PID}
+	d=$(awk '/^[0-9a-f]+-[0-9a-f]+ / { m = ($0 ~ /dmabuf/) } m && /^Rss:/ { s += $2 } END { print s + 0 }' \
+		"/proc/$p/smaps") || return 1
+	awk -v d="$d" '/^VmRSS:/ { r = $2 } /^RssAnon:/ { a = $2 } /^RssFile:/ { f = $2 }
+		/^RssShmem:/ { h = $2 } END { print r - d, d, a, f + h }' "/proc/$p/status"
+}
+
+# daemon_rss_map [PID]: where the resident memory is: Rss per mapped file (or [heap],
+# [stack], anonymous), largest first, in KiB.
+daemon_rss_map() {
+	awk '/^[0-9a-f]+-[0-9a-f]+ / { n = ($6 == "") ? "[anon]" : $6 }
+		/^Rss:/ { r[n] += $2 } END { for (k in r) if (r[k]) print r[k], k }' \
+		"/proc/${1:-$DAEMON_PID}/smaps" | sort -rn
 }
