@@ -29,14 +29,8 @@ build=${IIOUSB_BUILD_DIR:-$PWD/build}
 nobuild=
 out=
 
-usage() {
-	sed -n '2,/^set -e/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
-	exit "${1:-0}"
-}
-fail() {
-	echo "bench: $*" >&2
-	exit 1
-}
+# shellcheck source=bench/common.sh
+. "$root/bench/common.sh"
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -58,10 +52,7 @@ for l in "$blocks" "$bufs"; do
 done
 [[ $seconds =~ ^[0-9]+$ ]] && [ "$seconds" -ge 1 ] || fail "--seconds must be a whole number >= 1"
 [[ $rate =~ ^[0-9]+$ ]] && [ "$rate" -ge 1 ] || fail "--rate must be a whole number >= 1"
-[ -d "$build" ] || fail "$build: no build directory (cmake -B build && cmake --build build)"
-build=$(cd "$build" && pwd)
-[ -n "$out" ] && mkdir -p "$out" || out=$(mktemp -d /tmp/iiousb-latency.XXXXXX)
-out=$(cd "$out" && pwd)
+bench_dirs latency
 
 npoints=$((2 * $(tr ':' '\n' <<< "$blocks" | wc -l) * $(tr ':' '\n' <<< "$bufs" | wc -l)))
 timeout=$((120 + npoints * (seconds + 20)))

@@ -45,14 +45,8 @@ nobuild=
 out=
 arch=amd64
 
-usage() {
-	sed -n '2,/^set -e/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
-	exit "${1:-0}"
-}
-fail() {
-	echo "bench: $*" >&2
-	exit 1
-}
+# shellcheck source=bench/common.sh
+. "$root/bench/common.sh"
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -104,8 +98,7 @@ fi
 if ! [[ $rounds =~ ^[0-9]+$ ]] || [ "$rounds" -lt 1 ]; then
 	fail "--rounds must be a whole number >= 1"
 fi
-[ -d "$build" ] || fail "$build: no build directory (cmake -B build && cmake --build build)"
-build=$(cd "$build" && pwd)
+bench_dirs bench
 # Contenders the rig cannot run: a note under the tables instead of cells.
 skipnote=
 if [ "$arch" = arm64 ]; then
@@ -118,12 +111,6 @@ if [ "$arch" = arm64 ]; then
 		[ -n "$only" ] || fail "--arch arm64: nothing left to run ((d) and (e) are not run on arm64)"
 	fi
 fi
-if [ -n "$out" ]; then
-	mkdir -p "$out"
-else
-	out=$(mktemp -d /tmp/iiousb-bench.XXXXXX)
-fi
-out=$(cd "$out" && pwd)
 
 # (d) needs Debian's iiod and iio_readdev in the guest: the initramfs takes every program
 # in BUILD/vm-guest/bin (with its libraries). (Not for arm64: d and e are off there.)

@@ -29,14 +29,8 @@ build=${IIOUSB_BUILD_DIR:-$PWD/build}
 nobuild=
 out=
 
-usage() {
-	sed -n '2,/^set -e/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
-	exit "${1:-0}"
-}
-fail() {
-	echo "bench: $*" >&2
-	exit 1
-}
+# shellcheck source=bench/common.sh
+. "$root/bench/common.sh"
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -64,10 +58,7 @@ done
 	fail "--points: BLOCKxCOUNT separated by ':' ('$points')"
 [[ $seconds =~ ^[0-9]+$ ]] && [ "$seconds" -ge 1 ] || fail "--seconds must be a whole number >= 1"
 [[ $rounds =~ ^[0-9]+$ ]] && [ "$rounds" -ge 1 ] || fail "--rounds must be a whole number >= 1"
-[ -d "$build" ] || fail "$build: no build directory (cmake -B build && cmake --build build)"
-build=$(cd "$build" && pwd)
-[ -n "$out" ] && mkdir -p "$out" || out=$(mktemp -d /tmp/iiousb-streams.XXXXXX)
-out=$(cd "$out" && pwd)
+bench_dirs streams
 
 npoints=$((rounds * $(tr ':' '\n' <<< "$points" | wc -l) * $(tr ':' '\n' <<< "$streams" | wc -l)))
 timeout=$((120 + npoints * (seconds + 20)))
