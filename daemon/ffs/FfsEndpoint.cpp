@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <linux/usb/functionfs.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
@@ -29,6 +30,31 @@ Result<void> FfsEndpoint::setNonBlocking()
     if (flags < 0 || fcntl(fd_.get(), F_SETFL, flags | O_NONBLOCK) < 0)
         return errnoError(errno, "Failed to make " + path_ + " non-blocking");
     return {};
+}
+
+namespace {
+
+Result<usb_endpoint_descriptor> readDescriptor(int fd, const std::string &path)
+{
+    usb_endpoint_descriptor desc{};
+    if (ioctl(fd, FUNCTIONFS_ENDPOINT_DESC, &desc) < 0)
+        return errnoError(errno, "Failed to read the endpoint descriptor of " + path);
+    return desc;
+}
+
+} // namespace
+
+Result<usb_endpoint_descriptor> FfsEndpoint::descriptor() const
+{
+    return readDescriptor(fd_.get(), path_);
+}
+
+Result<usb_endpoint_descriptor> FfsEndpoint::descriptorOf(const std::string &path)
+{
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));
+    if (!fd)
+        return errnoError(errno, "Failed to read the endpoint descriptor of " + path);
+    return readDescriptor(fd.get(), path);
 }
 
 int FfsEndpoint::attach(int dmabufFd)

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <linux/aio_abi.h>
+#include <linux/usb/ch9.h>
 
 #include "base/Result.h"
 #include "base/UniqueFd.h"
@@ -25,6 +26,13 @@ public:
     int fd() const { return fd_.get(); }
     const std::string &path() const { return path_; }
     Result<void> setNonBlocking();
+
+    // The descriptor the host got for this endpoint (FUNCTIONFS_ENDPOINT_DESC: its address
+    // and wMaxPacketSize as the UDC assigned them; valid once the function is enabled).
+    Result<usb_endpoint_descriptor> descriptor() const;
+    // The same for the endpoint file `path`, opened and closed without blocking (the
+    // streams may hold it open).
+    static Result<usb_endpoint_descriptor> descriptorOf(const std::string &path);
 
     // 0 or a negative errno (EPERM: the UDC cannot do scatter-gather, no DMABUF import).
     int attach(int dmabufFd);

@@ -4,15 +4,8 @@
 #include <cerrno>
 #include <sstream>
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <linux/usb/ch9.h>
-#include <linux/usb/functionfs.h>
-#include <sys/epoll.h>
-#include <sys/ioctl.h>
-
 #include "ffs/FfsDescriptors.h"
+#include "ffs/FfsEndpoint.h"
 #include "log/Log.h"
 #include "stream/PipelineStream.h"
 
@@ -360,13 +353,18 @@ void GadgetSession::onDisable()
     meta_.reset();
 }
 
+bool GadgetSession::anyStreamSendsMetadata() const
+{
+    return std::any_of(streams_.begin(), streams_.end(),
+                       [](const auto &s) { return s->sendsMetadata(); });
+}
+
 MetaSink *GadgetSession::metaSink()
 {
     if (!enabled_)
         return nullptr;
-    for (const auto &s : streams_)
-        if (s->sendsMetadata())
-            return meta_.get();
+    if (anyStreamSendsMetadata())
+        return meta_.get();
     // No stream sends records: a fresh channel, without what an earlier host left unread.
     meta_.reset();
     auto m = MetaChannel::open(*loop_, native_->endpointPath(streams_.size() + 1));
@@ -393,8 +391,7 @@ function::SetupReply GadgetSession::onSetup(const proto::SetupPacket &setup)
     using function::SetupReply;
     ControlProtocol::Reply reply = control_->handle(setup);
     // The metadata channel lives while a stream sends records (a STOP may end the last).
-    if (meta_ && std::none_of(streams_.begin(), streams_.end(),
-                              [](const auto &s) { return s->sendsMetadata(); }))
+    if (meta_ && !anyStreamSendsMetadata())
         meta_.reset();
     switch (reply.kind) {
     case ControlProtocol::Reply::Kind::Stall:
@@ -424,15 +421,12 @@ void GadgetSession::readEndpointAddresses()
     // before f_fs posts ENABLE).
     std::vector<std::uint8_t> addresses;
     for (std::size_t i = 1; i <= streams_.size(); i++) {
-        const std::string path = native_->endpointPath(i);
-        UniqueFd fd(::open(path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));
-        struct usb_endpoint_descriptor desc {};
-        if (!fd || ioctl(fd.get(), FUNCTIONFS_ENDPOINT_DESC, &desc) < 0) {
-            LOG(Session, Warning) << "Failed to read the endpoint descriptor of " << path << ": "
-                                  << errnoString(errno);
+        auto desc = ffs::FfsEndpoint::descriptorOf(native_->endpointPath(i));
+        if (!desc) {
+            LOG(Session, Warning) << desc.error().message;
             return;
         }
-        addresses.push_back(desc.bEndpointAddress);
+        addresses.push_back(desc->bEndpointAddress);
     }
     control_->setEndpointAddresses(addresses);
     addressesKnown_ = true;
@@ -440,12 +434,10 @@ void GadgetSession::readEndpointAddresses()
     for (std::size_t i = 0; i < addresses.size(); i++)
         s << (i ? ", " : "") << streams_[i]->name() << " " << hex2(addresses[i]);
     if (config_.functionfs.metadata) {
-        const std::string path = native_->endpointPath(streams_.size() + 1);
-        UniqueFd fd(::open(path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));
-        struct usb_endpoint_descriptor desc {};
-        if (fd && ioctl(fd.get(), FUNCTIONFS_ENDPOINT_DESC, &desc) == 0) {
-            control_->setMetadata(desc.bEndpointAddress, [this] { return metaSink(); });
-            s << ", metadata " << hex2(desc.bEndpointAddress);
+        if (auto desc = ffs::FfsEndpoint::descriptorOf(native_->endpointPath(streams_.size() + 1));
+            desc) {
+            control_->setMetadata(desc->bEndpointAddress, [this] { return metaSink(); });
+            s << ", metadata " << hex2(desc->bEndpointAddress);
         }
     }
     LOG(Session, Info) << "Endpoints: " << s.str();

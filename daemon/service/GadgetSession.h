@@ -72,6 +72,7 @@ private:
     void readEndpointAddresses();
     // The metadata channel for a START with metadata (ControlProtocol::setMetadata()).
     MetaSink *metaSink();
+    bool anyStreamSendsMetadata() const;
     // Binds the gadget to a UDC unless it is bound or the kernel is about to bind it again.
     Result<void> tryBind();
     void onUevent(const Uevent &event);

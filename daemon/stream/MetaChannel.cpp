@@ -19,10 +19,10 @@ Result<std::unique_ptr<MetaChannel>> MetaChannel::open(EventLoop &loop, const st
     auto ep = ffs::FfsEndpoint::open(path);
     if (!ep)
         return ep.takeError();
-    struct usb_endpoint_descriptor desc {};
-    if (ioctl(ep->fd(), FUNCTIONFS_ENDPOINT_DESC, &desc) < 0)
-        return errnoError(errno, "Failed to read the descriptor of " + path);
-    const std::size_t maxPacket = __le16_to_cpu(desc.wMaxPacketSize) & 0x7ff;
+    auto desc = ep->descriptor();
+    if (!desc)
+        return desc.takeError();
+    const std::size_t maxPacket = __le16_to_cpu(desc->wMaxPacketSize) & 0x7ff;
     // One short packet per transfer; a full-speed packet holds exactly one record.
     const std::size_t perTransfer =
             std::max<std::size_t>(1, maxPacket / proto::kMetaRecordSize - 1);
