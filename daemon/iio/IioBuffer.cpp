@@ -204,13 +204,14 @@ int IioBuffer::detach(int dmabufFd)
     return ioctl(fd_.get(), uapi::kIioDmabufDetach, &dmabufFd) < 0 ? -errno : 0;
 }
 
-int IioBuffer::enqueue(int dmabufFd, std::uint64_t bytes, bool cyclic)
+int IioBuffer::enqueue(int dmabufFd, std::uint64_t bytes, std::uint32_t flags)
 {
     uapi::IioDmabuf req{};
     req.fd = static_cast<std::uint32_t>(dmabufFd);
-    req.flags = cyclic ? uapi::kIioDmabufCyclic : 0;
+    req.flags = flags;
     req.bytesUsed = bytes;
-    return ioctl(fd_.get(), uapi::kIioDmabufEnqueue, &req) < 0 ? -errno : 0;
+    const int r = ioctl(fd_.get(), uapi::kIioDmabufEnqueue, &req);
+    return r < 0 ? -errno : r;
 }
 
 Result<void> IioBuffer::setLength(std::uint64_t samples)

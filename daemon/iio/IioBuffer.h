@@ -51,7 +51,9 @@ public:
     // 0 or a negative errno (EPERM/ENOTTY: this buffer cannot import DMABUFs).
     int attach(int dmabufFd);
     int detach(int dmabufFd);
-    int enqueue(int dmabufFd, std::uint64_t bytes, bool cyclic);
+    // `flags`: uapi::kIioDmabuf*. 0, or with kIioDmabufSyncFile the transfer's sync_file fd;
+    // a negative errno.
+    int enqueue(int dmabufFd, std::uint64_t bytes, std::uint32_t flags);
 
     // fileio: buffer length and watermark in samples (sample sets).
     Result<void> setLength(std::uint64_t samples);

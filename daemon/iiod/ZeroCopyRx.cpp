@@ -44,7 +44,9 @@ Result<void> ZeroCopyRx::setUp()
     if (!iioPort)
         return iioPort.takeError();
     iioPort_ = std::move(*iioPort);
-    auto usbPort = *usbZero ? pipeline::makeUsbDmabufPort(loop_, *endpoint_, blocks_, usbDone)
+    auto usbPort = *usbZero ? pipeline::makeUsbDmabufPort(
+                                      loop_, *endpoint_, blocks_, usbDone,
+                                      pipeline::usbInTransferFlags(*endpoint_, options_.blockBytes))
                             : pipeline::makeUsbAioPort(loop_, *endpoint_, proto::Direction::Rx,
                                                        blocks_, usbDone);
     if (!usbPort)

@@ -1,6 +1,7 @@
 #include "pipeline/Ports.h"
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <ctime>
 
@@ -70,28 +71,46 @@ JobQueue::~JobQueue()
         *destroyed_ = true;
 }
 
+Result<void> JobQueue::watchFences()
+{
+    UniqueFd set(::epoll_create1(EPOLL_CLOEXEC));
+    if (!set)
+        return errnoError(-errno, "Failed to create an epoll set for fences");
+    auto w = loop_.addIo(set.get(), EPOLLIN, [this](std::uint32_t) { onFences(); });
+    if (!w)
+        return w.takeError();
+    fences_ = std::move(set);
+    fenceWatch_ = std::move(*w);
+    return {};
+}
+
 Result<void> JobQueue::pushFence(std::size_t block, std::uint64_t bytes, dmabuf::SyncFile sync,
                                  std::uint64_t queuedNs)
 {
+    if (!fences_)
+        if (auto r = watchFences(); !r)
+            return r;
+    // One-shot: a signalled sync_file stays readable; its entry leaves the set when the
+    // sync_file is closed.
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLONESHOT;
+    ev.data.u64 = nextSeq_;
+    if (::epoll_ctl(fences_.get(), EPOLL_CTL_ADD, sync.fd(), &ev) < 0)
+        return errnoError(-errno, "Failed to watch the fence of block " + std::to_string(block));
     Job &job = jobs_.emplace_back();
+    job.seq = nextSeq_++;
     job.block = block;
     job.bytes = bytes;
     job.queuedNs = queuedNs;
     job.exportedNs = monotonicNs();
     job.sync.emplace(std::move(sync));
-    auto w = loop_.addIoOnce(job.sync->fd(), EPOLLIN,
-                             [this, j = &job](std::uint32_t) { onFence(j); });
-    if (!w) {
-        jobs_.pop_back();
-        return w.takeError();
-    }
-    job.watch = std::move(*w);
     return {};
 }
 
 void JobQueue::push(std::size_t block, std::uint64_t bytes)
 {
     Job &job = jobs_.emplace_back();
+    job.seq = nextSeq_++;
     job.block = block;
     job.bytes = bytes;
 }
@@ -110,27 +129,40 @@ void JobQueue::complete(std::size_t block, int status, std::uint64_t bytes)
     LOG(Pipeline, Warning) << "Completion for block " << block << " with no job";
 }
 
-void JobQueue::onFence(Job *job)
+void JobQueue::onFences()
+{
+    // Every fence job whose sync_file is readable, in one call (each reported once); the
+    // tags are sequence numbers, so a job is found by its distance from the head.
+    std::array<epoll_event, 16> ev{};
+    const int n = ::epoll_wait(fences_.get(), ev.data(), static_cast<int>(ev.size()), 0);
+    for (int i = 0; i < n && !jobs_.empty(); i++) {
+        const std::uint64_t at = ev[static_cast<std::size_t>(i)].data.u64 - jobs_.front().seq;
+        if (at < jobs_.size() && jobs_[at].sync && !jobs_[at].status)
+            readFence(jobs_[at]);
+    }
+    drain();
+}
+
+void JobQueue::readFence(Job &job)
 {
     // A sync_file polls readable once every fence signalled; the status says how.
     std::uint64_t signalled = 0;
-    const int s = job->sync->status(&signalled);
-    if (job->queuedNs && signalled < job->queuedNs) {
+    const int s = job.sync->status(&signalled);
+    if (job.queuedNs && signalled < job.queuedNs) {
         // The job's fence signalled before the sync_file was taken, so the sync_file holds
         // only older ones (or none): it completed between queueing and the export.
-        job->doneNs = job->exportedNs;
-        job->slackNs = job->exportedNs - job->queuedNs;
+        job.doneNs = job.exportedNs;
+        job.slackNs = job.exportedNs - job.queuedNs;
     } else {
-        job->doneNs = signalled ? signalled : monotonicNs();
+        job.doneNs = signalled ? signalled : monotonicNs();
     }
     if (s == 0) {
-        LOG(Pipeline, Warning) << "sync_file of block " << job->block
+        LOG(Pipeline, Warning) << "sync_file of block " << job.block
                                << " reported ready while pending";
-        job->status = -EIO;
+        job.status = -EIO;
     } else {
-        job->status = s > 0 ? 0 : s;
+        job.status = s > 0 ? 0 : s;
     }
-    drainer_->trigger();
 }
 
 void JobQueue::drain()
@@ -140,8 +172,6 @@ void JobQueue::drain()
     while (!jobs_.empty() && jobs_.front().status) {
         Job job = std::move(jobs_.front());
         jobs_.pop_front();
-        // The watch goes before its sync_file is closed.
-        job.watch.reset();
         job.sync.reset();
         lastDoneNs_ = job.doneNs;
         lastDoneSlackNs_ = job.slackNs;
@@ -343,10 +373,20 @@ Result<std::unique_ptr<Port>> makeIioDmabufPort(EventLoop &loop, iio::IioBuffer 
     auto q = JobQueue::create(loop, std::move(done));
     if (!q)
         return q.takeError();
-    return std::unique_ptr<Port>(
-            new FencePort(blocks, std::move(*q), [&buffer, cyclic](int fd, std::uint64_t bytes) {
-                return buffer.enqueue(fd, bytes, cyclic);
-            }));
+    const bool syncFile = iioReturnsSyncFile(buffer);
+    const std::uint32_t flags =
+            (cyclic ? uapi::kIioDmabufCyclic : 0) | (syncFile ? uapi::kIioDmabufSyncFile : 0);
+    return std::unique_ptr<Port>(new FencePort(
+            blocks, std::move(*q),
+            [&buffer, flags](int fd, std::uint64_t bytes) {
+                return buffer.enqueue(fd, bytes, flags);
+            },
+            syncFile));
+}
+
+bool iioReturnsSyncFile(iio::IioBuffer &buffer)
+{
+    return buffer.enqueue(-1, 1, uapi::kIioDmabufSyncFile) != -EINVAL;
 }
 
 Result<std::unique_ptr<Port>> makeUsbDmabufPort(EventLoop &loop, ffs::FfsEndpoint &endpoint,
@@ -367,6 +407,13 @@ Result<std::unique_ptr<Port>> makeUsbDmabufPort(EventLoop &loop, ffs::FfsEndpoin
 bool usbReportsShortTransfers(ffs::FfsEndpoint &endpoint, std::uint64_t length)
 {
     return endpoint.transfer(-1, length, kOutTransferFlags) != -EINVAL;
+}
+
+std::uint32_t usbInTransferFlags(ffs::FfsEndpoint &endpoint, std::uint64_t length)
+{
+    return endpoint.transfer(-1, length, uapi::kFfsDmabufTransferSyncFile) != -EINVAL
+                   ? uapi::kFfsDmabufTransferSyncFile
+                   : 0;
 }
 
 Result<std::unique_ptr<Port>> makeUsbAioPort(EventLoop &loop, ffs::FfsEndpoint &endpoint,

@@ -56,9 +56,12 @@ std::uint64_t monotonicNs();
 // status: 0 or a negative errno; bytes: what the job moved.
 using DoneFn = std::function<void(std::size_t block, int status, std::uint64_t bytes)>;
 
-// Jobs in submission order; completions are handed on from the loop (never from inside the
-// handler that saw them), head first. A done callback may tear the port down, this queue
-// with it.
+// Jobs in submission order, handed on head first. A job its port completes (complete()) is
+// handed on from the loop's next iteration, never from inside the handler that saw it. Fence
+// jobs are watched together, one-shot, in an epoll set of the queue's own that the loop
+// watches as one source: no loop source per job, and the jobs whose fences signalled are
+// handed on as soon as the loop sees them (as many as are ready, in one dispatch). A done
+// callback may tear the port down, this queue with it.
 class JobQueue {
 public:
     static Result<std::unique_ptr<JobQueue>> create(EventLoop &loop, DoneFn done);
@@ -91,22 +94,27 @@ public:
 private:
     JobQueue(EventLoop &loop, DoneFn done) : loop_(loop), done_(std::move(done)) {}
     struct Job {
+        std::uint64_t seq = 0; // the epoll set's tag of a fence job
         std::size_t block = 0;
         std::uint64_t bytes = 0;
         std::optional<int> status;
         std::uint64_t doneNs = 0;
         std::uint64_t slackNs = 0;
-        std::uint64_t queuedNs = 0;           // pushFence()'s
-        std::uint64_t exportedNs = 0;         // when pushFence() was called
-        std::optional<dmabuf::SyncFile> sync; // closed after its watch
-        EventSourcePtr watch;
+        std::uint64_t queuedNs = 0;   // pushFence()'s
+        std::uint64_t exportedNs = 0; // when pushFence() was called
+        std::optional<dmabuf::SyncFile> sync;
     };
-    void onFence(Job *job);
+    Result<void> watchFences();
+    void onFences();
+    void readFence(Job &job);
     void drain();
 
     EventLoop &loop_;
     DoneFn done_;
     std::deque<Job> jobs_;
+    std::uint64_t nextSeq_ = 0;
+    UniqueFd fences_;           // epoll set of the fence jobs' sync_files (EPOLLONESHOT)
+    EventSourcePtr fenceWatch_; // the loop's watch on it (goes before the set closes)
     EventSourcePtr drainer_;
     std::uint64_t lastDoneNs_ = 0;
     std::uint64_t lastDoneSlackNs_ = 0;
@@ -128,10 +136,16 @@ public:
 };
 
 // IIO zero-copy: DMABUF enqueue on the buffer fd (`cyclic`: IIO_BUFFER_DMABUF_CYCLIC, the
-// output device plays the block until the buffer is disabled).
+// output device plays the block until the buffer is disabled). Each job's fence comes back
+// from the ENQUEUE where the IIO core can return it (iioReturnsSyncFile()), else it is
+// exported from the DMABUF.
 Result<std::unique_ptr<Port>> makeIioDmabufPort(EventLoop &loop, iio::IioBuffer &buffer,
                                                 std::vector<Block> &blocks, DoneFn done,
                                                 bool cyclic = false);
+// Whether the buffer's IIO core takes uapi::kIioDmabufSyncFile (kernel-patches 0016), probed
+// with an ENQUEUE of no DMABUF: a core without it refuses the flag (EINVAL) before it looks at
+// the fd (EBADF).
+bool iioReturnsSyncFile(iio::IioBuffer &buffer);
 // IIO copy: read()/write() on the buffer fd (fileio) into/from the mapped block.
 Result<std::unique_ptr<Port>> makeIioFileioPort(EventLoop &loop, iio::IioBuffer &buffer,
                                                 proto::Direction dir, std::vector<Block> &blocks,
@@ -149,6 +163,11 @@ inline constexpr std::uint32_t kOutTransferFlags =
 // Whether the endpoint's f_fs takes kOutTransferFlags, probed with a transfer of no DMABUF:
 // a kernel without them refuses the flags (EINVAL) before it looks at the fd (EBADF).
 bool usbReportsShortTransfers(ffs::FfsEndpoint &endpoint, std::uint64_t length);
+// The flags for DMABUF IN transfers: the transfer's own sync_file where f_fs can return it
+// (kernel-patches 0025; probed like usbReportsShortTransfers()), which saves exporting the
+// DMABUF's fences for every block and keeps the status of a transfer that ends before an
+// export could have taken its fence; else none.
+std::uint32_t usbInTransferFlags(ffs::FfsEndpoint &endpoint, std::uint64_t length);
 // USB copy: AIO read/write of the mapped block on the endpoint file.
 Result<std::unique_ptr<Port>> makeUsbAioPort(EventLoop &loop, ffs::FfsEndpoint &endpoint,
                                              proto::Direction dir, std::vector<Block> &blocks,

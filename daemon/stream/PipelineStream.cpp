@@ -347,11 +347,15 @@ Result<void> PipelineStream::setUp()
     if (!iioPort)
         return iioPort.takeError();
     run->iioPort = std::move(*iioPort);
-    auto usbPort =
-            *usbZero ? pipeline::makeUsbDmabufPort(loop_, *run->endpoint, run->blocks, usbDone,
-                                                   usbShortNotOk_ ? pipeline::kOutTransferFlags : 0)
-                     : pipeline::makeUsbAioPort(loop_, *run->endpoint, config_.direction,
-                                                run->blocks, usbDone);
+    std::uint32_t transferFlags = 0;
+    if (config_.direction == proto::Direction::Tx)
+        transferFlags = usbShortNotOk_ ? pipeline::kOutTransferFlags : 0;
+    else if (*usbZero)
+        transferFlags = pipeline::usbInTransferFlags(*run->endpoint, block);
+    auto usbPort = *usbZero ? pipeline::makeUsbDmabufPort(loop_, *run->endpoint, run->blocks,
+                                                          usbDone, transferFlags)
+                            : pipeline::makeUsbAioPort(loop_, *run->endpoint, config_.direction,
+                                                       run->blocks, usbDone);
     if (!usbPort)
         return usbPort.takeError();
     run->usbPort = std::move(*usbPort);

@@ -18,6 +18,7 @@
 #include <sys/ioctl.h>
 
 #include <gtest/gtest.h>
+#include <systemd/sd-event.h>
 
 #include "LoopTestUtil.h"
 #include "pipeline/Ports.h"
@@ -136,6 +137,36 @@ TEST_F(JobQueueTest, FencesSignalledOutOfOrder)
     EXPECT_EQ(done[2], Done(2, 0, 4096));
     EXPECT_EQ(done[3], Done(3, notSync, 4096));
     EXPECT_TRUE(queue->empty());
+}
+
+// The per-block cost of waiting (issue 15): fences that signalled together are handed on
+// in one dispatch of the loop, not one loop source and one iteration (plus one for the
+// hand-over) per job.
+TEST_F(JobQueueTest, SignalledFencesHandedOnInOneDispatch)
+{
+    std::vector<FakeFence> fences(5);
+    for (std::size_t b = 0; b < fences.size(); b++)
+        ASSERT_TRUE(queue->pushFence(b, 1, fences[b].take()));
+    for (std::size_t b = 0; b < 3; b++)
+        fences[b].signal();
+    ASSERT_GT(sd_event_run(loop->get(), 0), 0);
+    ASSERT_EQ(done.size(), 3u);
+    for (std::size_t b = 0; b < 3; b++)
+        EXPECT_EQ(std::get<0>(done[b]), b);
+    EXPECT_EQ(queue->size(), 2u);
+    EXPECT_EQ(sd_event_run(loop->get(), 0), 0) << "a dispatch left over for a fence handed on";
+
+    // A fence that signals while the one before it is pending waits for it, reported once:
+    // the loop does not spin on it.
+    fences[4].signal();
+    EXPECT_EQ(sd_event_run(loop->get(), 0), 1);
+    EXPECT_EQ(sd_event_run(loop->get(), 0), 0) << "a reported fence is reported again";
+    EXPECT_EQ(done.size(), 3u);
+    fences[3].signal();
+    ASSERT_GT(sd_event_run(loop->get(), 0), 0);
+    ASSERT_EQ(done.size(), 5u);
+    EXPECT_EQ(std::get<0>(done[3]), 3u);
+    EXPECT_EQ(std::get<0>(done[4]), 4u);
 }
 
 TEST_F(JobQueueTest, DoneCallbackDestroysTheQueue)

@@ -527,6 +527,8 @@ static void usage(FILE *f)
 		"  tx         DMABUF playback to the DAC, checked by its sim_* counters\n"
 		"  cyclic     cyclic DMABUF on the DAC: repeats, then replaced; then aborted\n"
 		"  abort      disable the ADC with DMABUFs queued: fences end with -EINTR\n"
+		"  syncfile   IIO_BUFFER_DMABUF_SYNC_FILE (kernel-patches 0016): each ENQUEUE\n"
+		"             returns its own fence, with its time and error\n"
 		"  hazards    errno of each misuse of the IIO DMABUF interface (ADC)\n"
 		"  fileio-rx  read() from the ADC, verified\n"
 		"  fileio-tx  write() to the DAC, checked by its counters\n"
@@ -1051,6 +1053,157 @@ static int cmd_abort(const struct opts *o)
 	    dmabuf_sync(&s.bufs[0], DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ))
 		goto out;
 	info("abort: re-enqueued after the abort, completed and verified from sample 0");
+	ret = 0;
+out:
+	if (session_teardown(&s))
+		ret = -1;
+	return ret;
+}
+
+/*
+ * The signal time of the single fence of a sync_file (CLOCK_MONOTONIC ns); 0 and
+ * *nfences = 0 when it holds none (an export after the fence signalled).
+ */
+static int sync_fence_time(int sync_fd, unsigned int *nfences, uint64_t *ns)
+{
+	struct sync_fence_info fence;
+	struct sync_file_info fi;
+
+	memset(&fi, 0, sizeof(fi));
+	memset(&fence, 0, sizeof(fence));
+	fi.num_fences = 1;
+	fi.sync_fence_info = (uint64_t)(uintptr_t)&fence;
+	if (ioctl(sync_fd, SYNC_IOC_FILE_INFO, &fi))
+		return fail("SYNC_IOC_FILE_INFO", "%s", strerror(errno));
+	*nfences = fi.num_fences;
+	*ns = fi.num_fences ? fence.timestamp_ns : 0;
+	return 0;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * IIO_BUFFER_DMABUF_SYNC_FILE (kernel-patches 0016): the ENQUEUE returns the
+ * transfer's own fence. Probed with no DMABUF (EBADF, not EINVAL); on the ADC
+ * at full speed, where a block completes within the ioctl, every returned
+ * sync_file holds its fence with a signal time inside [before the ioctl, now],
+ * while a DMABUF export afterwards often finds nothing; with the ADC slowed
+ * down, a disable aborts the blocks and the returned sync_files carry -EINTR.
+ */
+static int cmd_syncfile(const struct opts *o)
+{
+	struct session s;
+	unsigned int n = o->nbufs < 2 ? 2 : o->nbufs, i, k, nf, missed = 0;
+	unsigned int rounds = 64;
+	struct dma_buf_export_sync_file exp;
+	uint64_t t0, t1, ts;
+	size_t used;
+	int st, r, fd, ret = -1;
+
+	if (session_setup(&s, o, "iio-sim-adc", false, 0) || session_dmabufs(&s, n, o->bufsize))
+		goto out;
+	used = block_bytes(&s, o->bufsize);
+	r = enqueue_raw(s.buf_fd, -1, used, IIO_BUFFER_DMABUF_SYNC_FILE);
+	if (r != -EBADF) {
+		fail("syncfile probe", "ENQUEUE of fd -1 with IIO_BUFFER_DMABUF_SYNC_FILE: %s, want EBADF "
+		     "(EINVAL: the IIO core lacks kernel-patches 0016)", strerror(-r));
+		goto out;
+	}
+	r = enqueue_raw(s.buf_fd, -1, used, 1u << 2);
+	if (r != -EINVAL) {
+		fail("syncfile probe", "ENQUEUE with an unknown flag: %s, want EINVAL", strerror(-r));
+		goto out;
+	}
+	if (iiodev_enable(&s.dev, true))
+		goto out;
+	for (k = 0; k < rounds; k++) {
+		struct dmabuf *b = &s.bufs[k % n];
+		struct pollfd pfd = { .events = POLLIN };
+
+		t0 = mono_ns();
+		fd = ioctl(s.buf_fd, IIO_BUFFER_DMABUF_ENQUEUE_IOCTL,
+			   &(struct iio_dmabuf){ .fd = (__u32)b->fd, .flags = IIO_BUFFER_DMABUF_SYNC_FILE,
+						 .bytes_used = used });
+		if (fd <= 0) {
+			fail("syncfile enqueue", "block %u: returned %d (%s)", k, fd,
+			     fd < 0 ? strerror(errno) : "no sync_file");
+			goto out;
+		}
+		b->sync_fd = fd;
+		/* What an export right after the ioctl finds (the old way): often nothing. */
+		memset(&exp, 0, sizeof(exp));
+		exp.flags = DMA_BUF_SYNC_WRITE;
+		exp.fd = -1;
+		if (ioctl(b->fd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &exp)) {
+			fail("export sync_file", "%s", strerror(errno));
+			goto out;
+		}
+		r = sync_fence_time(exp.fd, &nf, &ts);
+		close(exp.fd);
+		if (r)
+			goto out;
+		if (nf == 0 || ts < t0)
+			missed++;
+		pfd.fd = fd;
+		if (poll(&pfd, 1, FENCE_TIMEOUT_MS) != 1) {
+			fail("syncfile wait", "block %u: not signalled in %d ms", k, FENCE_TIMEOUT_MS);
+			goto out;
+		}
+		t1 = mono_ns();
+		if (sync_fence_time(fd, &nf, &ts) || sync_status(fd, &st))
+			goto out;
+		close(fd);
+		b->sync_fd = -1;
+		if (nf != 1 || st != 1 || ts < t0 || ts > t1) {
+			fail("syncfile fence", "block %u: %u fence(s), status %d, signalled at %" PRIu64
+			     " ns; want 1 fence, status 1, within [%" PRIu64 ", %" PRIu64 "]",
+			     k, nf, st, ts, t0, t1);
+			goto out;
+		}
+	}
+	info("syncfile: %u blocks, each returned sync_file held its own fence (signal time "
+	     "inside the ioctl-to-wait window); an export right after the ioctl missed %u of them",
+	     rounds, missed);
+	if (iiodev_enable(&s.dev, false))
+		goto out;
+
+	/* Aborted blocks: the returned sync_files carry the error. */
+	r = dev_write(&s.dev, s.dev.sysdir, "sampling_frequency", "1000");
+	if (r) {
+		fail("sampling_frequency", "%s", strerror(-r));
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		fd = ioctl(s.buf_fd, IIO_BUFFER_DMABUF_ENQUEUE_IOCTL,
+			   &(struct iio_dmabuf){ .fd = (__u32)s.bufs[i].fd,
+						 .flags = IIO_BUFFER_DMABUF_SYNC_FILE, .bytes_used = used });
+		if (fd <= 0) {
+			fail("syncfile enqueue", "abort block %u: returned %d", i, fd);
+			goto out;
+		}
+		s.bufs[i].sync_fd = fd;
+	}
+	if (iiodev_enable(&s.dev, true))
+		goto out;
+	sleep_ms(100);
+	if (iiodev_enable(&s.dev, false))
+		goto out;
+	for (i = 0; i < n; i++) {
+		if (wait_fence(&s.bufs[i], 5000, &st))
+			goto out;
+		if (st != -EINTR && !(i == 0 && st == 1)) {
+			fail("syncfile abort", "block %u: status %d from the returned sync_file, want %d "
+			     "(-EINTR)", i, st, -EINTR);
+			goto out;
+		}
+	}
+	info("syncfile: aborted blocks report -EINTR through the returned sync_files");
 	ret = 0;
 out:
 	if (session_teardown(&s))
@@ -1700,6 +1853,8 @@ int main(int argc, char **argv)
 		r = cmd_cyclic(&o);
 	else if (!strcmp(o.cmd, "abort"))
 		r = cmd_abort(&o);
+	else if (!strcmp(o.cmd, "syncfile"))
+		r = cmd_syncfile(&o);
 	else if (!strcmp(o.cmd, "hazards"))
 		r = cmd_hazards(&o);
 	else if (!strcmp(o.cmd, "fileio-rx"))

@@ -7,7 +7,8 @@
  * while tx0 runs it read()s ep2 and checks the data against the same pattern.
  *
  *   tool_ffs_source [--ready FILE] [--block BYTES] [--mask HEX] [--pattern full|header]
- *                   [--drop-block N] [--corrupt-offset N] [--dmabuf N [--iio NAME]] FFS_DIR
+ *                   [--drop-block N] [--corrupt-offset N]
+ *                   [--dmabuf N [--iio NAME] [--profile]] FFS_DIR
  *
  * --dmabuf N turns rx0 into the raw zero-copy loop the benchmark (bench/) compares the
  * daemon with: at START it takes N DMABUFs of --block bytes from /dev/dma_heap/system
@@ -19,7 +20,9 @@
  * reading every fence's status before the next stage; blocks go out in the order IIO
  * filled them. The data is never touched (whatever pattern iio-sim is set to; --pattern
  * and the fault options do not apply). STOP disables the IIO buffer, reads and closes the
- * sync_files, then detaches.
+ * sync_files, then detaches. --profile times each kind of call with the thread's CPU clock
+ * and logs the split per block at the end of each run: two more system calls per call
+ * (CLOCK_THREAD_CPUTIME_ID has no vDSO path), so the benchmark runs the loop without it.
  *
  * --drop-block N leaves out block N of each rx run (the stream jumps, as after an
  * overrun); --corrupt-offset N flips the bits of byte N of each rx run. The program
@@ -64,6 +67,7 @@ static struct {
     int64_t corrupt_offset;
     int dmabufs;          /* --dmabuf N: rx0 is the raw DMABUF loop; 0: write() */
     const char *iio_name; /* --iio NAME */
+    bool profile;         /* --profile */
 } opt = {.block = 1 << 20,
          .mask = 0xf,
          .drop_block = -1,
@@ -303,8 +307,8 @@ static int iio_ioctl_fd(int buf_fd, unsigned long req, int fd)
 }
 
 /*
- * Where the loop's CPU time goes: this thread's CPU seconds per kind of call, logged at
- * the end of each run (the benchmark's server CPU is the whole process's).
+ * Where the loop's CPU time goes (--profile): this thread's CPU seconds per kind of call,
+ * logged at the end of each run (the benchmark's server CPU is the whole process's).
  */
 enum { PROF_ENQUEUE, PROF_TRANSFER, PROF_EXPORT, PROF_STATUS, PROF_POLL, PROF_N };
 static const char *const prof_name[PROF_N] = {"IIO enqueue", "FFS transfer", "export",
@@ -315,6 +319,8 @@ static double thread_cpu(void)
 {
     struct timespec ts;
 
+    if (!opt.profile)
+        return 0;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
@@ -587,7 +593,7 @@ static void dmabuf_run(struct stream *st, unsigned gen)
     zrun_teardown(&z, st);
     tlog("dmabuf: run ended: %llu blocks sent%s", (unsigned long long)st->blocks,
          ret ? " (stopped by an error)" : "");
-    if (st->blocks) {
+    if (st->blocks && opt.profile) {
         char line[256];
         int len = 0;
 
@@ -686,7 +692,7 @@ static int usage(void)
             "usage: tool_ffs_source [--ready FILE] [--block BYTES] [--mask HEX] "
             "[--pattern full|header] [--drop-block N] [--corrupt-offset N]\n"
             "                       [--dmabuf N (1..%d; --block a multiple of 4096) "
-            "[--iio NAME]] FFS_DIR\n",
+            "[--iio NAME] [--profile]] FFS_DIR\n",
             MAX_DMABUFS);
     return 2;
 }
@@ -717,6 +723,8 @@ int main(int argc, char **argv)
             opt.dmabufs = atoi(argv[++i]);
         else if (!strcmp(a, "--iio") && v)
             opt.iio_name = argv[++i];
+        else if (!strcmp(a, "--profile"))
+            opt.profile = true;
         else if (a[0] != '-' && !dir)
             dir = a;
         else
