@@ -14,12 +14,6 @@
 #   --only LETTERS       run only these contenders: a b c d e, x = extra rows (default abcdex)
 #   --rounds N           repeat everything N times; cells are medians (default 1; the
 #                        run takes about N times as long)
-#   --icount SHIFT       run the VM with QEMU's instruction counting (tests/vm/run.sh
-#                        --icount): guest time is 2^SHIFT ns per instruction, so the CPU
-#                        columns count instructions (1 s = 10^9 / 2^SHIFT of them) and
-#                        do not move with the host's load; MiB/s are then in guest
-#                        time, not comparable with a run without it. The VM limit is
-#                        tripled (one host thread runs both vCPUs)
 #   --arch amd64|arm64   the rig's architecture (default amd64). arm64: Debian's arm64
 #                        kernel in qemu-system-aarch64 (tests/vm/run.sh --arch arm64), the
 #                        DMABUFs from udmabuf (that kernel has no dma-heaps); needs the
@@ -46,7 +40,6 @@ bufs=
 dblocks=
 only=abcdex
 rounds=1
-icount=
 build=${IIOUSB_BUILD_DIR:-$PWD/build}
 nobuild=
 out=
@@ -72,7 +65,6 @@ while [ $# -gt 0 ]; do
 	--dblocks) dblocks=$2; shift 2 ;;
 	--only) only=$2; shift 2 ;;
 	--rounds) rounds=$2; shift 2 ;;
-	--icount) icount=$2; shift 2 ;;
 	--arch)
 		case ${2:-} in
 		amd64 | arm64) arch=$2 ;;
@@ -139,7 +131,6 @@ npoints=$(($(tr ':' '\n' <<< "$blocks" | wc -l) * $(tr ':' '\n' <<< "$bufs" | wc
 ndpoints=$(tr ':' '\n' <<< "$dblocks" | wc -l)
 vm_timeout=$((120 + rounds * (npoints * 3 * (seconds + 10) + ndpoints * (seconds * 4 + 40) + 4 * (seconds + 15))))
 [ "$arch" = amd64 ] || vm_timeout=$((vm_timeout * 2))
-[ -z "$icount" ] || vm_timeout=$((vm_timeout * 3))
 
 # ---- tables ---------------------------------------------------------------------------------
 
@@ -147,7 +138,7 @@ vm_timeout=$((120 + rounds * (npoints * 3 * (seconds + 10) + ndpoints * (seconds
 # is the median over the rounds that worked, and a ratio the median of the per-round
 # ratios (the two runs of a round were close in time).
 tables() {
-	tr -d '\r' < "$1" | grep -E '^BENCH(-CONF)? ' | awk -v skipnote="$skipnote" -v icount="$icount" '
+	tr -d '\r' < "$1" | grep -E '^BENCH(-CONF)? ' | awk -v skipnote="$skipnote" '
 	function kv(line,   i, n, f, k) {
 		delete R
 		n = split(line, f, " ")
@@ -222,7 +213,6 @@ tables() {
 		conf = R["seconds"] " s per point, " rounds " round(s)" (rounds > 1 ? " (medians)" : "") "; host reader for (a) (b) (c): `iiousb capture -T " R["host_transfers"] " -S " R["host_size"] " --no-meta`"
 		alloc = R["alloc"] == "udmabuf" ? "/dev/udmabuf (no dma-heaps)" : (R["alloc"] == "dma-heap" ? "/dev/dma_heap/system" : "")
 		if (alloc != "") conf = conf "; DMABUFs of (a) and (c) from " alloc
-		if (icount != "") conf = conf "; QEMU -icount shift=" icount ": guest time counts instructions, so CPU s/GiB are instructions per GiB (1 s = " sprintf("%g", 1e9 / 2 ^ icount) " of them) and MiB/s are per guest second"
 		next
 	}
 	{
@@ -313,7 +303,6 @@ for s in $speeds; do
 	set +e
 	# Progress: the result lines as they come.
 	"$root/tests/vm/run.sh" --arch "$arch" --speed "$s" --timeout "$vm_timeout" --build-dir "$build" $nobuild \
-		${icount:+--icount "$icount"} \
 		--log "$log" bench_rx "$seconds" "$blocks" "$bufs" "$dblocks" "$only" "$rounds" 2>&1 |
 		tee "$out/run-$s.txt" | tr -d '\r' |
 		grep --line-buffered -E '^(BENCH |run.sh: )' | sed -u 's/^/  /' >&2

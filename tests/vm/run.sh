@@ -14,11 +14,6 @@
 #                        other kernel reports and a missing result are then accepted
 #   --mem MIB            guest RAM (default 1024)
 #   --smp N              guest CPUs (default 2)
-#   --icount SHIFT       count instructions (QEMU -icount shift=SHIFT,sleep=on): the
-#                        guest's clocks advance 2^SHIFT ns per instruction (and jump
-#                        over idle time), so its CPU accounting counts instructions and
-#                        no longer depends on the host's load (the benchmark's CPU
-#                        figures, bench/run.sh --icount); one host thread runs all vCPUs
 #   --timeout SEC        hard limit for the whole VM run (default 300)
 #   --build-dir DIR      CMake build dir with kmod/ and vm-guest/ (default: $IIOUSB_BUILD_DIR or ./build)
 #   --no-build           do not run `cmake --build DIR --target vm-deps` first
@@ -48,7 +43,6 @@ speed=hs
 udc=patched
 mem=1024
 smp=2
-icount=
 timeout_s=300
 build=${IIOUSB_BUILD_DIR:-$PWD/build}
 do_build=1
@@ -74,7 +68,6 @@ while [ $# -gt 0 ]; do
 	--modules) modules=$2; shift 2 ;;
 	--expect-report) expect=$2; shift 2 ;;
 	--smp) smp=$2; shift 2 ;;
-	--icount) icount=$2; shift 2 ;;
 	--timeout) timeout_s=$2; shift 2 ;;
 	--build-dir) build=$2; shift 2 ;;
 	--no-build) do_build=0; shift ;;
@@ -98,7 +91,6 @@ case $udc in patched|stock) ;; *) fail "--udc must be patched or stock, not '$ud
 case $rootfs in busybox|systemd) ;; *) fail "--rootfs must be busybox or systemd, not '$rootfs'" ;; esac
 case $arch in amd64|arm64) ;; *) fail "--arch must be amd64 or arm64, not '$arch'" ;; esac
 [ -z "$debs" ] || [ "$rootfs" = systemd ] || fail "--debs needs --rootfs systemd"
-case $icount in '' | [0-9] | 10) ;; *) fail "--icount must be a shift of 0 to 10, not '$icount'" ;; esac
 [ -f "$here/scenarios/$scenario.sh" ] || fail "no scenario '$scenario' (tests/vm/scenarios/$scenario.sh)"
 if [ "$arch" = amd64 ]; then
 	qemu=(qemu-system-x86_64 -accel tcg -cpu max)
@@ -108,7 +100,6 @@ else
 	qemu=(qemu-system-aarch64 -M virt -cpu cortex-a53 -accel tcg)
 	console=ttyAMA0
 fi
-[ -z "$icount" ] || qemu+=(-icount "shift=$icount,sleep=on")
 command -v "${qemu[0]}" >/dev/null ||
 	fail "${qemu[0]} missing (run tests/install-deps.sh; arm64: apt-get install qemu-system-arm)"
 
@@ -192,7 +183,7 @@ if [ "$rootfs" = systemd ]; then
 fi
 [ -n "$scen_args" ] && append="$append iiousb.args=$scen_args"
 
-echo "run.sh: $scenario (arch=$arch rootfs=$rootfs kernel=$kernel modules=$modules speed=$speed udc=$udc mem=${mem}M smp=$smp${icount:+ icount=$icount} release=$kver timeout=${timeout_s}s)"
+echo "run.sh: $scenario (arch=$arch rootfs=$rootfs kernel=$kernel modules=$modules speed=$speed udc=$udc mem=${mem}M smp=$smp release=$kver timeout=${timeout_s}s)"
 # console_has RE: a line of the console so far matches the extended regex RE. (Not
 # `tr | grep -q`: under pipefail, grep quitting at the first match can fail the pipeline
 # with tr's SIGPIPE once the console is larger than a pipe's buffer.)
