@@ -55,9 +55,10 @@ Result<int> attachBlocks(const std::vector<Block> &blocks, const std::function<i
 
 // --- JobQueue ---------------------------------------------------------------------------
 
-Result<std::unique_ptr<JobQueue>> JobQueue::create(EventLoop &loop, DoneFn done)
+Result<std::unique_ptr<JobQueue>> JobQueue::create(EventLoop &loop, DoneFn done,
+                                                   FenceStatusFn fenceStatus)
 {
-    std::unique_ptr<JobQueue> q(new JobQueue(loop, std::move(done)));
+    std::unique_ptr<JobQueue> q(new JobQueue(loop, std::move(done), fenceStatus));
     auto d = loop.addDeferred([raw = q.get()] { raw->drain(); });
     if (!d)
         return d.takeError();
@@ -91,18 +92,16 @@ Result<void> JobQueue::pushFence(std::size_t block, std::uint64_t bytes, dmabuf:
         if (auto r = watchFences(); !r)
             return r;
     // One-shot: a signalled sync_file stays readable; its entry leaves the set when the
-    // sync_file is closed.
+    // sync_file is closed. (No tag: the fences are read from the queue's head, onFences().)
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLONESHOT;
-    ev.data.u64 = nextSeq_;
     if (::epoll_ctl(fences_.get(), EPOLL_CTL_ADD, sync.fd(), &ev) < 0)
         return errnoError(-errno, "Failed to watch the fence of block " + std::to_string(block));
     Job &job = jobs_.emplace_back();
-    job.seq = nextSeq_++;
     job.block = block;
     job.bytes = bytes;
     job.queuedNs = queuedNs;
-    job.exportedNs = monotonicNs();
+    job.exportedNs = queuedNs ? monotonicNs() : 0;
     job.sync.emplace(std::move(sync));
     return {};
 }
@@ -110,7 +109,6 @@ Result<void> JobQueue::pushFence(std::size_t block, std::uint64_t bytes, dmabuf:
 void JobQueue::push(std::size_t block, std::uint64_t bytes)
 {
     Job &job = jobs_.emplace_back();
-    job.seq = nextSeq_++;
     job.block = block;
     job.bytes = bytes;
 }
@@ -131,23 +129,27 @@ void JobQueue::complete(std::size_t block, int status, std::uint64_t bytes)
 
 void JobQueue::onFences()
 {
-    // Every fence job whose sync_file is readable, in one call (each reported once); the
-    // tags are sequence numbers, so a job is found by its distance from the head.
-    std::array<epoll_event, 16> ev{};
-    const int n = ::epoll_wait(fences_.get(), ev.data(), static_cast<int>(ev.size()), 0);
-    for (int i = 0; i < n && !jobs_.empty(); i++) {
-        const std::uint64_t at = ev[static_cast<std::size_t>(i)].data.u64 - jobs_.front().seq;
-        if (at < jobs_.size() && jobs_[at].sync && !jobs_[at].status)
-            readFence(jobs_[at]);
+    // The set is readable because a fence signalled. A queue's jobs complete in the order
+    // they were queued (one DMA queue, one endpoint), so drain() reads the fences from the
+    // head on: no epoll_wait() for the set, no status read of a fence that is not the
+    // oldest. A fence that signals behind a pending one would keep the set readable: then
+    // epoll_wait() takes it off the ready list (one-shot), and its turn comes later.
+    const Drained d = drain();
+    if (d == Drained::Destroyed)
+        return;
+    if (d == Drained::Nothing) {
+        std::array<epoll_event, 16> ev{};
+        (void)::epoll_wait(fences_.get(), ev.data(), static_cast<int>(ev.size()), 0);
     }
-    drain();
 }
 
-void JobQueue::readFence(Job &job)
+bool JobQueue::readFence(Job &job)
 {
     // A sync_file polls readable once every fence signalled; the status says how.
     std::uint64_t signalled = 0;
-    const int s = job.sync->status(&signalled);
+    const int s = fenceStatus_(*job.sync, &signalled);
+    if (s == 0)
+        return false;
     if (job.queuedNs && signalled < job.queuedNs) {
         // The job's fence signalled before the sync_file was taken, so the sync_file holds
         // only older ones (or none): it completed between queueing and the export.
@@ -156,30 +158,32 @@ void JobQueue::readFence(Job &job)
     } else {
         job.doneNs = signalled ? signalled : monotonicNs();
     }
-    if (s == 0) {
-        LOG(Pipeline, Warning) << "sync_file of block " << job.block
-                               << " reported ready while pending";
-        job.status = -EIO;
-    } else {
-        job.status = s > 0 ? 0 : s;
-    }
+    job.status = s > 0 ? 0 : s;
+    return true;
 }
 
-void JobQueue::drain()
+JobQueue::Drained JobQueue::drain()
 {
     bool destroyed = false;
     destroyed_ = &destroyed;
-    while (!jobs_.empty() && jobs_.front().status) {
-        Job job = std::move(jobs_.front());
+    Drained result = Drained::Nothing;
+    while (!jobs_.empty()) {
+        Job &head = jobs_.front();
+        // A fence job's status is read when it is the oldest (pending: wait for the set).
+        if (!head.status && (!head.sync || !readFence(head)))
+            break;
+        Job job = std::move(head);
         jobs_.pop_front();
-        job.sync.reset();
+        job.sync.reset(); // (its entry leaves the fence set)
         lastDoneNs_ = job.doneNs;
         lastDoneSlackNs_ = job.slackNs;
+        result = Drained::HandedOn;
         done_(job.block, *job.status, job.bytes);
         if (destroyed)
-            return;
+            return Drained::Destroyed;
     }
     destroyed_ = nullptr;
+    return result;
 }
 
 namespace {
@@ -205,7 +209,8 @@ public:
     int submit(std::size_t block, std::uint64_t bytes) override
     {
         const int fd = blocks_[block].buf.fd();
-        const std::uint64_t queued = monotonicNs();
+        // (A returned sync_file holds the job's own fence: no export window to bound.)
+        const std::uint64_t queued = returnsSyncFile_ ? 0 : monotonicNs();
         const int r = queueJob_(fd, bytes);
         if (r < 0)
             return r;

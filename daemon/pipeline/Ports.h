@@ -64,15 +64,25 @@ using DoneFn = std::function<void(std::size_t block, int status, std::uint64_t b
 // callback may tear the port down, this queue with it.
 class JobQueue {
 public:
-    static Result<std::unique_ptr<JobQueue>> create(EventLoop &loop, DoneFn done);
+    // How a fence job's sync_file is read (SyncFile::status(): 0 while pending); tests give
+    // stand-in fences their own.
+    using FenceStatusFn = int (*)(const dmabuf::SyncFile &sync, std::uint64_t *signalledNs);
+    static int syncFileStatus(const dmabuf::SyncFile &sync, std::uint64_t *signalledNs)
+    {
+        return sync.status(signalledNs);
+    }
+
+    static Result<std::unique_ptr<JobQueue>> create(EventLoop &loop, DoneFn done,
+                                                    FenceStatusFn fenceStatus = syncFileStatus);
     ~JobQueue();
     JobQueue(const JobQueue &) = delete;
     JobQueue &operator=(const JobQueue &) = delete;
 
-    // A job whose completion is a sync_file: watched from the loop. `queuedNs`: when the
-    // job was queued (before its ioctl), if known: a fence that signalled before the
-    // sync_file was taken is not in it, and then its time is only known to lie between
-    // `queuedNs` and now (lastDoneSlackNs()).
+    // A job whose completion is a sync_file: watched from the loop. `queuedNs`: for a
+    // sync_file exported after the job was queued, when it was queued (before its ioctl): a
+    // fence that signalled before the export is not in it, and then its time is only known
+    // to lie between `queuedNs` and the export (lastDoneSlackNs()). 0: the sync_file holds
+    // the job's own fence (a driver returned it).
     Result<void> pushFence(std::size_t block, std::uint64_t bytes, dmabuf::SyncFile sync,
                            std::uint64_t queuedNs = 0);
     // A job completed by its port (complete()).
@@ -92,27 +102,31 @@ public:
     std::uint64_t lastDoneSlackNs() const { return lastDoneSlackNs_; }
 
 private:
-    JobQueue(EventLoop &loop, DoneFn done) : loop_(loop), done_(std::move(done)) {}
+    JobQueue(EventLoop &loop, DoneFn done, FenceStatusFn fenceStatus)
+        : loop_(loop), done_(std::move(done)), fenceStatus_(fenceStatus)
+    {}
     struct Job {
-        std::uint64_t seq = 0; // the epoll set's tag of a fence job
         std::size_t block = 0;
         std::uint64_t bytes = 0;
         std::optional<int> status;
         std::uint64_t doneNs = 0;
         std::uint64_t slackNs = 0;
         std::uint64_t queuedNs = 0;   // pushFence()'s
-        std::uint64_t exportedNs = 0; // when pushFence() was called
+        std::uint64_t exportedNs = 0; // when pushFence() was called (with queuedNs)
         std::optional<dmabuf::SyncFile> sync;
     };
     Result<void> watchFences();
     void onFences();
-    void readFence(Job &job);
-    void drain();
+    // Reads a fence job's status: false while its fence is pending.
+    bool readFence(Job &job);
+    enum class Drained { Nothing, HandedOn, Destroyed };
+    // Hands on the finished jobs at the head; Destroyed: a done callback destroyed the queue.
+    Drained drain();
 
     EventLoop &loop_;
     DoneFn done_;
+    FenceStatusFn fenceStatus_;
     std::deque<Job> jobs_;
-    std::uint64_t nextSeq_ = 0;
     UniqueFd fences_;           // epoll set of the fence jobs' sync_files (EPOLLONESHOT)
     EventSourcePtr fenceWatch_; // the loop's watch on it (goes before the set closes)
     EventSourcePtr drainer_;
