@@ -12,6 +12,10 @@
 #   --bufs LIST          buffer counts, colon-separated (default 1:2:4:8)
 #   --dblocks LIST       buffer sizes for (d) iiod and (e) (default 64K:256K:1M:4M)
 #   --only LETTERS       run only these contenders: a b c d e, x = extra rows (default abcdex)
+#   --ref-daemon FILE    also run (r): FILE, another build of iiousbd (e.g. the previous
+#                        commit's build/daemon/iiousbd), with (a)'s configuration, next to
+#                        (a) and (c) at every grid point; a table of its own compares them
+#                        (amd64)
 #   --rounds N           repeat everything N times; cells are medians (default 1; the
 #                        run takes about N times as long)
 #   --arch amd64|arm64   the rig's architecture (default amd64). arm64: Debian's arm64
@@ -43,6 +47,7 @@ rounds=1
 build=${IIOUSB_BUILD_DIR:-$PWD/build}
 nobuild=
 out=
+refd=
 arch=amd64
 
 # shellcheck source=bench/common.sh
@@ -75,6 +80,7 @@ while [ $# -gt 0 ]; do
 	--build-dir) build=$2; shift 2 ;;
 	--no-build) nobuild=--no-build; shift ;;
 	--out) out=$2; shift 2 ;;
+	--ref-daemon) refd=$2; shift 2 ;;
 	-h | --help) usage 0 ;;
 	*) echo "bench: unknown argument '$1'" >&2; usage 2 >&2 ;;
 	esac
@@ -112,6 +118,18 @@ if [ "$arch" = arm64 ]; then
 	fi
 fi
 
+# (r): the reference build goes into the guest as iiousbd-ref, for this run only.
+ref_bin=$build/vm-guest/bin/iiousbd-ref
+rm -f "$ref_bin"
+if [ -n "$refd" ]; then
+	[ "$arch" = amd64 ] || fail "--ref-daemon: amd64 only"
+	[ -x "$refd" ] || fail "--ref-daemon $refd: not an executable file"
+	mkdir -p "$build/vm-guest/bin"
+	cp "$refd" "$ref_bin"
+	trap 'rm -f "$ref_bin"' EXIT
+	only=${only}r
+fi
+
 # (d) needs Debian's iiod and iio_readdev in the guest: the initramfs takes every program
 # in BUILD/vm-guest/bin (with its libraries). (Not for arm64: d and e are off there.)
 if [ "$arch" = amd64 ] && [[ $only == *[de]* ]]; then
@@ -129,7 +147,7 @@ fi
 # the extras a few more; the limit is generous (a hung VM still ends).
 npoints=$(($(tr ':' '\n' <<< "$blocks" | wc -l) * $(tr ':' '\n' <<< "$bufs" | wc -l)))
 ndpoints=$(tr ':' '\n' <<< "$dblocks" | wc -l)
-vm_timeout=$((120 + rounds * (npoints * 3 * (seconds + 10) + ndpoints * (seconds * 4 + 40) + 4 * (seconds + 15))))
+vm_timeout=$((120 + rounds * (npoints * 4 * (seconds + 10) + ndpoints * (seconds * 4 + 40) + 4 * (seconds + 15))))
 [ "$arch" = amd64 ] || vm_timeout=$((vm_timeout * 2))
 
 # ---- tables ---------------------------------------------------------------------------------
@@ -230,7 +248,8 @@ tables() {
 		VAL["vm", k, i] = spg(R["vmcpu"] + 0, R["bytes"] + 0)
 		if (!OKR[k, i])
 			NA[k] = ((srv == "a" || srv == "b") && R["note"] ~ /no data from this daemon/) ? "n/a (daemon pipeline not available)" : "n/a (" R["note"] ")"
-		if (R["srv"] ~ /^[abc]$/) {
+		if (R["srv"] == "r") hasr = 1
+		if (R["srv"] ~ /^[abcr]$/) {
 			if (!(R["block"] in SEENB)) { SEENB[R["block"]] = 1; BL[++nb] = R["block"] }
 			if (!(R["bufs"] in SEENN)) { SEENN[R["bufs"]] = 1; NL[++nn] = R["bufs"] }
 		}
@@ -260,6 +279,18 @@ tables() {
 			    ratio(ka, kc, "cpu") "\t" ratio(ka, kb, "cpu") (hasd ? "\t" ratio(ka, kd, "cpu") : ""))
 		}
 		flush()
+		if (hasr) {
+			printf "\nThis build (a) and the reference build (r) of iiousbd (`--ref-daemon`), same configuration, same boot, each next to the raw loop (c):\n\n"
+			add("block\tbufs\t(a) MiB/s\t(r) MiB/s\tCPU (a) s/GiB\tCPU (r) s/GiB\tCPU (c) s/GiB\tCPU (a)/(r)\tCPU (a)/(c)\tCPU (r)/(c)")
+			for (i = 1; i <= nb; i++) for (j = 1; j <= nn; j++) {
+				b = BL[i]; n = NL[j]
+				ka = key("a", b, n); kr = key("r", b, n); kc = key("c", b, n)
+				if (!(kr in CNT)) continue
+				add(human(b) "\t" n "\t" cell(ka, "rate", 1) "\t" cell(kr, "rate", 1) "\t" cell(ka, "cpu") "\t" cell(kr, "cpu") "\t" \
+				    cell(kc, "cpu") "\t" ratio(ka, kr, "cpu") "\t" ratio(ka, kc, "cpu") "\t" ratio(kr, kc, "cpu"))
+			}
+			flush()
+		}
 		printf "\nWhole-guest busy CPU s/GiB (all processes and kernel threads: the emulated UDC, iio-sim, the host reader):\n\n"
 		add("block\tbufs\t(a)\t(b)\t(c)" (hasd ? "\t(d)" : ""))
 		for (i = 1; i <= nb; i++) for (j = 1; j <= nn; j++) {

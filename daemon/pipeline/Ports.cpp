@@ -205,6 +205,10 @@ public:
     std::size_t inFlight() const override { return queue_->size(); }
     std::uint64_t lastDoneNs() const override { return queue_->lastDoneNs(); }
     std::uint64_t lastDoneSlackNs() const override { return queue_->lastDoneSlackNs(); }
+    const char *fences() const override
+    {
+        return returnsSyncFile_ ? "own fences" : "exported fences";
+    }
 
     int submit(std::size_t block, std::uint64_t bytes) override
     {

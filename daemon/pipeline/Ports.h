@@ -147,6 +147,9 @@ public:
     // zero-copy port the time its fence signalled, i.e. when the device finished; 0 unknown.
     virtual std::uint64_t lastDoneNs() const { return 0; }
     virtual std::uint64_t lastDoneSlackNs() const { return 0; } // JobQueue::lastDoneSlackNs()
+    // How a zero-copy port learns of completions, for the log: "own fences" (the ioctl
+    // returns each job's sync_file) or "exported fences"; nullptr for a copy port.
+    virtual const char *fences() const { return nullptr; }
 };
 
 // IIO zero-copy: DMABUF enqueue on the buffer fd (`cyclic`: IIO_BUFFER_DMABUF_CYCLIC, the

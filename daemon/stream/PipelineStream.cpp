@@ -176,9 +176,13 @@ int PipelineStream::startRun(bool resume)
     const auto now = Clock::now();
     if (!resume)
         startedAt_ = now;
+    const auto side = [](const pipeline::Port &p, proto::PortMode m) {
+        return std::string(proto::portModeName(m)) +
+               (p.fences() ? std::string(" (") + p.fences() + ")" : std::string());
+    };
     LOG(Stream, Info) << "Stream " << config_.name << (cyclic_ ? " started (cyclic)" : " started")
-                      << ": IIO side " << proto::portModeName(counters_.iio) << ", USB side "
-                      << proto::portModeName(counters_.usb) << ", " << run_->blockCount << " x "
+                      << ": IIO side " << side(*run_->iioPort, counters_.iio) << ", USB side "
+                      << side(*run_->usbPort, counters_.usb) << ", " << run_->blockCount << " x "
                       << config_.blockSize << " bytes from "
                       << (run_->blocks.empty() ? std::string("test ports")
                                                : run_->blocks.front().buf.origin());

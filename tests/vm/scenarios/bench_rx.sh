@@ -2,6 +2,8 @@
 # (header pattern, sampling_frequency 0, so the simulated DMA costs almost nothing) streamed
 # to the USB host side of this VM by five servers, one after the other:
 #   (a) iiousbd, zero-copy: auto        (b) iiousbd, zero-copy: off
+#   (r) iiousbd-ref, another build of iiousbd (bench/run.sh --ref-daemon), as (a); only
+#       when WHAT has r
 #   (c) tool_ffs_source --dmabuf: the raw IIO -> FunctionFS DMABUF loop with bare ioctls
 #   (d) Debian's iiod 0.24 (-F, FunctionFS) read by Debian's iio_readdev -u usb:...
 #   (e) iiousbd's libiio interface (READBUF zero-copy) read by the same iio_readdev
@@ -212,8 +214,9 @@ streams:
 EOF
 }
 
+# daemon_up [PROGRAM]: iiousbd, or the reference build iiousbd-ref (r).
 daemon_up() {
-	iiousbd --config /tmp/bench.yaml > /tmp/iiousbd.log 2>&1 &
+	"${1:-iiousbd}" --config /tmp/bench.yaml > /tmp/iiousbd.log 2>&1 &
 	DAEMON_PID=$!
 	n=0
 	while [ -z "$(cat "$DAEMON_GADGET/UDC" 2>/dev/null)" ]; do
@@ -247,21 +250,23 @@ daemon_down() {
 # nothing (a window too short for its first block) is just reported.
 ZERO_A=0
 ZERO_B=0
+ZERO_R=0
 EVER_A=0
 EVER_B=0
+EVER_R=0
 run_daemon() {
 	srv=$1 blk=$2 nb=$3
-	if [ "$srv" = a ]; then
-		mode=auto zeros=$ZERO_A ever=$EVER_A
-	else
-		mode=off zeros=$ZERO_B ever=$EVER_B
-	fi
+	case $srv in
+	a) mode=auto zeros=$ZERO_A ever=$EVER_A ;;
+	r) mode=auto zeros=$ZERO_R ever=$EVER_R ;;
+	*) mode=off zeros=$ZERO_B ever=$EVER_B ;;
+	esac
 	if [ "$ever" = 0 ] && [ "$zeros" -ge 2 ]; then
 		result "$srv" "$blk" "$nb" iiousb 0 0 -1 -1 0 "not run: no data from this daemon in the first points"
 		return
 	fi
 	daemon_conf "$blk" "$nb" $mode
-	if daemon_up; then
+	if daemon_up "$([ "$srv" = r ] && echo iiousbd-ref || echo iiousbd)"; then
 		capture "$srv" "$blk" "$nb" "$DAEMON_PID" \
 			"$([ "$ever" = 0 ] && echo "no data from this daemon so far")"
 		grep -i 'zero-copy\|copy\|dmabuf\|error\|warning' /tmp/iiousbd.log | head -n 8 |
@@ -277,11 +282,11 @@ run_daemon() {
 	else
 		zeros=0 ever=1
 	fi
-	if [ "$srv" = a ]; then
-		ZERO_A=$zeros EVER_A=$ever
-	else
-		ZERO_B=$zeros EVER_B=$ever
-	fi
+	case $srv in
+	a) ZERO_A=$zeros EVER_A=$ever ;;
+	r) ZERO_R=$zeros EVER_R=$ever ;;
+	*) ZERO_B=$zeros EVER_B=$ever ;;
+	esac
 }
 
 # ---- (d): iiod over FunctionFS, iio_readdev on the host side -----------------------------------
@@ -397,7 +402,7 @@ iio_dev_by_name iio-sim-adc > /dev/null || die "no IIO device iio-sim-adc"
 log "bench_rx: ${IIOUSB_ARCH:-amd64}, speed $SPEED, $T s per point, $ROUNDS round(s), blocks {$BLOCKS} x buffers {$BUFS}, (d) at {$DBLOCKS}, running '$WHAT'; DMABUFs from $ALLOC; host reader iiousb capture -T $HOST_T -S $HOST_S --no-meta"
 echo "BENCH-CONF speed=$SPEED arch=${IIOUSB_ARCH:-amd64} alloc=$ALLOC seconds=$T rounds=$ROUNDS host_transfers=$HOST_T host_size=$HOST_S what=$WHAT"
 
-if wants a || wants b || wants c; then
+if wants a || wants b || wants c || wants r; then
 	ffs_gadget_create
 	# The order alternates from point to point (c a b, b a c, ...) so that a drift in the
 	# machine's load does not favour one contender; rounds go over the whole grid.
@@ -406,8 +411,8 @@ if wants a || wants b || wants c; then
 		for blk in $BLOCKS; do
 			for nb in $BUFS; do
 				log "---- round $ROUND: block $blk, $nb buffers"
-				order="c a b"
-				[ $((point % 2)) = 1 ] && order="b a c"
+				order="c a r b"
+				[ $((point % 2)) = 1 ] && order="b r a c"
 				for srv in $order; do
 					wants "$srv" || continue
 					case $srv in

@@ -50,6 +50,15 @@ daemon_expect "rx0 USB side" "$(stat_field rx0 usb)" "$USB_MODE"
 daemon_expect "rx0 state" "$(stat_field rx0 state)" "stopped"
 grep -q "Stream rx0 started: .* bytes from $origin\$" "$DAEMON_LOG" ||
 	{ daemon_show_log; die "the blocks did not come from $origin"; }
+# A zero-copy side takes each job's fence from its ioctl (the rig's kernels carry
+# kernel-patches 0016 and 0025), not from an export per block.
+for side in IIO USB; do
+	mode=$IIO_MODE
+	[ $side = USB ] && mode=$USB_MODE
+	[ "$mode" = zero-copy ] || continue
+	grep -q "Stream rx0 started: .*$side side zero-copy (own fences)" "$DAEMON_LOG" ||
+		{ daemon_show_log; die "rx0's $side side does not take its fences from the ioctl"; }
+done
 daemon_expect "rx0 USB errors" "$(stat_field rx0 usb_errors)" "0"
 daemon_expect "rx0 IIO errors" "$(stat_field rx0 iio_errors)" "0"
 
