@@ -390,6 +390,9 @@ run_readdev() {
 	fi
 }
 
+# Sourced by another bench scenario (BENCH_RX_LIB=1, bench_syscalls): the functions only.
+[ -z "${BENCH_RX_LIB:-}" ] || return 0
+
 # ---- the run ------------------------------------------------------------------------------
 
 check_dmabuf_allocators
