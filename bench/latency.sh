@@ -25,33 +25,24 @@ seconds=4
 blocks=16384:65536:262144:1048576
 bufs=2:4:8
 rate=500000
-build=${IIOUSB_BUILD_DIR:-$PWD/build}
-nobuild=
-out=
 
 # shellcheck source=bench/common.sh
 . "$root/bench/common.sh"
 
 while [ $# -gt 0 ]; do
+	if common_option "$@"; then shift "$taken"; continue; fi
 	case $1 in
 	--speed) speed=$2; shift 2 ;;
-	--seconds) seconds=$2; shift 2 ;;
 	--blocks) blocks=$2; shift 2 ;;
 	--bufs) bufs=$2; shift 2 ;;
 	--rate) rate=$2; shift 2 ;;
-	--build-dir) build=$2; shift 2 ;;
-	--no-build) nobuild=--no-build; shift ;;
-	--out) out=$2; shift 2 ;;
-	-h | --help) usage 0 ;;
-	*) echo "bench: unknown argument '$1'" >&2; usage 2 >&2 ;;
+	*) unknown_option "$1" ;;
 	esac
 done
 case $speed in hs | ss) ;; *) fail "--speed must be hs or ss" ;; esac
-for l in "$blocks" "$bufs"; do
-	[[ $l =~ ^[0-9]+(:[0-9]+)*$ ]] || fail "lists are numbers separated by ':' ('$l')"
-done
-[[ $seconds =~ ^[0-9]+$ ]] && [ "$seconds" -ge 1 ] || fail "--seconds must be a whole number >= 1"
-[[ $rate =~ ^[0-9]+$ ]] && [ "$rate" -ge 1 ] || fail "--rate must be a whole number >= 1"
+check_lists "$blocks" "$bufs"
+check_count --seconds "$seconds"
+check_count --rate "$rate"
 bench_dirs latency
 
 npoints=$((2 * $(tr ':' '\n' <<< "$blocks" | wc -l) * $(tr ':' '\n' <<< "$bufs" | wc -l)))

@@ -44,9 +44,6 @@ bufs=
 dblocks=
 only=abcdex
 rounds=1
-build=${IIOUSB_BUILD_DIR:-$PWD/build}
-nobuild=
-out=
 refd=
 arch=amd64
 
@@ -54,6 +51,7 @@ arch=amd64
 . "$root/bench/common.sh"
 
 while [ $# -gt 0 ]; do
+	if common_option "$@"; then shift "$taken"; continue; fi
 	case $1 in
 	--speed)
 		case ${2:-} in
@@ -64,7 +62,6 @@ while [ $# -gt 0 ]; do
 		shift 2
 		;;
 	--quick) quick=1; shift ;;
-	--seconds) seconds=$2; shift 2 ;;
 	--blocks) blocks=$2; shift 2 ;;
 	--bufs) bufs=$2; shift 2 ;;
 	--dblocks) dblocks=$2; shift 2 ;;
@@ -77,12 +74,8 @@ while [ $# -gt 0 ]; do
 		esac
 		shift 2
 		;;
-	--build-dir) build=$2; shift 2 ;;
-	--no-build) nobuild=--no-build; shift ;;
-	--out) out=$2; shift 2 ;;
 	--ref-daemon) refd=$2; shift 2 ;;
-	-h | --help) usage 0 ;;
-	*) echo "bench: unknown argument '$1'" >&2; usage 2 >&2 ;;
+	*) unknown_option "$1" ;;
 	esac
 done
 
@@ -94,16 +87,10 @@ else
 	: "${seconds:=3}" "${blocks:=65536:262144:1048576:4194304}" "${bufs:=1:2:4:8}"
 	: "${dblocks:=65536:262144:1048576:4194304}"
 fi
-for l in "$blocks" "$bufs" "$dblocks"; do
-	[[ $l =~ ^[0-9]+(:[0-9]+)*$ ]] || fail "lists are numbers separated by ':' ('$l')"
-done
-if ! [[ $seconds =~ ^[0-9]+$ ]] || [ "$seconds" -lt 1 ]; then
-	fail "--seconds must be a whole number >= 1"
-fi
+check_lists "$blocks" "$bufs" "$dblocks"
+check_count --seconds "$seconds"
 [[ $only =~ ^[abcdex]+$ ]] || fail "--only takes letters from abcdex"
-if ! [[ $rounds =~ ^[0-9]+$ ]] || [ "$rounds" -lt 1 ]; then
-	fail "--rounds must be a whole number >= 1"
-fi
+check_count --rounds "$rounds"
 bench_dirs bench
 # Contenders the rig cannot run: a note under the tables instead of cells.
 skipnote=

@@ -25,14 +25,12 @@ seconds=5
 streams=1:2:4
 points=1048576x4:65536x8
 rounds=1
-build=${IIOUSB_BUILD_DIR:-$PWD/build}
-nobuild=
-out=
 
 # shellcheck source=bench/common.sh
 . "$root/bench/common.sh"
 
 while [ $# -gt 0 ]; do
+	if common_option "$@"; then shift "$taken"; continue; fi
 	case $1 in
 	--speed)
 		case ${2:-} in
@@ -42,22 +40,17 @@ while [ $# -gt 0 ]; do
 		esac
 		shift 2
 		;;
-	--seconds) seconds=$2; shift 2 ;;
 	--streams) streams=$2; shift 2 ;;
 	--points) points=$2; shift 2 ;;
 	--rounds) rounds=$2; shift 2 ;;
-	--build-dir) build=$2; shift 2 ;;
-	--no-build) nobuild=--no-build; shift ;;
-	--out) out=$2; shift 2 ;;
-	-h | --help) usage 0 ;;
-	*) echo "bench: unknown argument '$1'" >&2; usage 2 >&2 ;;
+	*) unknown_option "$1" ;;
 	esac
 done
 [[ $streams =~ ^[1-8](:[1-8])*$ ]] || fail "--streams: counts 1 to 8 separated by ':' ('$streams')"
 [[ $points =~ ^[0-9]+x[0-9]+(:[0-9]+x[0-9]+)*$ ]] ||
 	fail "--points: BLOCKxCOUNT separated by ':' ('$points')"
-[[ $seconds =~ ^[0-9]+$ ]] && [ "$seconds" -ge 1 ] || fail "--seconds must be a whole number >= 1"
-[[ $rounds =~ ^[0-9]+$ ]] && [ "$rounds" -ge 1 ] || fail "--rounds must be a whole number >= 1"
+check_count --seconds "$seconds"
+check_count --rounds "$rounds"
 bench_dirs streams
 
 npoints=$((rounds * $(tr ':' '\n' <<< "$points" | wc -l) * $(tr ':' '\n' <<< "$streams" | wc -l)))

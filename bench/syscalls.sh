@@ -23,30 +23,21 @@ seconds=4
 blocks=65536:1048576
 bufs=1:4
 refd=
-build=${IIOUSB_BUILD_DIR:-$PWD/build}
-nobuild=
-out=
 
 # shellcheck source=bench/common.sh
 . "$root/bench/common.sh"
 
 while [ $# -gt 0 ]; do
+	if common_option "$@"; then shift "$taken"; continue; fi
 	case $1 in
-	--seconds) seconds=$2; shift 2 ;;
 	--blocks) blocks=$2; shift 2 ;;
 	--bufs) bufs=$2; shift 2 ;;
 	--ref-daemon) refd=$2; shift 2 ;;
-	--build-dir) build=$2; shift 2 ;;
-	--no-build) nobuild=--no-build; shift ;;
-	--out) out=$2; shift 2 ;;
-	-h | --help) usage 0 ;;
-	*) echo "bench: unknown argument '$1'" >&2; usage 2 >&2 ;;
+	*) unknown_option "$1" ;;
 	esac
 done
-for l in "$blocks" "$bufs"; do
-	[[ $l =~ ^[0-9]+(:[0-9]+)*$ ]] || fail "lists are numbers separated by ':' ('$l')"
-done
-[[ $seconds =~ ^[0-9]+$ ]] && [ "$seconds" -ge 1 ] || fail "--seconds must be a whole number >= 1"
+check_lists "$blocks" "$bufs"
+check_count --seconds "$seconds"
 strace_bin=$(command -v strace) || fail "strace missing (apt-get install strace)"
 [ -z "$refd" ] || [ -x "$refd" ] || fail "--ref-daemon $refd: not an executable file"
 bench_dirs syscalls
