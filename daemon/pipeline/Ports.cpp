@@ -134,13 +134,13 @@ void JobQueue::onFences()
     // head on: no epoll_wait() for the set, no status read of a fence that is not the
     // oldest. A fence that signals behind a pending one would keep the set readable: then
     // epoll_wait() takes it off the ready list (one-shot), and its turn comes later.
-    const Drained d = drain();
-    if (d == Drained::Destroyed)
+    if (drain() != Drained::Nothing)
         return;
-    if (d == Drained::Nothing) {
-        std::array<epoll_event, 16> ev{};
-        (void)::epoll_wait(fences_.get(), ev.data(), static_cast<int>(ev.size()), 0);
-    }
+    std::array<epoll_event, 16> ev{};
+    (void)::epoll_wait(fences_.get(), ev.data(), static_cast<int>(ev.size()), 0);
+    // The oldest fence may have signalled since drain() read it, and that report is gone
+    // with the others: read it again, or nothing would wake us for it.
+    (void)drain();
 }
 
 bool JobQueue::readFence(Job &job)
