@@ -25,6 +25,12 @@
 #                        --build-dir BUILD/cross-arm64 arm64, or CTest's cross.arm64).
 #                        (d) and (e) are not run there (no arm64 iiod/iio_readdev in the
 #                        rig): the tables say so. The VM limit is doubled (slower TCG)
+#   --kernel stock|irqtime  the guest's kernel (amd64): Debian's (default), or the rig's
+#                        irqtime kernel (kernel-patches/debug-kernel/build.sh --flavour
+#                        irqtime: Debian's lacks CONFIG_IRQ_TIME_ACCOUNTING, so there the
+#                        interrupt work is charged to whatever process it interrupts; with
+#                        it the CPU columns are the servers' own work). Built (cached) first
+#                        unless --no-build: about 10 minutes the first time
 #   --build-dir DIR      CMake build dir (default: $IIOUSB_BUILD_DIR or ./build); with
 #                        --arch arm64 the cross build's dir, or a dir with it in cross-arm64/
 #   --no-build           do not build the VM's modules and programs first
@@ -46,6 +52,7 @@ only=abcdex
 rounds=1
 refd=
 arch=amd64
+kernel=stock
 
 # shellcheck source=bench/common.sh
 . "$root/bench/common.sh"
@@ -75,6 +82,13 @@ while [ $# -gt 0 ]; do
 		shift 2
 		;;
 	--ref-daemon) refd=$2; shift 2 ;;
+	--kernel)
+		case ${2:-} in
+		stock | irqtime) kernel=$2 ;;
+		*) fail "--kernel must be stock or irqtime" ;;
+		esac
+		shift 2
+		;;
 	*) unknown_option "$1" ;;
 	esac
 done
@@ -102,6 +116,15 @@ if [ "$arch" = arm64 ]; then
 		skipnote="(d) Debian's iiod and (e) iiousbd's libiio interface read by iio_readdev: not run on arm64 (the rig's guest has no arm64 iiod or iio_readdev; the x86 machine's cannot run there)"
 		only=${only//[de]/}
 		[ -n "$only" ] || fail "--arch arm64: nothing left to run ((d) and (e) are not run on arm64)"
+	fi
+fi
+
+if [ "$kernel" = irqtime ]; then
+	[ "$arch" = amd64 ] || fail "--kernel irqtime: amd64 only"
+	if [ -z "$nobuild" ]; then
+		echo "bench: building the irqtime kernel and its modules (cached after the first time)" >&2
+		cmake --build "$build" --target kmods-irqtime > "$build/kmods-irqtime.log" 2>&1 ||
+			fail "building the irqtime kernel failed (log in $build/kmods-irqtime.log)"
 	fi
 fi
 
@@ -218,6 +241,8 @@ tables() {
 		conf = R["seconds"] " s per point, " rounds " round(s)" (rounds > 1 ? " (medians)" : "") "; host reader for (a) (b) (c): `iiousb capture -T " R["host_transfers"] " -S " R["host_size"] " --no-meta`"
 		alloc = R["alloc"] == "udmabuf" ? "/dev/udmabuf (no dma-heaps)" : (R["alloc"] == "dma-heap" ? "/dev/dma_heap/system" : "")
 		if (alloc != "") conf = conf "; DMABUFs of (a) and (c) from " alloc
+		if (R["kernel"] ~ /irqtime/) conf = conf "; kernel " R["kernel"] ": CPU without interrupt time (IRQ_TIME_ACCOUNTING)"
+		else if (R["kernel"] != "") conf = conf "; kernel " R["kernel"] ": CPU includes the interrupts that hit the server"
 		next
 	}
 	{
@@ -317,10 +342,10 @@ for s in $speeds; do
 	log=$out/console-$s.log
 	dnote=
 	[[ $only != *[de]* ]] || dnote=", (d) and (e) at $dblocks"
-	echo "bench: $arch $s: blocks $blocks x buffers $bufs$dnote, ${seconds}s per point, $rounds round(s), running '$only' (VM limit ${vm_timeout}s; console in $log)" >&2
+	echo "bench: $arch $s ($kernel kernel): blocks $blocks x buffers $bufs$dnote, ${seconds}s per point, $rounds round(s), running '$only' (VM limit ${vm_timeout}s; console in $log)" >&2
 	set +e
 	# Progress: the result lines as they come.
-	"$root/tests/vm/run.sh" --arch "$arch" --speed "$s" --timeout "$vm_timeout" --build-dir "$build" $nobuild \
+	"$root/tests/vm/run.sh" --arch "$arch" --kernel "$kernel" --speed "$s" --timeout "$vm_timeout" --build-dir "$build" $nobuild \
 		--log "$log" bench_rx "$seconds" "$blocks" "$bufs" "$dblocks" "$only" "$rounds" 2>&1 |
 		tee "$out/run-$s.txt" | tr -d '\r' |
 		grep --line-buffered -E '^(BENCH |run.sh: )' | sed -u 's/^/  /' >&2

@@ -34,7 +34,7 @@ struct IioDmabuf {
 };
 
 inline constexpr std::uint32_t kIioDmabufCyclic = 1u << 0;
-// The ENQUEUE returns a sync_file fd holding the transfer's own fence (kernel-patches 0016,
+// The ENQUEUE returns a sync_file fd holding the transfer's own fence (kernel-patches 0017,
 // the IIO side of 0025): no export per block, and a block that completes before an export
 // could take its fence keeps its status and time. Kernels without it: EINVAL.
 inline constexpr std::uint32_t kIioDmabufSyncFile = 1u << 1;

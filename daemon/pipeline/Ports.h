@@ -159,7 +159,7 @@ public:
 Result<std::unique_ptr<Port>> makeIioDmabufPort(EventLoop &loop, iio::IioBuffer &buffer,
                                                 std::vector<Block> &blocks, DoneFn done,
                                                 bool cyclic = false);
-// Whether the buffer's IIO core takes uapi::kIioDmabufSyncFile (kernel-patches 0016), probed
+// Whether the buffer's IIO core takes uapi::kIioDmabufSyncFile (kernel-patches 0017), probed
 // with an ENQUEUE of no DMABUF: a core without it refuses the flag (EINVAL) before it looks at
 // the fd (EBADF).
 bool iioReturnsSyncFile(iio::IioBuffer &buffer);

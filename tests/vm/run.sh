@@ -5,8 +5,11 @@
 #
 #   --speed hs|ss        dummy_hcd at high speed or SuperSpeed (default hs)
 #   --udc patched|stock  our patched dummy_hcd or Debian's module (default patched)
-#   --kernel stock|debug Debian's kernel, or the rig's debug kernel (lockdep, KASAN,
-#                        DMA-API debugging; BUILD/debug-kernel, see kernel-patches/debug-kernel)
+#   --kernel stock|debug|irqtime  Debian's kernel, or the rig's debug kernel (lockdep,
+#                        KASAN, DMA-API debugging; BUILD/debug-kernel, see
+#                        kernel-patches/debug-kernel), or its irqtime kernel (no checking,
+#                        interrupt time accounted apart; BUILD/irqtime-kernel, built by
+#                        `cmake --build BUILD --target kmods-irqtime`; for bench/run.sh)
 #   --modules fixed|unfixed  our modules with the kernel fixes (default) or with the
 #                        rig's patches only (build.sh --rig-only), to reproduce the bugs
 #   --expect-report RE   the scenario reproduces a kernel bug: pass only if a console
@@ -145,7 +148,15 @@ else
 		modroot=$dk/modroot
 		kmod=$build/kmod-debug/modules
 		;;
-	*) fail "--kernel must be stock or debug, not '$kernel'" ;;
+	irqtime)
+		dk=$build/irqtime-kernel
+		[ -f "$dk/release" ] || fail "$dk: no irqtime kernel (cmake --build $build --target kmods-irqtime)"
+		kver=$(cat "$dk/release")
+		image=$dk/bzImage
+		modroot=$dk/modroot
+		kmod=$build/kmod-irqtime/modules
+		;;
+	*) fail "--kernel must be stock, debug or irqtime, not '$kernel'" ;;
 	esac
 fi
 case $modules in

@@ -42,6 +42,8 @@ iiousb_vm_test(kbug_iio_detach_race kbug_iio_detach_race)
 iiousb_vm_test(kbug_iio_removed kbug_iio_removed)
 # Issue 14: an output DMABUF enqueued again while its block is queued (0015, IIO core).
 iiousb_vm_test(kbug_iio_requeue kbug_iio_requeue)
+# Non-blocking fileio reads racing the device's removal (0016, IIO core; seen in CI).
+iiousb_vm_test(kbug_iio_read_removed kbug_iio_read_removed)
 iiousb_vm_test(kbug_ffs_contend kbug_ffs_contend)
 iiousb_vm_test(kbug_ffs_abort kbug_ffs_abort)
 iiousb_vm_test(kbug_ffs_fence kbug_ffs_fence)
@@ -66,6 +68,9 @@ iiousb_vm_regression(bug7_iio_removed kbug_iio_removed stock "DMABUF leak")
 iiousb_vm_regression(bug8_iio_requeue kbug_iio_requeue stock "fence lost")
 # (No ';' in a regex here: CMake would split the argument there.)
 iiousb_vm_regression(bug8_iio_requeue_debug kbug_iio_requeue debug "refcount_t: addition on 0")
+# Bug 10 (0016): a non-blocking read() flushes the FIFO of a device being unregistered.
+iiousb_vm_regression(bug10_iio_read_removed kbug_iio_read_removed stock
+                     "BUG: kernel NULL pointer dereference|general protection fault")
 # Bug 9 (0027): the first of two transfers of one DMABUF outlives DETACH.
 iiousb_vm_regression(bug9_ffs_double_detach kbug_ffs_double_detach stock "outlived DETACH")
 iiousb_vm_regression(bug6_ffs_unbind kbug_ffs_unbind stock

@@ -527,7 +527,7 @@ static void usage(FILE *f)
 		"  tx         DMABUF playback to the DAC, checked by its sim_* counters\n"
 		"  cyclic     cyclic DMABUF on the DAC: repeats, then replaced; then aborted\n"
 		"  abort      disable the ADC with DMABUFs queued: fences end with -EINTR\n"
-		"  syncfile   IIO_BUFFER_DMABUF_SYNC_FILE (kernel-patches 0016): each ENQUEUE\n"
+		"  syncfile   IIO_BUFFER_DMABUF_SYNC_FILE (kernel-patches 0017): each ENQUEUE\n"
 		"             returns its own fence, with its time and error\n"
 		"  hazards    errno of each misuse of the IIO DMABUF interface (ADC)\n"
 		"  fileio-rx  read() from the ADC, verified\n"
@@ -1089,7 +1089,7 @@ static uint64_t mono_ns(void)
 }
 
 /*
- * IIO_BUFFER_DMABUF_SYNC_FILE (kernel-patches 0016): the ENQUEUE returns the
+ * IIO_BUFFER_DMABUF_SYNC_FILE (kernel-patches 0017): the ENQUEUE returns the
  * transfer's own fence. Probed with no DMABUF (EBADF, not EINVAL); on the ADC
  * at full speed, where a block completes within the ioctl, every returned
  * sync_file holds its fence with a signal time inside [before the ioctl, now],
@@ -1112,7 +1112,7 @@ static int cmd_syncfile(const struct opts *o)
 	r = enqueue_raw(s.buf_fd, -1, used, IIO_BUFFER_DMABUF_SYNC_FILE);
 	if (r != -EBADF) {
 		fail("syncfile probe", "ENQUEUE of fd -1 with IIO_BUFFER_DMABUF_SYNC_FILE: %s, want EBADF "
-		     "(EINVAL: the IIO core lacks kernel-patches 0016)", strerror(-r));
+		     "(EINVAL: the IIO core lacks kernel-patches 0017)", strerror(-r));
 		goto out;
 	}
 	r = enqueue_raw(s.buf_fd, -1, used, 1u << 2);
@@ -1482,7 +1482,7 @@ static int cmd_hazards(const struct opts *o)
 	expect_err("ENQUEUE with bytes_used > size", enqueue_raw(s.buf_fd, a->fd, a->size + 1, 0), EINVAL);
 	expect_err("ENQUEUE with IIO_BUFFER_DMABUF_CYCLIC on an input buffer",
 		   enqueue_raw(s.buf_fd, a->fd, used, IIO_BUFFER_DMABUF_CYCLIC), EINVAL);
-	/* (Bit 1 is IIO_BUFFER_DMABUF_SYNC_FILE, kernel-patches 0016: the first unknown is bit 2.) */
+	/* (Bit 1 is IIO_BUFFER_DMABUF_SYNC_FILE, kernel-patches 0017: the first unknown is bit 2.) */
 	expect_err("ENQUEUE with an unknown flag", enqueue_raw(s.buf_fd, a->fd, used, 1u << 2), EINVAL);
 
 	/* Enabling with no channel */

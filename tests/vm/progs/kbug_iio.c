@@ -45,6 +45,15 @@
  *                         as idle while the DAC still holds the block, and the
  *                         block's completion takes a reference on the freed
  *                         fence ("refcount_t: addition on 0; use-after-free").
+ *   kbug_iio read-removed [N]  N times (default 100): threads in non-blocking
+ *                         read() loops on the enabled buffer (fileio), each
+ *                         read asking for more than the buffer holds, while
+ *                         iio-sim is unbound; then bound again. Every reader
+ *                         must end with ENODEV. Without 0016 a read that
+ *                         passed iio_buffer_ready()'s check of
+ *                         indio_dev->info before the unbind cleared it reads
+ *                         it again to flush the hardware FIFO: NULL
+ *                         dereference (oops at 0x98, hwfifo_flush_to_buffer).
  *
  * Exit status 0 when the kernel behaved as fixed, 1 otherwise.
  */
@@ -562,6 +571,111 @@ static int test_removed(void)
 	return rc;
 }
 
+/* Bug 10 (0016): non-blocking fileio read()s racing the device's removal. */
+#define RACE_READERS 2
+
+struct race_reader {
+	pthread_t thread;
+	int fd;
+	volatile int *stop;
+	unsigned long reads;
+	int other; /* the first error other than EAGAIN and ENODEV */
+	int done;  /* 1 once read() said ENODEV */
+};
+
+static void *race_read_loop(void *arg)
+{
+	struct race_reader *r = arg;
+	/* More than the buffer holds: every read() that finds less flushes. */
+	size_t len = 2 * LENGTH * SET_BYTES;
+	char *buf = malloc(len);
+
+	if (!buf) {
+		r->other = ENOMEM;
+		return NULL;
+	}
+	/*
+	 * Until the device is gone. A read() that passed the IIO core's check
+	 * before the unbind may fail otherwise (buffer-dma says EBUSY once its
+	 * fileio blocks are freed); the next one must say ENODEV.
+	 */
+	while (!*r->stop) {
+		ssize_t n = read(r->fd, buf, len);
+
+		r->reads++;
+		if (n >= 0 || errno == EAGAIN)
+			continue;
+		if (errno == ENODEV) {
+			__atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
+			break;
+		}
+		if (!r->other)
+			r->other = errno;
+	}
+	free(buf);
+	return NULL;
+}
+
+static bool readers_done(const struct race_reader *readers, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (!__atomic_load_n(&readers[i].done, __ATOMIC_ACQUIRE))
+			return false;
+	return true;
+}
+
+static int test_read_removed(int cycles)
+{
+	struct race_reader readers[RACE_READERS];
+	volatile int stop;
+	unsigned long reads = 0, others = 0;
+	int c, i, w, rc = 0;
+
+	for (c = 0; c < cycles && !rc; c++) {
+		int bfd;
+
+		if (c) {
+			kbug_must_write("/sys/bus/platform/drivers/iio-sim/bind", "iio-sim");
+			find_device("iio-sim-adc");
+			setup_channels("in", LENGTH);
+		}
+		bfd = buffer_fd();
+		buffer_enable(1);
+		stop = 0;
+		for (i = 0; i < RACE_READERS; i++) {
+			readers[i] = (struct race_reader){ .fd = bfd, .stop = &stop };
+			if (pthread_create(&readers[i].thread, NULL, race_read_loop, &readers[i]))
+				kbug_die("pthread_create failed");
+		}
+		/* Let the readers run for a varying while, then take the device away. */
+		kbug_sleep_ms(1 + c % 7);
+		kbug_must_write("/sys/bus/platform/drivers/iio-sim/unbind", "iio-sim");
+		for (w = 0; w < 200 && !readers_done(readers, RACE_READERS); w++)
+			kbug_sleep_ms(10);
+		stop = 1;
+		for (i = 0; i < RACE_READERS; i++) {
+			pthread_join(readers[i].thread, NULL);
+			reads += readers[i].reads;
+			if (readers[i].other && !others++)
+				kbug_log("cycle %d: reader %d: %s before ENODEV (logged once)", c, i,
+					 strerror(readers[i].other));
+			if (!readers[i].done) {
+				kbug_log("cycle %d: reader %d: no ENODEV 2 s after the unbind", c, i);
+				rc = 1;
+			}
+		}
+		close(bfd);
+		close(devfd);
+		devfd = -1;
+	}
+	kbug_log("%d unbinds under %d non-blocking readers, %lu read() calls; %lu reader(s) saw"
+		 " another error before ENODEV", c, RACE_READERS, reads, others);
+	kbug_must_write("/sys/bus/platform/drivers/iio-sim/bind", "iio-sim");
+	return rc;
+}
+
 /* A device attribute of iio-sim (sim_stall...). */
 static void dev_attr_write(const char *attr, const char *val)
 {
@@ -657,9 +771,11 @@ int main(int argc, char **argv)
 		rc = test_readers();
 	else if (!strcmp(mode, "detach-race"))
 		rc = test_detach_race(argc > 2 ? atoi(argv[2]) : 20);
+	else if (!strcmp(mode, "read-removed"))
+		rc = test_read_removed(argc > 2 ? atoi(argv[2]) : 100);
 	else {
 		fprintf(stderr, "usage: kbug_iio dmabuf-read|reorder|lockorder|readers|"
-			"detach-race [N]|removed|requeue-out\n");
+			"detach-race [N]|removed|requeue-out|read-removed [N]\n");
 		return 2;
 	}
 	kbug_log("%s: %s", mode, rc ? "FAIL" : "PASS");

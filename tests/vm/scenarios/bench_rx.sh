@@ -403,7 +403,7 @@ load_udc
 load_iio_sim pattern=header sampling_frequency=0
 iio_dev_by_name iio-sim-adc > /dev/null || die "no IIO device iio-sim-adc"
 log "bench_rx: ${IIOUSB_ARCH:-amd64}, speed $SPEED, $T s per point, $ROUNDS round(s), blocks {$BLOCKS} x buffers {$BUFS}, (d) at {$DBLOCKS}, running '$WHAT'; DMABUFs from $ALLOC; host reader iiousb capture -T $HOST_T -S $HOST_S --no-meta"
-echo "BENCH-CONF speed=$SPEED arch=${IIOUSB_ARCH:-amd64} alloc=$ALLOC seconds=$T rounds=$ROUNDS host_transfers=$HOST_T host_size=$HOST_S what=$WHAT"
+echo "BENCH-CONF speed=$SPEED arch=${IIOUSB_ARCH:-amd64} kernel=$(uname -r) alloc=$ALLOC seconds=$T rounds=$ROUNDS host_transfers=$HOST_T host_size=$HOST_S what=$WHAT"
 
 if wants a || wants b || wants c || wants r; then
 	ffs_gadget_create

@@ -1,6 +1,6 @@
 # IIO DMABUF on iio-sim: capture and playback verified word by word (and in
 # header mode), channel subsets, pacing, cyclic output, abort, the ENQUEUE's own
-# sync_file (kernel-patches 0016); clean rmmod. The DMABUFs
+# sync_file (kernel-patches 0017); clean rmmod. The DMABUFs
 # come from the system dma-heap (from udmabuf on arm64: check_dmabuf_allocators).
 # iio-sim reaches them through the DMA addresses of its mapping; on the debug kernel
 # (CONFIG_DMABUF_DEBUG) touching their pages would oops.
@@ -28,7 +28,7 @@ run iio_dmabuf_test -m 0x6 -s 4M -c 1234567 tx
 
 run iio_dmabuf_test -b 64K -r 1000000 -t 2 cyclic
 run iio_dmabuf_test -b 256K abort
-# kernel-patches 0016: each ENQUEUE returns its own fence (time, error) as a sync_file.
+# kernel-patches 0017: each ENQUEUE returns its own fence (time, error) as a sync_file.
 run iio_dmabuf_test -b 64K syncfile
 
 run rmmod iio_sim

@@ -51,7 +51,7 @@ daemon_expect "rx0 state" "$(stat_field rx0 state)" "stopped"
 grep -q "Stream rx0 started: .* bytes from $origin\$" "$DAEMON_LOG" ||
 	{ daemon_show_log; die "the blocks did not come from $origin"; }
 # A zero-copy side takes each job's fence from its ioctl (the rig's kernels carry
-# kernel-patches 0016 and 0025), not from an export per block.
+# kernel-patches 0017 and 0025), not from an export per block.
 for side in IIO USB; do
 	mode=$IIO_MODE
 	[ $side = USB ] && mode=$USB_MODE

@@ -23,7 +23,7 @@ struct iio_dmabuf {
 #define IIO_BUFFER_DMABUF_ENQUEUE_IOCTL _IOW('i', 0x94, struct iio_dmabuf)
 #endif
 #ifndef IIO_BUFFER_DMABUF_SYNC_FILE
-/* kernel-patches 0016: the ENQUEUE returns the transfer's fence as a sync_file */
+/* kernel-patches 0017: the ENQUEUE returns the transfer's fence as a sync_file */
 #define IIO_BUFFER_DMABUF_SYNC_FILE (1 << 1)
 #endif
 
