@@ -46,6 +46,23 @@ common_option() {
 	[ "$taken" -le $# ] || fail "$1 needs a value"
 }
 
+# kernel_option VALUE: the guest kernel of --kernel (stock or irqtime) into $kernel.
+kernel_option() {
+	case ${1:-} in
+	stock | irqtime) kernel=$1 ;;
+	*) fail "--kernel must be stock or irqtime" ;;
+	esac
+}
+
+# build_kernel: with --kernel irqtime and without --no-build, builds the irqtime kernel and
+# its modules (cached after the first time).
+build_kernel() {
+	[ "$kernel" = irqtime ] && [ -z "$nobuild" ] || return 0
+	echo "bench: building the irqtime kernel and its modules (cached after the first time)" >&2
+	cmake --build "$build" --target kmods-irqtime > "$build/kmods-irqtime.log" 2>&1 ||
+		fail "building the irqtime kernel failed (log in $build/kmods-irqtime.log)"
+}
+
 unknown_option() {
 	echo "bench: unknown argument '$1'" >&2
 	usage 2 >&2

@@ -41,13 +41,7 @@ while [ $# -gt 0 ]; do
 	--block) block=${2:-}; shift 2 ;;
 	--bufs) nbufs=${2:-}; shift 2 ;;
 	--top) top=${2:-}; shift 2 ;;
-	--kernel)
-		case ${2:-} in
-		stock | irqtime) kernel=$2 ;;
-		*) fail "--kernel must be stock or irqtime" ;;
-		esac
-		shift 2
-		;;
+	--kernel) kernel_option "${2:-}"; shift 2 ;;
 	*) unknown_option "$1" ;;
 	esac
 done
@@ -57,11 +51,7 @@ check_count --bufs "$nbufs"
 check_count --top "$top"
 perf_bin=$(command -v perf) || fail "perf missing (apt-get install linux-perf)"
 bench_dirs profile
-if [ "$kernel" = irqtime ] && [ -z "$nobuild" ]; then
-	echo "bench: building the irqtime kernel and its modules (cached after the first time)" >&2
-	cmake --build "$build" --target kmods-irqtime > "$build/kmods-irqtime.log" 2>&1 ||
-		fail "building the irqtime kernel failed (log in $build/kmods-irqtime.log)"
-fi
+build_kernel
 
 # The guest takes every program in BUILD/vm-guest/bin: perf goes there for this run only.
 guest_bin=$build/vm-guest/bin

@@ -82,13 +82,7 @@ while [ $# -gt 0 ]; do
 		shift 2
 		;;
 	--ref-daemon) refd=$2; shift 2 ;;
-	--kernel)
-		case ${2:-} in
-		stock | irqtime) kernel=$2 ;;
-		*) fail "--kernel must be stock or irqtime" ;;
-		esac
-		shift 2
-		;;
+	--kernel) kernel_option "${2:-}"; shift 2 ;;
 	*) unknown_option "$1" ;;
 	esac
 done
@@ -119,14 +113,8 @@ if [ "$arch" = arm64 ]; then
 	fi
 fi
 
-if [ "$kernel" = irqtime ]; then
-	[ "$arch" = amd64 ] || fail "--kernel irqtime: amd64 only"
-	if [ -z "$nobuild" ]; then
-		echo "bench: building the irqtime kernel and its modules (cached after the first time)" >&2
-		cmake --build "$build" --target kmods-irqtime > "$build/kmods-irqtime.log" 2>&1 ||
-			fail "building the irqtime kernel failed (log in $build/kmods-irqtime.log)"
-	fi
-fi
+[ "$kernel" = stock ] || [ "$arch" = amd64 ] || fail "--kernel irqtime: amd64 only"
+build_kernel
 
 # (r): the reference build goes into the guest as iiousbd-ref, for this run only.
 ref_bin=$build/vm-guest/bin/iiousbd-ref

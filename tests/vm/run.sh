@@ -140,21 +140,15 @@ else
 		modroot=
 		kmod=$build/kmod/modules
 		;;
-	debug)
-		dk=$build/debug-kernel
-		[ -f "$dk/release" ] || fail "$dk: no debug kernel (cmake -DIIOUSB_DEBUG_KERNEL=ON, then build)"
+	debug | irqtime)
+		dk=$build/$kernel-kernel
+		how="cmake -DIIOUSB_DEBUG_KERNEL=ON, then build"
+		[ "$kernel" = debug ] || how="cmake --build $build --target kmods-irqtime"
+		[ -f "$dk/release" ] || fail "$dk: no $kernel kernel ($how)"
 		kver=$(cat "$dk/release")
 		image=$dk/bzImage
 		modroot=$dk/modroot
-		kmod=$build/kmod-debug/modules
-		;;
-	irqtime)
-		dk=$build/irqtime-kernel
-		[ -f "$dk/release" ] || fail "$dk: no irqtime kernel (cmake --build $build --target kmods-irqtime)"
-		kver=$(cat "$dk/release")
-		image=$dk/bzImage
-		modroot=$dk/modroot
-		kmod=$build/kmod-irqtime/modules
+		kmod=$build/kmod-$kernel/modules
 		;;
 	*) fail "--kernel must be stock, debug or irqtime, not '$kernel'" ;;
 	esac
