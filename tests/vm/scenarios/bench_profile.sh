@@ -30,7 +30,8 @@ profiled() {
 	kill -INT "$ppid"
 	wait "$ppid"
 	cpu=$(sed -n 's/.* cpu=\([^ ]*\) .*/\1/p' /tmp/capture.line)
-	samples=$(perf report -i /tmp/perf.data --stdio -n --sort dso -g none 2> /dev/null |
+	# (Without --no-children, perf's callchain mode puts Children and Self first.)
+	samples=$(perf report -i /tmp/perf.data --stdio -n --no-children --sort dso -g none 2> /dev/null |
 		awk '/^ *[0-9.]+%/ { s += $2 } END { print s + 0 }')
 	echo "PROFILE srv=$1 block=$2 bufs=$3 blocks=$((LAST_BYTES / $2)) cpu=$cpu samples=${samples:-0}"
 	perf report -i /tmp/perf.data --stdio --no-children --sort dso,sym -g none 2> /dev/null |
