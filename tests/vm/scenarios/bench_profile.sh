@@ -13,10 +13,7 @@ BENCH_RX_LIB=1
 . /scenarios/bench_rx.sh
 command -v perf > /dev/null || die "no perf in the guest (bench/profile.sh copies it in)"
 
-check_dmabuf_allocators
-load_udc
-load_iio_sim pattern=header sampling_frequency=0
-iio_dev_by_name iio-sim-adc > /dev/null || die "no IIO device iio-sim-adc"
+rig_up
 ffs_gadget_create
 echo 0 > /proc/sys/kernel/kptr_restrict 2> /dev/null || true
 echo -1 > /proc/sys/kernel/perf_event_paranoid 2> /dev/null || true

@@ -390,18 +390,25 @@ run_readdev() {
 	fi
 }
 
-# Sourced by another bench scenario (BENCH_RX_LIB=1, bench_syscalls): the functions only.
+# rig_up: the UDC and iio-sim's ADC for the benchmark's stream; ALLOC names the DMABUF
+# allocator the servers will pick.
+rig_up() {
+	check_dmabuf_allocators
+	ALLOC=udmabuf
+	[ ! -c /dev/dma_heap/system ] || ALLOC=dma-heap
+	load_udc
+	# The ADC as fast as it goes, writing only each block's 16-byte header.
+	load_iio_sim pattern=header sampling_frequency=0
+	iio_dev_by_name iio-sim-adc > /dev/null || die "no IIO device iio-sim-adc"
+}
+
+# Sourced by another bench scenario (BENCH_RX_LIB=1: bench_syscalls, bench_profile): the
+# functions only.
 [ -z "${BENCH_RX_LIB:-}" ] || return 0
 
 # ---- the run ------------------------------------------------------------------------------
 
-check_dmabuf_allocators
-ALLOC=udmabuf
-[ ! -c /dev/dma_heap/system ] || ALLOC=dma-heap
-load_udc
-# The ADC as fast as it goes, writing only each block's 16-byte header.
-load_iio_sim pattern=header sampling_frequency=0
-iio_dev_by_name iio-sim-adc > /dev/null || die "no IIO device iio-sim-adc"
+rig_up
 log "bench_rx: ${IIOUSB_ARCH:-amd64}, speed $SPEED, $T s per point, $ROUNDS round(s), blocks {$BLOCKS} x buffers {$BUFS}, (d) at {$DBLOCKS}, running '$WHAT'; DMABUFs from $ALLOC; host reader iiousb capture -T $HOST_T -S $HOST_S --no-meta"
 echo "BENCH-CONF speed=$SPEED arch=${IIOUSB_ARCH:-amd64} kernel=$(uname -r) alloc=$ALLOC seconds=$T rounds=$ROUNDS host_transfers=$HOST_T host_size=$HOST_S what=$WHAT"
 

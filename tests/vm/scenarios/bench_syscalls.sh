@@ -11,10 +11,7 @@ BENCH_RX_LIB=1
 . /scenarios/bench_rx.sh
 command -v strace > /dev/null || die "no strace in the guest (bench/syscalls.sh copies it in)"
 
-check_dmabuf_allocators
-load_udc
-load_iio_sim pattern=header sampling_frequency=0
-iio_dev_by_name iio-sim-adc > /dev/null || die "no IIO device iio-sim-adc"
+rig_up
 ffs_gadget_create
 
 # traced SRV BLOCK BUFS PID: one capture with PID traced; the SYSCALLS line.
