@@ -26,6 +26,10 @@ inline constexpr std::uint32_t kFfsDmabufTransferShortNotOk = 1u << 0;
 // The TRANSFER returns a sync_file fd holding the transfer's own fence (kernel-patches 0025):
 // exporting the DMABUF's fences afterwards misses one that already signalled, and its error.
 inline constexpr std::uint32_t kFfsDmabufTransferSyncFile = 1u << 1;
+// The transfer waits in the kernel, not in the ioctl, for the DMABUF's conflicting fences (an
+// IN endpoint: its writers, e.g. the IIO block filling it) and is queued once they signal; if
+// one fails, so does the transfer, with its error (kernel-patches 0028).
+inline constexpr std::uint32_t kFfsDmabufTransferAfterFences = 1u << 2;
 
 struct IioDmabuf {
     std::uint32_t fd;

@@ -86,16 +86,16 @@ Result<void> JobQueue::watchFences()
 }
 
 Result<void> JobQueue::pushFence(std::size_t block, std::uint64_t bytes, dmabuf::SyncFile sync,
-                                 std::uint64_t queuedNs)
+                                 std::uint64_t queuedNs, bool watch)
 {
-    if (!fences_)
+    if (watch && !fences_)
         if (auto r = watchFences(); !r)
             return r;
     // One-shot: a signalled sync_file stays readable; its entry leaves the set when the
     // sync_file is closed. (No tag: the fences are read from the queue's head, onFences().)
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLONESHOT;
-    if (::epoll_ctl(fences_.get(), EPOLL_CTL_ADD, sync.fd(), &ev) < 0)
+    if (watch && ::epoll_ctl(fences_.get(), EPOLL_CTL_ADD, sync.fd(), &ev) < 0)
         return errnoError(-errno, "Failed to watch the fence of block " + std::to_string(block));
     Job &job = jobs_.emplace_back();
     job.block = block;
@@ -196,10 +196,12 @@ class FencePort : public Port {
 public:
     // Queues the job; 0, a negative errno, or (`returnsSyncFile`) the job's own sync_file fd.
     using QueueFn = std::function<int(int dmabufFd, std::uint64_t bytes)>;
+    // `fences`: fences()'s text where it is not "own fences" or "exported fences"; `watch`
+    // false: the loop does not watch the jobs' fences (handOnSignalled()).
     FencePort(std::vector<Block> &blocks, std::unique_ptr<JobQueue> queue, QueueFn queueJob,
-              bool returnsSyncFile = false)
+              bool returnsSyncFile = false, const char *fences = nullptr, bool watch = true)
         : blocks_(blocks), queue_(std::move(queue)), queueJob_(std::move(queueJob)),
-          returnsSyncFile_(returnsSyncFile)
+          returnsSyncFile_(returnsSyncFile), fences_(fences), watch_(watch)
     {}
     proto::PortMode mode() const override { return proto::PortMode::ZeroCopy; }
     std::size_t inFlight() const override { return queue_->size(); }
@@ -207,7 +209,12 @@ public:
     std::uint64_t lastDoneSlackNs() const override { return queue_->lastDoneSlackNs(); }
     const char *fences() const override
     {
-        return returnsSyncFile_ ? "own fences" : "exported fences";
+        return fences_ ? fences_ : returnsSyncFile_ ? "own fences" : "exported fences";
+    }
+    void handOnSignalled() override
+    {
+        if (!watch_)
+            queue_->handOnSignalled(); // (may destroy this port)
     }
 
     int submit(std::size_t block, std::uint64_t bytes) override
@@ -229,7 +236,7 @@ public:
                 return e.error().code;
             sync.emplace(std::move(*e));
         }
-        if (auto p = queue_->pushFence(block, bytes, std::move(*sync), queued); !p)
+        if (auto p = queue_->pushFence(block, bytes, std::move(*sync), queued, watch_); !p)
             return p.error().code;
         return 0;
     }
@@ -239,6 +246,8 @@ private:
     std::unique_ptr<JobQueue> queue_;
     QueueFn queueJob_;
     bool returnsSyncFile_;
+    const char *fences_;
+    bool watch_;
 };
 
 // --- Copy ports --------------------------------------------------------------------------
@@ -377,7 +386,7 @@ private:
 
 Result<std::unique_ptr<Port>> makeIioDmabufPort(EventLoop &loop, iio::IioBuffer &buffer,
                                                 std::vector<Block> &blocks, DoneFn done,
-                                                bool cyclic)
+                                                bool cyclic, bool chained)
 {
     auto q = JobQueue::create(loop, std::move(done));
     if (!q)
@@ -390,7 +399,11 @@ Result<std::unique_ptr<Port>> makeIioDmabufPort(EventLoop &loop, iio::IioBuffer 
             [&buffer, flags](int fd, std::uint64_t bytes) {
                 return buffer.enqueue(fd, bytes, flags);
             },
-            syncFile));
+            syncFile,
+            !chained   ? nullptr
+            : syncFile ? "own fences, read as the USB transfers behind them complete"
+                       : "exported fences, read as the USB transfers behind them complete",
+            !chained));
 }
 
 bool iioReturnsSyncFile(iio::IioBuffer &buffer)
@@ -410,7 +423,10 @@ Result<std::unique_ptr<Port>> makeUsbDmabufPort(EventLoop &loop, ffs::FfsEndpoin
             [&endpoint, transferFlags](int fd, std::uint64_t bytes) {
                 return endpoint.transfer(fd, bytes, transferFlags);
             },
-            (transferFlags & uapi::kFfsDmabufTransferSyncFile) != 0));
+            (transferFlags & uapi::kFfsDmabufTransferSyncFile) != 0,
+            (transferFlags & uapi::kFfsDmabufTransferAfterFences) != 0
+                    ? "own fences, each transfer queued behind its IIO fence in the kernel"
+                    : nullptr));
 }
 
 bool usbReportsShortTransfers(ffs::FfsEndpoint &endpoint, std::uint64_t length)
@@ -418,8 +434,12 @@ bool usbReportsShortTransfers(ffs::FfsEndpoint &endpoint, std::uint64_t length)
     return endpoint.transfer(-1, length, kOutTransferFlags) != -EINVAL;
 }
 
-std::uint32_t usbInTransferFlags(ffs::FfsEndpoint &endpoint, std::uint64_t length)
+std::uint32_t usbInTransferFlags(ffs::FfsEndpoint &endpoint, std::uint64_t length, bool chain)
 {
+    const std::uint32_t chained =
+            uapi::kFfsDmabufTransferSyncFile | uapi::kFfsDmabufTransferAfterFences;
+    if (chain && endpoint.transfer(-1, length, chained) != -EINVAL)
+        return chained;
     return endpoint.transfer(-1, length, uapi::kFfsDmabufTransferSyncFile) != -EINVAL
                    ? uapi::kFfsDmabufTransferSyncFile
                    : 0;

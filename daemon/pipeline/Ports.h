@@ -83,8 +83,12 @@ public:
     // fence that signalled before the export is not in it, and then its time is only known
     // to lie between `queuedNs` and the export (lastDoneSlackNs()). 0: the sync_file holds
     // the job's own fence (a driver returned it).
+    // `watch` false: the loop does not watch the fence; handOnSignalled() reads it.
     Result<void> pushFence(std::size_t block, std::uint64_t bytes, dmabuf::SyncFile sync,
-                           std::uint64_t queuedNs = 0);
+                           std::uint64_t queuedNs = 0, bool watch = true);
+    // Hands on the finished jobs at the head now, from the caller's handler (a done callback
+    // may destroy the queue: touch nothing of it afterwards).
+    void handOnSignalled() { (void)drain(); }
     // A job completed by its port (complete()).
     void push(std::size_t block, std::uint64_t bytes);
     // Completes the oldest unfinished job of `block`.
@@ -150,15 +154,22 @@ public:
     // How a zero-copy port learns of completions, for the log: "own fences" (the ioctl
     // returns each job's sync_file) or "exported fences"; nullptr for a copy port.
     virtual const char *fences() const { return nullptr; }
+    // A port whose completions the loop does not watch (makeIioDmabufPort(chained)): hands
+    // on the jobs whose fences have signalled, now, from the caller's handler (a done
+    // callback may tear the port down). Other ports: nothing to do.
+    virtual void handOnSignalled() {}
 };
 
 // IIO zero-copy: DMABUF enqueue on the buffer fd (`cyclic`: IIO_BUFFER_DMABUF_CYCLIC, the
 // output device plays the block until the buffer is disabled). Each job's fence comes back
 // from the ENQUEUE where the IIO core can return it (iioReturnsSyncFile()), else it is
-// exported from the DMABUF.
+// exported from the DMABUF. `chained`: the USB transfer of each block is queued behind its
+// IIO fence in the kernel (kFfsDmabufTransferAfterFences), so the loop watches only the USB
+// fences, and the stream reads the IIO ones when a transfer completes (handOnSignalled()):
+// one wake-up per block instead of two.
 Result<std::unique_ptr<Port>> makeIioDmabufPort(EventLoop &loop, iio::IioBuffer &buffer,
                                                 std::vector<Block> &blocks, DoneFn done,
-                                                bool cyclic = false);
+                                                bool cyclic = false, bool chained = false);
 // Whether the buffer's IIO core takes uapi::kIioDmabufSyncFile (kernel-patches 0017), probed
 // with an ENQUEUE of no DMABUF: a core without it refuses the flag (EINVAL) before it looks at
 // the fd (EBADF).
@@ -183,8 +194,10 @@ bool usbReportsShortTransfers(ffs::FfsEndpoint &endpoint, std::uint64_t length);
 // The flags for DMABUF IN transfers: the transfer's own sync_file where f_fs can return it
 // (kernel-patches 0025; probed like usbReportsShortTransfers()), which saves exporting the
 // DMABUF's fences for every block and keeps the status of a transfer that ends before an
-// export could have taken its fence; else none.
-std::uint32_t usbInTransferFlags(ffs::FfsEndpoint &endpoint, std::uint64_t length);
+// export could have taken its fence; else none. `chain`: with it, kFfsDmabufTransferAfterFences
+// where f_fs takes that too (kernel-patches 0028, probed the same way).
+std::uint32_t usbInTransferFlags(ffs::FfsEndpoint &endpoint, std::uint64_t length,
+                                 bool chain = false);
 // USB copy: AIO read/write of the mapped block on the endpoint file.
 Result<std::unique_ptr<Port>> makeUsbAioPort(EventLoop &loop, ffs::FfsEndpoint &endpoint,
                                              proto::Direction dir, std::vector<Block> &blocks,

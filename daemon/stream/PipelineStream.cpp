@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <utility>
 
 #include "base/KernelUapi.h"
 #include "log/Log.h"
@@ -163,6 +164,7 @@ int PipelineStream::startRun(bool resume)
     usbFailRun_ = 0;
     iioFailRun_ = 0;
     usbShortNotOk_ = false;
+    chained_ = false;
     stopping_ = false;
     if (auto r = testPorts_ ? setUpTestPorts() : setUp(); !r) {
         LOG(Stream, Error) << "Stream " << config_.name
@@ -342,20 +344,24 @@ Result<void> PipelineStream::setUp()
         }
     }
 
-    auto iioDone = [this](std::size_t b, int s, std::uint64_t n) { onIioDone(b, s, n); };
-    auto usbDone = [this](std::size_t b, int s, std::uint64_t n) { onUsbDone(b, s, n); };
-    auto iioPort =
-            *iioZero ? pipeline::makeIioDmabufPort(loop_, *run->iio, run->blocks, iioDone, cyclic_)
-                     : pipeline::makeIioFileioPort(loop_, *run->iio, config_.direction, run->blocks,
-                                                   iioDone);
-    if (!iioPort)
-        return iioPort.takeError();
-    run->iioPort = std::move(*iioPort);
+    // RX with both sides zero-copy: each USB transfer goes out right after its IIO enqueue,
+    // queued behind the IIO fence by f_fs where it can (kernel-patches 0028).
     std::uint32_t transferFlags = 0;
     if (config_.direction == proto::Direction::Tx)
         transferFlags = usbShortNotOk_ ? pipeline::kOutTransferFlags : 0;
     else if (*usbZero)
-        transferFlags = pipeline::usbInTransferFlags(*run->endpoint, block);
+        transferFlags = pipeline::usbInTransferFlags(*run->endpoint, block, *iioZero && !cyclic_);
+    chained_ = (transferFlags & uapi::kFfsDmabufTransferAfterFences) != 0;
+
+    auto iioDone = [this](std::size_t b, int s, std::uint64_t n) { onIioDone(b, s, n); };
+    auto usbDone = [this](std::size_t b, int s, std::uint64_t n) { onUsbDone(b, s, n); };
+    auto iioPort = *iioZero ? pipeline::makeIioDmabufPort(loop_, *run->iio, run->blocks, iioDone,
+                                                          cyclic_, chained_)
+                            : pipeline::makeIioFileioPort(loop_, *run->iio, config_.direction,
+                                                          run->blocks, iioDone);
+    if (!iioPort)
+        return iioPort.takeError();
+    run->iioPort = std::move(*iioPort);
     auto usbPort = *usbZero ? pipeline::makeUsbDmabufPort(loop_, *run->endpoint, run->blocks,
                                                           usbDone, transferFlags)
                             : pipeline::makeUsbAioPort(loop_, *run->endpoint, config_.direction,
@@ -418,6 +424,8 @@ void PipelineStream::submitIio(std::size_t block, std::uint64_t bytes)
                 "IIO " + std::string(config_.direction == proto::Direction::Rx ? "read" : "write") +
                         " of block " + std::to_string(block) + " failed: " + errnoString(r),
                 true);
+    else if (chained_)
+        submitUsb(block, bytes);
 }
 
 void PipelineStream::submitUsb(std::size_t block, std::uint64_t bytes)
@@ -483,6 +491,8 @@ void PipelineStream::onIioDone(std::size_t block, int status, std::uint64_t byte
         counters_.iioErrors++;
         LOG(Stream, Warning) << "Stream " << config_.name << ": IIO block " << block
                              << " failed: " << errnoString(status);
+        // Its transfer, queued behind it, fails with its error: not a USB failure.
+        blockMeta_[block].iioFailed = chained_;
         blockFailed(iioFailRun_, "IIO", block, "IIO: " + errnoString(status));
         return;
     }
@@ -495,7 +505,8 @@ void PipelineStream::onIioDone(std::size_t block, int status, std::uint64_t byte
         if (starved)
             noteIioStarved(counters_.overruns, "overrun",
                            "fill (USB slower than the device; GET_STATS counts each time)");
-        submitUsb(block, bytes);
+        if (!chained_)
+            submitUsb(block, bytes);
     } else {
         counters_.bytes += bytes;
         counters_.blocks++;
@@ -597,6 +608,15 @@ void PipelineStream::onUsbDone(std::size_t block, int status, std::uint64_t byte
 {
     if (stopping_)
         return;
+    if (chained_) {
+        // The IIO blocks the transfer waited for (or ran behind), handed on first: their
+        // times, overruns and records come before the transfer's.
+        run_->iioPort->handOnSignalled();
+        if (stopping_ || !run_)
+            return;
+        if (std::exchange(blockMeta_[block].iioFailed, false))
+            return; // its IIO block failed, with this error, and was started again
+    }
     usbWatch_.done++;
     if (usbWatch_.idle) {
         usbWatch_.idle = false;
@@ -747,6 +767,12 @@ void PipelineStream::onWatchdog()
 {
     if (state_ != proto::StreamState::Running || stopping_ || !run_)
         return;
+    if (chained_) {
+        // Nothing else reads the IIO fences while the host reads nothing.
+        run_->iioPort->handOnSignalled();
+        if (stopping_ || !run_)
+            return;
+    }
     const auto now = Clock::now();
     // Not a cyclic run's: a cyclic DMABUF completes only when it is aborted, and a restart
     // would lose the waveform, which the host uploads once.

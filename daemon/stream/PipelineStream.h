@@ -165,7 +165,8 @@ private:
     bool stopping_ = false;
     bool cyclic_ = false; // this run plays one uploaded waveform again and again
     std::uint64_t cyclicBytes_ = 0;
-    bool usbShortNotOk_ = false;    // this run's DMABUF transfers carry pipeline::kOutTransferFlags
+    bool usbShortNotOk_ = false; // this run's DMABUF transfers carry pipeline::kOutTransferFlags
+    bool chained_ = false;       // this run's USB transfers are queued behind their IIO fences (RX)
     bool shortProbeLogged_ = false; // the kernel's lack of it was logged (once per stream)
 
     // Failed blocks in a row per side; a good block resets its side's run.
@@ -191,6 +192,8 @@ private:
         std::uint32_t lostMargin = 0;
         std::uint32_t bytes = 0;
         std::uint8_t flags = 0;
+        bool iioFailed = false; // chained_: the IIO block failed; its transfer's failure is not
+                                // the USB side's
     };
     std::vector<BlockMeta> blockMeta_;
     MetaSink *meta_ = nullptr; // this run's records go here (startWithMetadata())

@@ -52,6 +52,9 @@ iiousb_vm_test(kbug_ffs_double kbug_ffs_double)
 # Issue 14: DETACH cancels only the latest of two transfers of one DMABUF (0027).
 iiousb_vm_test(kbug_ffs_double_detach kbug_ffs_double_detach)
 iiousb_vm_test(kbug_ffs_double_in kbug_ffs_double_in)
+# 0028: a transfer queued behind the IIO fence (USB_FFS_DMABUF_TRANSFER_AFTER_FENCES), its
+# cancel paths and the callback racing DETACH and close.
+iiousb_vm_test(ffs_chain ffs_chain)
 # ... and reproduces it without them (bugs 1, 2, 6 on Debian's kernel; 3, 4, 5 need
 # lockdep or KASAN, so the debug kernel).
 iiousb_vm_regression(bug1_iio_dmabuf_read kbug_iio_dmabuf_read stock

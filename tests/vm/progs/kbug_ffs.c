@@ -33,6 +33,15 @@
  *                     0027 the second is accepted, and DETACH cancels only the
  *                     attachment's latest request: the first stays queued,
  *                     its fence pending, after DETACH returned.
+ *   kbug_ffs chain [N] USB_FFS_DMABUF_TRANSFER_AFTER_FENCES (0028) behind the
+ *                     fence of a DMABUF enqueued on iio-sim's ADC, held back
+ *                     with sim_stall: the transfer is queued once the IIO
+ *                     block completes (DETACH then dequeues it: ECONNRESET),
+ *                     DETACH and close cancel it before (ECANCELED), the IIO
+ *                     block's error fails it, an unbind before the IIO block
+ *                     completes fails it (ESHUTDOWN); then N rounds (default
+ *                     200) of the IIO completion racing DETACH or close.
+ *                     Needs iio-sim.
  *
  * The program sets up a configfs gadget with one FunctionFS function (two bulk
  * IN endpoints), binds it to the first UDC and waits for the host side of
@@ -51,6 +60,7 @@
 #include <linux/usb/functionfs.h>
 
 #include "kbug_common.h"
+#include "kbug_iio_dev.h"
 
 #define GADGET "/sys/kernel/config/usb_gadget/kbug"
 #define FFS_MOUNT "/tmp/kbug-ffs"
@@ -247,6 +257,34 @@ static int transfer(int ep, int dmabuf)
 static int detach(int ep, int dmabuf)
 {
 	return ffs_ioctl(ep, KBUG_FUNCTIONFS_DMABUF_DETACH, &dmabuf);
+}
+
+#define KBUG_FFS_TRANSFER_SYNC_FILE 0x2
+#define KBUG_FFS_TRANSFER_AFTER_FENCES 0x4
+
+/* A transfer queued behind the DMABUF's fences: its sync_file, or -errno. */
+static int transfer_after(int ep, int dmabuf)
+{
+	struct kbug_ffs_dmabuf_transfer_req req = {
+		.fd = dmabuf,
+		.length = DMABUF_SIZE,
+		.flags = KBUG_FFS_TRANSFER_SYNC_FILE | KBUG_FFS_TRANSFER_AFTER_FENCES,
+	};
+	int r = ioctl(ep, KBUG_FUNCTIONFS_DMABUF_TRANSFER, &req);
+
+	return r < 0 ? -errno : r;
+}
+
+/* The sync_file's status once it is not pending, or 0 after @ms. */
+static int wait_status(int sf, int ms)
+{
+	int status;
+
+	while ((status = kbug_sync_file_status(sf, NULL, 0)) == 0 && ms > 0) {
+		kbug_sleep_ms(10);
+		ms -= 10;
+	}
+	return status;
 }
 
 /* Bug 6: DETACH and TRANSFER after the UDC was unbound. */
@@ -568,6 +606,216 @@ static int test_double_detach(void)
 	return rc;
 }
 
+/* --- chain: USB_FFS_DMABUF_TRANSFER_AFTER_FENCES behind iio-sim's ADC --- */
+
+static int chain_bfd = -1;
+
+/*
+ * Enqueues the DMABUF on the ADC, which iio-sim holds back (sim_stall): the
+ * IIO fence stays pending until iio_release(). Returns a sync_file of it.
+ */
+static int iio_enqueue_held(int dmabuf)
+{
+	struct kbug_iio_dmabuf req = { .fd = (__u32)dmabuf, .bytes_used = DMABUF_SIZE };
+	int err, sf;
+
+	dev_attr_write("sim_stall", "1");
+	err = iio_ioctl(chain_bfd, KBUG_IIO_BUFFER_DMABUF_ENQUEUE_IOCTL, &req);
+	if (err)
+		kbug_die("IIO_BUFFER_DMABUF_ENQUEUE: %s", strerror(-err));
+	sf = kbug_export_sync_file(dmabuf);
+	if (kbug_sync_file_status(sf, NULL, 0) != 0)
+		kbug_die("the IIO block completed although iio-sim is stalled");
+	return sf;
+}
+
+/* Lets the ADC fill the block and waits for its fence: 1, or its error. */
+static int iio_release(int iio_sf)
+{
+	int status;
+
+	dev_attr_write("sim_stall", "0");
+	status = wait_status(iio_sf, 5000);
+	if (status == 0)
+		kbug_die("the IIO block did not complete within 5 s of the stall's end");
+	close(iio_sf);
+	return status;
+}
+
+/* A chained transfer on @ep; dies unless it returned a pending sync_file. */
+static int chained(int ep, int dmabuf)
+{
+	int sf = transfer_after(ep, dmabuf);
+
+	if (sf < 0)
+		kbug_die("TRANSFER with AFTER_FENCES: %s", strerror(-sf));
+	if (kbug_sync_file_status(sf, NULL, 0) != 0)
+		kbug_die("the chained transfer's fence signalled before the IIO block completed");
+	return sf;
+}
+
+static int expect(int sf, int want, const char *what)
+{
+	int status = wait_status(sf, 2000);
+
+	close(sf);
+	kbug_log("%s: fence %d (%s)", what, status, status < 0 ? strerror(-status) : "ok");
+	if (status == want)
+		return 0;
+	kbug_log("%s: expected %d", what, want);
+	return 1;
+}
+
+struct release_ctx {
+	int iio_sf;
+	int status;
+};
+
+static void *release_thread(void *arg)
+{
+	struct release_ctx *ctx = arg;
+
+	ctx->status = iio_release(ctx->iio_sf);
+	return NULL;
+}
+
+/* Rounds of the IIO completion (the callback queueing) racing DETACH or close. */
+static int chain_race(int *ep, int dmabuf, int rounds)
+{
+	int cancelled = 0, dequeued = 0, i, rc = 0;
+
+	for (i = 0; i < rounds && !rc; i++) {
+		struct release_ctx ctx = { .iio_sf = iio_enqueue_held(dmabuf) };
+		int sf = chained(*ep, dmabuf);
+		pthread_t thread;
+		int status, err;
+
+		if (pthread_create(&thread, NULL, release_thread, &ctx))
+			kbug_die("pthread_create");
+		if (i % 4 == 3) {
+			close(*ep);
+			*ep = ep_open(1);
+		} else if ((err = detach(*ep, dmabuf))) {
+			kbug_die("DETACH: %s", strerror(-err));
+		}
+		pthread_join(thread, NULL);
+		if (ctx.status != 1)
+			kbug_die("round %d: the IIO block failed: %s", i, strerror(-ctx.status));
+		status = wait_status(sf, 2000);
+		close(sf);
+		if (status == -ECANCELED) {
+			cancelled++;
+		} else if (status == -ECONNRESET) {
+			dequeued++;
+		} else {
+			kbug_log("round %d: fence %d, expected %d (cancelled while waiting) or %d (dequeued)",
+				 i, status, -ECANCELED, -ECONNRESET);
+			rc = 1;
+		}
+		attach(*ep, dmabuf);
+	}
+	kbug_log("%d rounds of the IIO completion racing DETACH/close: %d cancelled while waiting, %d dequeued once queued",
+		 i, cancelled, dequeued);
+	return rc;
+}
+
+static int test_chain(int rounds)
+{
+	int dmabuf = kbug_dmabuf_alloc(DMABUF_SIZE);
+	int ep1 = ep_open(1);
+	int err, iio_sf, sf, status, rc = 0;
+	char path[400];
+
+	find_device("iio-sim-adc");
+	setup_channels("in", 4, 1024);
+	snprintf(path, sizeof(path), "%s/sampling_frequency", sysdir);
+	kbug_must_write(path, "0");
+	chain_bfd = buffer_fd();
+	err = iio_ioctl(chain_bfd, KBUG_IIO_BUFFER_DMABUF_ATTACH_IOCTL, &dmabuf);
+	if (err)
+		kbug_die("IIO_BUFFER_DMABUF_ATTACH: %s", strerror(-err));
+	dev_attr_write("sim_stall", "1");
+	buffer_enable(1);
+	attach(ep1, dmabuf);
+
+	/* Without the flag, a non-blocking TRANSFER cannot wait for the ADC. */
+	iio_sf = iio_enqueue_held(dmabuf);
+	err = transfer(ep1, dmabuf);
+	kbug_log("TRANSFER without AFTER_FENCES while the IIO block is pending: %s",
+		 err ? strerror(-err) : "queued");
+	if (err != -EBUSY)
+		kbug_die("expected EBUSY");
+
+	/* Queued once the IIO block completed: DETACH then dequeues it. */
+	sf = chained(ep1, dmabuf);
+	kbug_sleep_ms(200);
+	if (kbug_sync_file_status(sf, NULL, 0) != 0)
+		kbug_die("the chained transfer ended while the IIO block was pending");
+	status = iio_release(iio_sf);
+	if (status != 1)
+		kbug_die("the IIO block failed: %s", strerror(-status));
+	kbug_sleep_ms(200);
+	if (kbug_sync_file_status(sf, NULL, 0) != 0)
+		kbug_die("the chained transfer ended, but the host reads nothing");
+	if (detach(ep1, dmabuf))
+		kbug_die("DETACH: %s", strerror(errno));
+	rc |= expect(sf, -ECONNRESET, "queued after the IIO block, then DETACH");
+	attach(ep1, dmabuf);
+
+	/* DETACH while it waits: cancelled, and the IIO completion finds nothing to queue. */
+	iio_sf = iio_enqueue_held(dmabuf);
+	sf = chained(ep1, dmabuf);
+	if (detach(ep1, dmabuf))
+		kbug_die("DETACH: %s", strerror(errno));
+	if (iio_release(iio_sf) != 1)
+		kbug_die("the IIO block failed");
+	rc |= expect(sf, -ECANCELED, "DETACH while waiting for the IIO block");
+	attach(ep1, dmabuf);
+
+	/* Closing the endpoint file while it waits. */
+	iio_sf = iio_enqueue_held(dmabuf);
+	sf = chained(ep1, dmabuf);
+	close(ep1);
+	if (iio_release(iio_sf) != 1)
+		kbug_die("the IIO block failed");
+	rc |= expect(sf, -ECANCELED, "closing the endpoint while waiting for the IIO block");
+	ep1 = ep_open(1);
+	attach(ep1, dmabuf);
+
+	/* The IIO block fails (the buffer is disabled): so does the transfer. */
+	iio_sf = iio_enqueue_held(dmabuf);
+	sf = chained(ep1, dmabuf);
+	buffer_enable(0);
+	status = wait_status(iio_sf, 2000);
+	close(iio_sf);
+	kbug_log("IIO block aborted by disabling the buffer: fence %d", status);
+	if (status >= 0)
+		kbug_die("expected the IIO block to fail");
+	rc |= expect(sf, status, "the IIO block failed");
+	if (wait_status(sf = kbug_export_sync_file(dmabuf), 2000) <= 0)
+		kbug_die("fences left pending on the DMABUF");
+	close(sf);
+	buffer_enable(1);
+
+	if (!rc)
+		rc = chain_race(&ep1, dmabuf, rounds);
+
+	/* The endpoint disabled (unbind) while it waits: ESHUTDOWN once the block is in. */
+	iio_sf = iio_enqueue_held(dmabuf);
+	sf = chained(ep1, dmabuf);
+	udc_unbind();
+	kbug_sleep_ms(100);
+	if (iio_release(iio_sf) != 1)
+		kbug_die("the IIO block failed");
+	rc |= expect(sf, -ESHUTDOWN, "the endpoint disabled while waiting for the IIO block");
+
+	buffer_enable(0);
+	close(ep1);
+	close(chain_bfd);
+	close(dmabuf);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -575,9 +823,10 @@ int main(int argc, char **argv)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (strcmp(mode, "unbind") && strcmp(mode, "fence") && strcmp(mode, "abort") &&
-	    strcmp(mode, "double") && strcmp(mode, "double-detach") && strcmp(mode, "contend")) {
+	    strcmp(mode, "double") && strcmp(mode, "double-detach") && strcmp(mode, "contend") &&
+	    strcmp(mode, "chain")) {
 		fprintf(stderr,
-			"usage: kbug_ffs unbind|fence|contend|abort [ROUNDS]|double|double-detach\n");
+			"usage: kbug_ffs unbind|fence|contend|abort [ROUNDS]|double|double-detach|chain [ROUNDS]\n");
 		return 2;
 	}
 	first_udc();
@@ -594,6 +843,8 @@ int main(int argc, char **argv)
 		rc = test_double_detach();
 	else if (!strcmp(mode, "contend"))
 		rc = test_contend();
+	else if (!strcmp(mode, "chain"))
+		rc = test_chain(argc > 2 ? atoi(argv[2]) : 200);
 	else
 		rc = test_abort(argc > 2 ? atoi(argv[2]) : 500);
 

@@ -57,7 +57,6 @@
  *
  * Exit status 0 when the kernel behaved as fixed, 1 otherwise.
  */
-#include <dirent.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -67,80 +66,12 @@
 
 #include "iiosim_pattern.h"
 #include "kbug_common.h"
+#include "kbug_iio_dev.h"
 
 #define CHANNELS 4
 #define SET_BYTES (2 * CHANNELS)
 #define LENGTH 1024 /* sample sets: two fileio blocks of LENGTH / 2 sets */
 #define BLOCK_BYTES (SET_BYTES * LENGTH / 2)
-
-static char sysdir[300];
-static int devfd = -1;
-
-static void find_device(const char *name)
-{
-	DIR *d = opendir("/sys/bus/iio/devices");
-	struct dirent *e;
-	char path[320], buf[64];
-
-	if (!d)
-		kbug_die("no /sys/bus/iio/devices: %s", strerror(errno));
-	while ((e = readdir(d))) {
-		if (strncmp(e->d_name, "iio:device", 10))
-			continue;
-		snprintf(path, sizeof(path), "/sys/bus/iio/devices/%s/name", e->d_name);
-		if (!kbug_read_file(path, buf, sizeof(buf)) && !strcmp(buf, name)) {
-			snprintf(sysdir, sizeof(sysdir), "/sys/bus/iio/devices/%s", e->d_name);
-			snprintf(path, sizeof(path), "/dev/%s", e->d_name);
-			devfd = open(path, O_RDWR | O_CLOEXEC);
-			if (devfd < 0)
-				kbug_die("open %s: %s", path, strerror(errno));
-			break;
-		}
-	}
-	closedir(d);
-	if (devfd < 0)
-		kbug_die("no IIO device named %s (is iio-sim loaded?)", name);
-}
-
-static void attr_write(const char *attr, const char *val)
-{
-	char path[400];
-
-	snprintf(path, sizeof(path), "%s/buffer0/%s", sysdir, attr);
-	kbug_must_write(path, val);
-}
-
-static void buffer_enable(int on)
-{
-	attr_write("enable", on ? "1" : "0");
-}
-
-/* `dir`: "in" (the ADC) or "out" (the DAC); length in sample sets. */
-static void setup_channels(const char *dir, int length)
-{
-	char attr[64], len[16];
-	int i;
-
-	buffer_enable(0);
-	for (i = 0; i < CHANNELS; i++) {
-		snprintf(attr, sizeof(attr), "%s_voltage%d_en", dir, i);
-		attr_write(attr, "1");
-	}
-	snprintf(len, sizeof(len), "%d", length);
-	attr_write("length", len);
-}
-
-/* The buffer fd (IIO_BUFFER_GET_FD_IOCTL), non-blocking. */
-static int buffer_fd(void)
-{
-	int fd = 0;
-
-	if (ioctl(devfd, KBUG_IIO_BUFFER_GET_FD_IOCTL, &fd))
-		kbug_die("IIO_BUFFER_GET_FD_IOCTL: %s", strerror(errno));
-	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK))
-		kbug_die("O_NONBLOCK: %s", strerror(errno));
-	return fd;
-}
 
 /*
  * Reads exactly len bytes with poll() and non-blocking read(): 0, or the
@@ -197,11 +128,6 @@ static int check_from_start(const void *buf, size_t len, const char *what)
 		 what, (unsigned long long)bad, len, (long long)first,
 		 (long long)(first / BLOCK_BYTES), BLOCK_BYTES);
 	return 1;
-}
-
-static int iio_ioctl(int fd, unsigned long req, void *arg)
-{
-	return ioctl(fd, req, arg) ? -errno : 0;
 }
 
 /* Bug 1 (and the deferred release after DETACH). */
@@ -379,7 +305,6 @@ static int test_readers(void)
 	return rc;
 }
 
-static void dev_attr_write(const char *attr, const char *val);
 static int dmabuf_fences(int dmabuf, char *driver, size_t len);
 
 /*
@@ -639,7 +564,7 @@ static int test_read_removed(int cycles)
 		if (c) {
 			kbug_must_write("/sys/bus/platform/drivers/iio-sim/bind", "iio-sim");
 			find_device("iio-sim-adc");
-			setup_channels("in", LENGTH);
+			setup_channels("in", CHANNELS, LENGTH);
 		}
 		bfd = buffer_fd();
 		buffer_enable(1);
@@ -674,15 +599,6 @@ static int test_read_removed(int cycles)
 		 " another error before ENODEV", c, RACE_READERS, reads, others);
 	kbug_must_write("/sys/bus/platform/drivers/iio-sim/bind", "iio-sim");
 	return rc;
-}
-
-/* A device attribute of iio-sim (sim_stall...). */
-static void dev_attr_write(const char *attr, const char *val)
-{
-	char path[400];
-
-	snprintf(path, sizeof(path), "%s/%s", sysdir, attr);
-	kbug_must_write(path, val);
 }
 
 /* Status of the DMABUF's fences now (1 all signalled, 0 one pending, <0 error). */
@@ -755,7 +671,7 @@ int main(int argc, char **argv)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	find_device(out ? "iio-sim-dac" : "iio-sim-adc");
-	setup_channels(out ? "out" : "in", strcmp(mode, "readers") ? LENGTH : READERS_LENGTH);
+	setup_channels(out ? "out" : "in", CHANNELS, strcmp(mode, "readers") ? LENGTH : READERS_LENGTH);
 
 	if (out)
 		rc = test_requeue_out();

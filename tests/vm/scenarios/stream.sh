@@ -56,9 +56,15 @@ for side in IIO USB; do
 	mode=$IIO_MODE
 	[ $side = USB ] && mode=$USB_MODE
 	[ "$mode" = zero-copy ] || continue
-	grep -q "Stream rx0 started: .*$side side zero-copy (own fences)" "$DAEMON_LOG" ||
+	grep -q "Stream rx0 started: .*$side side zero-copy (own fences" "$DAEMON_LOG" ||
 		{ daemon_show_log; die "rx0's $side side does not take its fences from the ioctl"; }
 done
+# Both sides zero-copy: each USB transfer is queued behind its IIO fence by f_fs
+# (kernel-patches 0028), so the daemon wakes once per block.
+if [ "$IIO_MODE" = zero-copy ] && [ "$USB_MODE" = zero-copy ]; then
+	grep -q "Stream rx0 started: .*USB side zero-copy (own fences, each transfer queued behind its IIO fence" \
+		"$DAEMON_LOG" || { daemon_show_log; die "rx0's USB transfers are not queued behind the IIO fences"; }
+fi
 daemon_expect "rx0 USB errors" "$(stat_field rx0 usb_errors)" "0"
 daemon_expect "rx0 IIO errors" "$(stat_field rx0 iio_errors)" "0"
 
