@@ -236,3 +236,47 @@ TEST_F(JobQueueTest, DoneCallbackPushesMore)
 }
 
 } // namespace
+
+// Unwatched fences (an IIO port whose USB transfers are queued behind its fences): the loop
+// never hands them on, however long it runs; handOnSignalled() does, from the caller, the
+// signalled ones at the head only, in order.
+TEST_F(JobQueueTest, UnwatchedFencesHandedOnOnlyWhenAsked)
+{
+    FakeFence f0, f1, f2;
+    ASSERT_TRUE(queue->pushFence(0, 4096, f0.take(), 0, false));
+    ASSERT_TRUE(queue->pushFence(1, 4096, f1.take(), 0, false));
+    ASSERT_TRUE(queue->pushFence(2, 4096, f2.take(), 0, false));
+
+    queue->handOnSignalled();
+    EXPECT_TRUE(done.empty()) << "a pending fence handed on";
+
+    f0.signal();
+    f2.signal();
+    test::runFor(*loop, std::chrono::milliseconds(50));
+    EXPECT_TRUE(done.empty()) << "the loop watched an unwatched fence";
+
+    queue->handOnSignalled();
+    ASSERT_EQ(done.size(), 1u) << "only the head is signalled (block 2 waits behind 1)";
+    EXPECT_EQ(std::get<0>(done[0]), 0u);
+    EXPECT_EQ(std::get<1>(done[0]), notASyncFileError());
+
+    f1.signal();
+    queue->handOnSignalled();
+    ASSERT_EQ(done.size(), 3u);
+    EXPECT_EQ(std::get<0>(done[1]), 1u);
+    EXPECT_EQ(std::get<0>(done[2]), 2u);
+    EXPECT_TRUE(queue->empty());
+}
+
+TEST_F(JobQueueTest, HandOnSignalledSurvivesTheDoneCallbackDestroyingTheQueue)
+{
+    FakeFence f0, f1;
+    ASSERT_TRUE(queue->pushFence(0, 4096, f0.take(), 0, false));
+    ASSERT_TRUE(queue->pushFence(1, 4096, f1.take(), 0, false));
+    f0.signal();
+    f1.signal();
+    onDone = [this] { queue.reset(); };
+    queue->handOnSignalled();
+    EXPECT_EQ(done.size(), 1u) << "a job handed on after the queue was destroyed";
+    EXPECT_EQ(queue, nullptr);
+}
