@@ -40,7 +40,8 @@
  *                     DETACH and close cancel it before (ECANCELED), the IIO
  *                     block's error fails it, an unbind before the IIO block
  *                     completes fails it (ESHUTDOWN); then N rounds (default
- *                     200) of the IIO completion racing DETACH or close.
+ *                     200) of the IIO completion racing DETACH or close, and
+ *                     N/20 of it racing an unbind.
  *                     Needs iio-sim.
  *
  * The program sets up a configfs gadget with one FunctionFS function (two bulk
@@ -719,6 +720,50 @@ static int chain_race(int *ep, int dmabuf, int rounds)
 	return rc;
 }
 
+struct release_after_ctx {
+	int iio_sf;
+	unsigned int delay_us;
+	int status;
+};
+
+static void *release_after(void *arg)
+{
+	struct release_after_ctx *ctx = arg;
+
+	usleep(ctx->delay_us);
+	ctx->status = iio_release(ctx->iio_sf);
+	return NULL;
+}
+
+/*
+ * Rounds of the IIO completion (the callback) racing the unbind, which
+ * disables the endpoint and then drains f_fs's completion workqueue: a
+ * transfer that was never queued must not be cleaned up on that queue
+ * (WARN in __queue_work() during the drain). Starts and ends unbound.
+ */
+static int chain_unbind_race(int ep, int dmabuf, int rounds)
+{
+	int i, rc = 0;
+
+	for (i = 0; i < rounds; i++) {
+		struct release_after_ctx ctx = { .delay_us = (unsigned int)(i * 373) % 3000 };
+		pthread_t thread;
+		int sf;
+
+		udc_bind();
+		ctx.iio_sf = iio_enqueue_held(dmabuf);
+		sf = chained(ep, dmabuf);
+		if (pthread_create(&thread, NULL, release_after, &ctx))
+			kbug_die("pthread_create");
+		udc_unbind();
+		pthread_join(thread, NULL);
+		if (ctx.status != 1)
+			kbug_die("round %d: the IIO block failed: %s", i, strerror(-ctx.status));
+		rc |= expect(sf, -ESHUTDOWN, "the unbind racing the IIO block");
+	}
+	return rc;
+}
+
 static int test_chain(int rounds)
 {
 	int dmabuf = kbug_dmabuf_alloc(DMABUF_SIZE);
@@ -808,6 +853,8 @@ static int test_chain(int rounds)
 	if (iio_release(iio_sf) != 1)
 		kbug_die("the IIO block failed");
 	rc |= expect(sf, -ESHUTDOWN, "the endpoint disabled while waiting for the IIO block");
+	if (!rc)
+		rc = chain_unbind_race(ep1, dmabuf, rounds / 20);
 
 	buffer_enable(0);
 	close(ep1);

@@ -3,7 +3,8 @@
 # sim_stall). It must wait in the kernel, not in the ioctl, be queued once the IIO block
 # completes, fail with the IIO block's error, be cancelled by DETACH and close
 # (ECANCELED) and fail once the endpoint was disabled (ESHUTDOWN); then rounds of the IIO
-# completion racing DETACH and close (optional argument, default 200). On the debug
+# completion racing DETACH and close (optional argument, default 200), and a twentieth
+# of that racing an unbind (which drains f_fs's completion workqueue). On the debug
 # kernel lockdep and KASAN watch the fence callback's locking.
 . /lib/iiousb/functions.sh
 load_udc
