@@ -642,8 +642,8 @@ static int run_hazards(struct hz *h)
     check_err(ffs_dmabuf_transfer(h->ep_in, a.fd, 0, 0), -EINVAL, "TRANSFER of length 0");
     check_err(ffs_dmabuf_transfer(h->ep_in, a.fd, size + 1, 0), -EINVAL,
               "TRANSFER longer than the DMABUF");
-    /* Bits 0 and 1 are kernel-patches 0024/0025's flags: bit 2 is unknown to every f_fs. */
-    check_err(ffs_dmabuf_transfer(h->ep_in, a.fd, 4096, 4), -EINVAL, "TRANSFER with flags 4");
+    /* Bits 0 to 2 are kernel-patches 0024/0025/0028's flags: bit 3 is unknown to every f_fs. */
+    check_err(ffs_dmabuf_transfer(h->ep_in, a.fd, 4096, 8), -EINVAL, "TRANSFER with flags 8");
     check_err(ffs_dmabuf_transfer(h->ep_in, a.fd, 4096, 0x80000000u), -EINVAL,
               "TRANSFER with flags 0x80000000");
     check_err(ffs_dmabuf_transfer(h->ep_in, pipefd[0], 4096, 0), -EINVAL, "TRANSFER of a pipe");
