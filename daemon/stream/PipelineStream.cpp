@@ -604,6 +604,12 @@ void PipelineStream::noteIioStarved(std::uint64_t &counter, const char *event, c
             << "Stream " << config_.name << ": the IIO device ran out of blocks to " << what;
 }
 
+bool PipelineStream::handOnChainedIio()
+{
+    run_->iioPort->handOnSignalled();
+    return !stopping_ && run_;
+}
+
 void PipelineStream::onUsbDone(std::size_t block, int status, std::uint64_t bytes)
 {
     if (stopping_)
@@ -611,8 +617,7 @@ void PipelineStream::onUsbDone(std::size_t block, int status, std::uint64_t byte
     if (chained_) {
         // The IIO blocks the transfer waited for (or ran behind), handed on first: their
         // times, overruns and records come before the transfer's.
-        run_->iioPort->handOnSignalled();
-        if (stopping_ || !run_)
+        if (!handOnChainedIio())
             return;
         if (std::exchange(blockMeta_[block].iioFailed, false))
             return; // its IIO block failed, with this error, and was started again
@@ -767,12 +772,9 @@ void PipelineStream::onWatchdog()
 {
     if (state_ != proto::StreamState::Running || stopping_ || !run_)
         return;
-    if (chained_) {
-        // Nothing else reads the IIO fences while the host reads nothing.
-        run_->iioPort->handOnSignalled();
-        if (stopping_ || !run_)
-            return;
-    }
+    // Nothing else reads the IIO fences while the host reads nothing.
+    if (chained_ && !handOnChainedIio())
+        return;
     const auto now = Clock::now();
     // Not a cyclic run's: a cyclic DMABUF completes only when it is aborted, and a restart
     // would lose the waveform, which the host uploads once.

@@ -141,6 +141,9 @@ private:
     // The progress watchdog (see the top). Created at the first start, on while running.
     Result<void> armWatchdog();
     void onWatchdog();
+    // chained_: hands on the IIO blocks whose fences have signalled (onIioDone()); false if
+    // that stopped the run.
+    bool handOnChainedIio();
     void iioStalled(Clock::duration stalled);
 
     struct SideWatch {
