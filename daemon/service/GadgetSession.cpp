@@ -287,14 +287,50 @@ void GadgetSession::onUevent(const Uevent &ev)
         return;
     if (ev.action == "add") {
         LOG(Session, Info) << "UDC " << ev.name() << " appeared";
-        if (auto r = tryBind(); !r)
-            LOG(Session, Error) << r.error().message;
-        else if (bound())
-            LOG(Session, Notice).field(log::kEvent, "udc-bound")
-                    << "Gadget '" << config_.gadget.name << "' bound to " << boundUdc_;
+        appearedUdc_ = ev.name();
+        bindRetries_ = 0;
+        bindAppeared();
     } else if (ev.action == "remove") {
         LOG(Session, Info) << "UDC " << ev.name() << " went away";
     }
+}
+
+void GadgetSession::bindAppeared()
+{
+    // usb_add_gadget() (drivers/usb/gadget/udc/core.c) adds the UDC's class device, whose
+    // uevent brings us here, before the gadget device a gadget driver binds to: a bind in
+    // between finds no gadget device and fails with EBUSY ("couldn't find an available UDC
+    // or it's busy"). That window is short; 40 tries 50 ms apart cover a slow machine.
+    constexpr unsigned kTries = 40;
+    constexpr auto kInterval = std::chrono::milliseconds(50);
+    auto r = tryBind();
+    if (!r && r.error().code == -EBUSY && ++bindRetries_ < kTries) {
+        if (bindRetries_ == 1)
+            LOG(Session, Debug) << r.error().message << ": UDC " << appearedUdc_
+                                << " not ready for a gadget yet, trying again";
+        if (bindRetry_) {
+            bindRetry_->setEnabled(true);
+            return;
+        }
+        // (Disabled, not destroyed, when done: this runs from its handler.)
+        auto t = loop_->addPeriodicTimer(kInterval, [this] { bindAppeared(); });
+        if (t) {
+            bindRetry_ = std::move(*t);
+            return;
+        }
+        LOG(Session, Error) << t.error().message;
+    }
+    if (bindRetry_)
+        bindRetry_->setEnabled(false);
+    if (!r)
+        LOG(Session, Error) << r.error().message
+                            << (bindRetries_ > 1
+                                        ? " (tried " + std::to_string(bindRetries_) +
+                                                  " times since UDC " + appearedUdc_ + " appeared)"
+                                        : std::string());
+    else if (bound())
+        LOG(Session, Notice).field(log::kEvent, "udc-bound")
+                << "Gadget '" << config_.gadget.name << "' bound to " << boundUdc_;
 }
 
 std::string GadgetSession::status() const
@@ -323,11 +359,20 @@ void GadgetSession::onUnbind()
     // configfs and binds the gadget again when it comes back; a UDC that appears under
     // another name is bound from its uevent), or someone unbound the gadget by hand
     // (configfs's UDC attribute is empty): that is respected until the gadget is bound
-    // again by hand or the daemon restarts.
+    // again by hand or the daemon restarts. A bind of ours that failed can end in an
+    // UNBIND too, of a gadget never bound as far as we know (f_fs drops a BIND event that
+    // an UNBIND follows): the kernel found the UDC's gadget device between its EBUSY check
+    // and its cleanup (bindAppeared()). That is no unbind by hand.
+    if (boundUdc_.empty()) {
+        LOG(Session, Debug) << "FunctionFS UNBIND of a gadget not bound (a bind that failed)";
+        enabled_ = false;
+        addressesKnown_ = false;
+        return;
+    }
     unboundByHand_ = gadget_->udcAttribute().empty();
     LOG(Session, Notice).field(log::kEvent, "udc-unbound")
-            << "FunctionFS UNBIND: gadget '" << config_.gadget.name << "' is no longer bound"
-            << (boundUdc_.empty() ? std::string() : " to " + boundUdc_)
+            << "FunctionFS UNBIND: gadget '" << config_.gadget.name << "' is no longer bound to "
+            << boundUdc_
             << (unboundByHand_ ? " (unbound through configfs: not binding it again)"
                                : " (its UDC went away: waiting for it)");
     boundUdc_.clear();

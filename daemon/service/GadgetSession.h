@@ -75,6 +75,10 @@ private:
     bool anyStreamSendsMetadata() const;
     // Binds the gadget to a UDC unless it is bound or the kernel is about to bind it again.
     Result<void> tryBind();
+    // tryBind() for a UDC that just appeared: the kernel announces the UDC before it
+    // registers the UDC's gadget device, and a bind in between fails with EBUSY, so that
+    // one is tried again for a while.
+    void bindAppeared();
     void onUevent(const Uevent &event);
 
     Config config_;
@@ -93,6 +97,9 @@ private:
     bool waitingLogged_ = false;
     bool unboundByHand_ = false;
     std::unique_ptr<UeventMonitor> uevents_;
+    EventSourcePtr bindRetry_; // bindAppeared()'s timer (enabled while it waits)
+    std::string appearedUdc_;
+    unsigned bindRetries_ = 0;
     bool enabled_ = false;
     bool addressesKnown_ = false;
     EventLoop *loop_ = nullptr;

@@ -3,15 +3,19 @@
 # (its platform device unbound from the driver, as a UDC driver reload or an OTG role switch
 # does) and coming back, then the UDC module unloaded and loaded again between streams.
 # Each time the gadget comes back, the host enumerates it and a capture is verified from
-# its first byte; the daemon's fd and DMABUF counts come back to their baseline.
+# its first byte; the daemon's fd and DMABUF counts come back to their baseline. Then FRESH
+# times (3) the daemon starts again before any UDC and binds the UDC when it is loaded: the
+# kernel announces a UDC before its gadget device can take a gadget (usb_add_gadget()), and a
+# bind in between fails with EBUSY, which the daemon tries again (CI met that window once).
 # (dummy_hcd is the host controller too: unloading it while the host tool has usbfs memory
 # mapped oopses in usbcore's hcd_buffer_free_pages() at munmap, a host-side bug unrelated
 # to the gadget; the module is therefore unloaded only while no host program runs.)
-# Argument: ROUNDS.
+# Arguments: ROUNDS FRESH.
 . /lib/iiousb/functions.sh
 . /scenarios/_daemon.sh
 
 ROUNDS=${1:-2}
+FRESH=${2:-3}
 daemon_setup
 [ "$DAEMON_SIM" = 1 ] || die "iio-sim is needed"
 ss=0
@@ -28,15 +32,20 @@ rmmod dummy_hcd || die "rmmod dummy_hcd"
 [ -z "$(ls /sys/class/udc)" ] || die "a UDC is left: $(ls /sys/class/udc)"
 
 sed -e 's/sampling_frequency: .*/sampling_frequency: 0/' "$DAEMON_CONF" > /tmp/iiousbd.yaml
+# start_waiting: iiousbd started while there is no UDC; returns once it is READY and waiting.
+start_waiting() {
+	readies=$(cat "$DAEMON_LOG" 2> /dev/null | grep -c 'Ready: gadget waiting for a UDC')
+	iiousbd --config /tmp/iiousbd.yaml --log-level debug >> "$DAEMON_LOG" 2>&1 &
+	DAEMON_PID=$!
+	n=0
+	until [ "$(grep -c 'Ready: gadget waiting for a UDC' "$DAEMON_LOG")" -gt "$readies" ]; do
+		n=$((n + 1))
+		[ $n -le 300 ] && kill -0 $DAEMON_PID 2> /dev/null || { daemon_show_log; die "no 'Ready: gadget waiting for a UDC'"; }
+		sleep 0.1
+	done
+}
 t0=$(now)
-iiousbd --config /tmp/iiousbd.yaml --log-level debug >> "$DAEMON_LOG" 2>&1 &
-DAEMON_PID=$!
-n=0
-until grep -q 'Ready: gadget waiting for a UDC' "$DAEMON_LOG"; do
-	n=$((n + 1))
-	[ $n -le 300 ] && kill -0 $DAEMON_PID 2> /dev/null || { daemon_show_log; die "no 'Ready: gadget waiting for a UDC'"; }
-	sleep 0.1
-done
+start_waiting
 grep -q 'waiting for any free UDC to appear' "$DAEMON_LOG" || { daemon_show_log; die "no 'waiting for' line"; }
 daemon_expect "UDC while there is none" "$(cat "$DAEMON_GADGET/UDC")" ""
 log "no UDC at start: READY in $(elapsed "$t0" "$(now)")s, gadget set up and waiting"
@@ -93,4 +102,20 @@ while [ $round -le "$ROUNDS" ]; do
 done
 daemon_show_log | grep -E 'UDC|BIND|Ready|udc' | grep -v -E "(Answered|Acknowledged) "
 daemon_stop_and_check_clean
+
+fresh=1
+while [ $fresh -le "$FRESH" ]; do
+	rmmod dummy_hcd || die "fresh bind $fresh: rmmod dummy_hcd"
+	start_waiting
+	bound=$(grep -c "Gadget 'iiousb' bound to" "$DAEMON_LOG")
+	t0=$(now)
+	load_udc_module
+	daemon_wait_host
+	daemon_wait_log "Gadget 'iiousb' bound to" $((bound + 1)) "fresh bind $fresh"
+	log "fresh bind $fresh: UDC loaded after the daemon started, bound and enumerated in $(elapsed "$t0" "$(now)")s"
+	daemon_stop_and_check_clean
+	fresh=$((fresh + 1))
+done
+! grep -q 'error session: Failed to bind' "$DAEMON_LOG" || { daemon_show_log; die "a bind failed"; }
+log "fresh binds: $((FRESH + 1)), $(grep -c 'not ready for a gadget yet' "$DAEMON_LOG") of them tried again after EBUSY"
 log "daemon_hotplug: PASS ($ROUNDS rounds, fds $DAEMON_FDS_BEFORE, DMABUFs $DAEMON_DMABUFS_BEFORE)"
