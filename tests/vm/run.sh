@@ -271,5 +271,13 @@ if [ -n "$bad" ]; then
 	echo "$bad" >&2
 	exit 1
 fi
+if [ "$result" != 0 ]; then
+	# The kernel's log comes last on the console and can be long (the debug kernel's): a
+	# recap of what failed, for a reader who sees only the output's tail (CI's summary).
+	echo "run.sh: recap of $scenario: its last steps, its FAIL lines, the daemon's last lines"
+	tr -d '\r' < "$log" | grep -E '^\[[0-9]+\.[0-9]{2}\] ' | tail -n 8 | sed 's/^/run.sh: | /' || true
+	tr -d '\r' < "$log" | grep -E '^(FAIL|iiousb-vm: scenario finished)' | sed 's/^/run.sh: | /' || true
+	tr -d '\r' < "$log" | grep -E '^  iiousbd\| ' | tail -n 25 | sed 's/^/run.sh: | /' || true
+fi
 printf 'run.sh: %s finished with status %s in %.1fs\n' "$scenario" "$result" "$elapsed"
 exit "$result"
