@@ -18,7 +18,7 @@
 #   daemon_ep0_fault 1000 10000 10 1 3 256   1000 abandoned control transfers, 10 000 random SETUPs
 #   stream_disconnect 100 unbind / 100 soft  100 host disconnects mid-stream per method
 #   daemon_cycles 100 30 10                  100 START/STOP cycles, 10 SIGKILLs, a 30 s stall
-#   daemon_hotplug 20                        20 UDC unbind/bind mid-stream + module reloads
+#   daemon_hotplug 20 50                     20 UDC unbind/bind mid-stream + module reloads, 50 fresh binds
 #   daemon_iio_busy                          once
 #   daemon_iio_hotplug 20 / 20 copy          iio-sim unbound and bound again mid-stream, 20 times
 #   stream_tx_short                          short and zero-length tx transfers, once
@@ -71,7 +71,7 @@ else
 		"stream_disconnect|3600|stream_disconnect 100 unbind"
 		"stream_disconnect_soft|3600|stream_disconnect 100 soft"
 		"daemon_cycles|3600|daemon_cycles 100 30 10"
-		"daemon_hotplug|3600|daemon_hotplug 20"
+		"daemon_hotplug|3600|daemon_hotplug 20 50"
 		"daemon_iio_busy|300|daemon_iio_busy"
 		"daemon_iio_hotplug|3600|daemon_iio_hotplug 20"
 		"daemon_iio_hotplug_copy|3600|daemon_iio_hotplug 20 copy"
