@@ -179,7 +179,17 @@ pull() {
 echo 10000 > "$adc/sampling_frequency"
 iio_readdev -u usb: -b 16384 -s 1048576 iio-sim-adc > /dev/null 2> /tmp/pulled.err &
 victim=$!
-sleep 1
+# Pulled once the client's buffer is enabled, and a little after: its first READBUF then
+# waits for a block (1.6 s at 10 kS/s). (A fixed second was not enough on a loaded machine
+# with the debug kernel: the client had not opened its pipe yet.)
+n=0
+until [ "$(cat "$adc/buffer/enable")" = 1 ]; do
+	kill -0 $victim 2>/dev/null || { cat /tmp/pulled.err; die "iio_readdev ended before its buffer was enabled"; }
+	n=$((n + 1))
+	[ $n -le 300 ] || { daemon_show_log; die "iio_readdev's buffer not enabled after 30 s"; }
+	sleep 0.1
+done
+sleep 0.5
 kill -0 $victim 2>/dev/null || { cat /tmp/pulled.err; die "iio_readdev ended before the pull"; }
 pull disconnect
 wait $victim
