@@ -141,6 +141,9 @@ public:
 
     // The streams moved `bytes` (one count per stream, in order): the records of their last
     // blocks come after the data, so wait a little for them, then take the transfers back.
+    // (Up to a second: where the daemon queues each transfer behind its IIO fence, a
+    // block's record leaves only once the daemon has seen the block's transfer complete,
+    // and a loaded board takes longer than 200 ms for the last few.)
     void finish(std::span<const std::uint64_t> bytes)
     {
         auto waiting = [&] {
@@ -153,7 +156,7 @@ public:
             }
             return false;
         };
-        const auto until = Clock::now() + std::chrono::milliseconds(200);
+        const auto until = Clock::now() + std::chrono::seconds(1);
         while (Clock::now() < until && waiting()) {
             timeval tv{0, 20 * 1000};
             libusb_handle_events_timeout_completed(session_.context(), &tv, nullptr);
