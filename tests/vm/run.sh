@@ -223,10 +223,13 @@ console_has() {
 boot_once() {
 	: > "$log"
 	set +e
+	# The console goes through tee on fd 7; its pid is kept to wait for its last lines.
+	exec 7> >(tee "$log")
+	local teepid=$!
 	timeout -k 10 "$timeout_s" "${qemu[@]}" -smp "$smp" -m "$mem" \
 		-kernel "$image" -initrd "$initrd" -append "$append" \
 		-nographic -no-reboot -nodefaults -serial stdio -monitor none \
-		</dev/null > >(tee "$log") 2>&1 &
+		</dev/null >&7 2>&1 7>&- &
 	qpid=$!
 	if [ -n "$expect" ]; then
 		# A reproduced bug often leaves the guest hung: once the expected report is
@@ -242,7 +245,9 @@ boot_once() {
 	fi
 	wait "$qpid"
 	qrc=$?
-	sleep 1	# let tee write out the console's last lines
+	# tee ends once it has written the console's last lines.
+	exec 7>&-
+	wait "$teepid"
 	set -e
 }
 
