@@ -303,9 +303,13 @@ if [ "$result" != 0 ]; then
 	# The kernel's log comes last on the console and can be long (the debug kernel's): a
 	# recap of what failed, for a reader who sees only the output's tail (CI's summary).
 	echo "run.sh: recap of $scenario: its last steps, its FAIL lines, the daemon's last lines"
-	tr -d '\r' < "$log" | grep -E '^\[[0-9]+\.[0-9]{2}\] ' | tail -n 8 | sed 's/^/run.sh: | /' || true
-	tr -d '\r' < "$log" | grep -E '^(FAIL|iiousb-vm: scenario finished)' | sed 's/^/run.sh: | /' || true
-	tr -d '\r' < "$log" | grep -E '^  iiousbd\| ' | tail -n 25 | sed 's/^/run.sh: | /' || true
+	tr -d '\r' < "$log" > "$work/console.txt"
+	{
+		# (Each may match nothing: set -e must not end the group there.)
+		grep -E '^\[[0-9]+\.[0-9]{2}\] ' "$work/console.txt" | tail -n 8 || true
+		grep -E '^(FAIL|iiousb-vm: scenario finished)' "$work/console.txt" || true
+		grep -E '^  iiousbd\| ' "$work/console.txt" | tail -n 25 || true
+	} | sed 's/^/run.sh: | /'
 fi
 printf 'run.sh: %s finished with status %s in %.1fs\n' "$scenario" "$result" "$elapsed"
 exit "$result"
