@@ -363,10 +363,10 @@ void GadgetSession::onUnbind()
     // UNBIND too, of a gadget never bound as far as we know (f_fs drops a BIND event that
     // an UNBIND follows): the kernel found the UDC's gadget device between its EBUSY check
     // and its cleanup (bindAppeared()). That is no unbind by hand.
+    enabled_ = false;
+    addressesKnown_ = false;
     if (boundUdc_.empty()) {
         LOG(Session, Debug) << "FunctionFS UNBIND of a gadget not bound (a bind that failed)";
-        enabled_ = false;
-        addressesKnown_ = false;
         return;
     }
     unboundByHand_ = gadget_->udcAttribute().empty();
@@ -376,8 +376,6 @@ void GadgetSession::onUnbind()
             << (unboundByHand_ ? " (unbound through configfs: not binding it again)"
                                : " (its UDC went away: waiting for it)");
     boundUdc_.clear();
-    enabled_ = false;
-    addressesKnown_ = false;
     control_->disable();
     meta_.reset();
 }
