@@ -37,8 +37,12 @@ mkdir -p "$build"
 # Absolute: the headers' Makefile gets the path written into it (step 2), and make runs
 # in another directory.
 build=$(cd "$build" && pwd)
+# RelWithDebInfo's optimisation (the warnings -O2 enables) without its -g: a quarter less
+# compiler time (armhf: 320 -> 237 s of CPU), and neither the unit tests nor the arm64 VM,
+# whose initramfs strips the programs, reads debug information.
 cmake -B "$build/user" -S "$src" -DCMAKE_TOOLCHAIN_FILE="$src/cmake/toolchains/$triplet.cmake" \
-	-DCMAKE_BUILD_TYPE=RelWithDebInfo -DIIOUSB_VM_TESTS=OFF -DIIOUSB_VM_GUEST=$guest \
+	-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -DNDEBUG" \
+	-DCMAKE_C_FLAGS_RELWITHDEBINFO="-O2 -DNDEBUG" -DIIOUSB_VM_TESTS=OFF -DIIOUSB_VM_GUEST=$guest \
 	-DIIOUSB_WERROR=ON > "$build/cmake.log" ||
 	{ cat "$build/cmake.log"; exit 1; }
 cmake --build "$build/user" -j"$(nproc)"
