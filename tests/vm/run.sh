@@ -196,7 +196,8 @@ else
 			--kmod "$kmod" ${modroot:+--modroot "$modroot"} --arch "$arch" $py
 		mv "$initrd.tmp" "$initrd"
 	fi
-	touch "$initrd"
+	# (Both: a lock file older than the pruning age must not be removed while in use.)
+	touch "$initrd" "$cache/.lock-$key"
 	exec 8>&-
 	find "$cache" -maxdepth 1 \( -name '*.cpio' -o -name '.lock-*' \) -mmin +120 -delete
 fi
