@@ -182,24 +182,29 @@ else
 	# modules). Building it took 3 to 8 s of every run; entries unused for 2 hours go.
 	cache=$build/vm-initramfs
 	mkdir -p "$cache"
+	inputs=()
+	for d in "$here" "$here/../../config" "$kmod" "$build/vm-guest/bin" \
+		${modroot:+"$modroot/lib/modules/$kver" "$modroot/bin"}; do
+		[ ! -d "$d" ] || inputs+=("$d") # (only the arm64 modroot has bin/)
+	done
 	key=$({
 		echo "$kver $arch $py ${modroot:-} $kmod"
-		find "$here" "$here/../../config" "$kmod" "$build/vm-guest/bin" \
-			${modroot:+"$modroot/lib/modules/$kver" "$modroot/bin"} -type f -printf '%p %s %T@\n' | sort
+		find "${inputs[@]}" -type f -printf '%p %s %T@\n' | sort
 		stat -L -c '%n %s %Y' /bin/busybox /var/lib/dpkg/status
 	} | sha256sum | cut -c1-16)
 	initrd=$cache/$key.cpio
 	exec 8> "$cache/.lock-$key"
 	flock 8
-	if [ ! -f "$initrd" ]; then
+	# Touched first, so that another run's pruning leaves it from now on; checked after.
+	touch -c "$initrd" "$cache/.lock-$key"
+	if [ ! -s "$initrd" ]; then
 		"$here/mkinitramfs.sh" --kver "$kver" --build-dir "$build" --out "$initrd.tmp" \
 			--kmod "$kmod" ${modroot:+--modroot "$modroot"} --arch "$arch" $py
 		mv "$initrd.tmp" "$initrd"
 	fi
-	# (Both: a lock file older than the pruning age must not be removed while in use.)
-	touch "$initrd" "$cache/.lock-$key"
 	exec 8>&-
-	find "$cache" -maxdepth 1 \( -name '*.cpio' -o -name '.lock-*' \) -mmin +120 -delete
+	# (Runs side by side prune at the same time: a file another one removed first is no error.)
+	find "$cache" -maxdepth 1 \( -name '*.cpio' -o -name '.lock-*' \) -mmin +120 -delete 2> /dev/null || true
 fi
 [ -n "$log" ] || log=$work/console.log
 
