@@ -226,15 +226,22 @@ static void close_device(void)
         libusb_exit(ctx);
 }
 
+/* One well-behaved GET_STATS(0) with the final timeout; ret gets libusb's result. */
+static enum outcome get_stats_once(unsigned char r[STATS_LEN], int *ret)
+{
+    *ret = libusb_control_transfer(dev, 0xc1, REQ_GET_STATS, 0, (uint16_t)intf, r, STATS_LEN,
+                                   FINAL_TIMEOUT_MS);
+    return *ret == STATS_LEN ? OK : *ret >= 0 ? OTHER : classify(*ret);
+}
+
 /* A well-behaved GET_STATS of stream 0; 0 when it answered with the whole record. */
 static int final_check(void)
 {
     unsigned char r[STATS_LEN];
     double t0 = now_ms();
-    int ret = libusb_control_transfer(dev, 0xc1, REQ_GET_STATS, 0, (uint16_t)intf, r, sizeof(r),
-                                      FINAL_TIMEOUT_MS);
+    int ret;
 
-    if (ret != (int)sizeof(r)) {
+    if (get_stats_once(r, &ret) != OK) {
         fprintf(stderr, "ep0_fault: FAIL: the final GET_STATS(0) with a %d ms timeout: %s\n",
                 FINAL_TIMEOUT_MS, ret < 0 ? libusb_error_name(ret) : "short reply");
         return -1;
@@ -440,16 +447,13 @@ static int cmd_probe(unsigned n, unsigned interval_ms)
     sigaction(SIGTERM, &sa, NULL);
     while (done < n && !stop_requested) {
         double t0 = now_ms();
-        int ret = libusb_control_transfer(dev, 0xc1, REQ_GET_STATS, 0, (uint16_t)intf, r, sizeof(r),
-                                          FINAL_TIMEOUT_MS);
-        enum outcome o = ret == (int)sizeof(r) ? OK : ret >= 0 ? OTHER : classify(ret);
+        int ret;
+        enum outcome o = get_stats_once(r, &ret);
 
         if (o == STALL) {
-            fprintf(stderr, "ep0_fault: probe #%u: stalled after %.1f ms, sending it again\n",
-                    done, now_ms() - t0);
-            ret = libusb_control_transfer(dev, 0xc1, REQ_GET_STATS, 0, (uint16_t)intf, r,
-                                          sizeof(r), FINAL_TIMEOUT_MS);
-            o = ret == (int)sizeof(r) ? OK : ret >= 0 ? OTHER : classify(ret);
+            fprintf(stderr, "ep0_fault: probe #%u: stalled after %.1f ms, sending it again\n", done,
+                    now_ms() - t0);
+            o = get_stats_once(r, &ret);
             if (o == OK)
                 stalled_once++;
         }
