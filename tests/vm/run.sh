@@ -279,11 +279,14 @@ while :; do
 done
 elapsed=$(echo "$(date +%s.%N) - $start" | bc)
 
-result=$(tr -d '\r' < "$log" | sed -n 's/^IIOUSB-VM-RESULT=\([0-9]*\)$/\1/p' | tail -n 1)
+# The whole console without its carriage returns, once, for what follows.
+console_txt=$work/console.txt
+tr -d '\r' < "$log" > "$console_txt"
+result=$(sed -n 's/^IIOUSB-VM-RESULT=\([0-9]*\)$/\1/p' "$console_txt" | tail -n 1)
 # Kernel reports anywhere on the console (they are printed as they happen, and
 # once more in the dmesg dump at the end).
 report_re='WARNING:|BUG:|Oops|KASAN|refcount_t|possible circular locking|lock order detected|inconsistent lock state|DMA-API: [^ ]+ [^ ]+: |general protection fault|Kernel panic'
-bad=$(tr -d '\r' < "$log" | grep -E "$report_re" | grep -v '^run.sh:' | sort -u || true)
+bad=$(grep -E "$report_re" "$console_txt" | grep -v '^run.sh:' | sort -u || true)
 if [ -n "$expect" ]; then
 	if console_has "$expect"; then
 		echo "run.sh: $scenario reproduced the expected kernel report /$expect/ (scenario status ${result:-none})"
@@ -309,12 +312,11 @@ if [ "$result" != 0 ]; then
 	# The kernel's log comes last on the console and can be long (the debug kernel's): a
 	# recap of what failed, for a reader who sees only the output's tail (CI's summary).
 	echo "run.sh: recap of $scenario: its last steps, its FAIL lines, the daemon's last lines"
-	tr -d '\r' < "$log" > "$work/console.txt"
 	{
 		# (Each may match nothing: set -e must not end the group there.)
-		grep -E '^\[[0-9]+\.[0-9]{2}\] ' "$work/console.txt" | tail -n 8 || true
-		grep -E '^(FAIL|iiousb-vm: scenario finished)' "$work/console.txt" || true
-		grep -E '^  iiousbd\| ' "$work/console.txt" | tail -n 25 || true
+		grep -E '^\[[0-9]+\.[0-9]{2}\] ' "$console_txt" | tail -n 8 || true
+		grep -E '^(FAIL|iiousb-vm: scenario finished)' "$console_txt" || true
+		grep -E '^  iiousbd\| ' "$console_txt" | tail -n 25 || true
 	} | sed 's/^/run.sh: | /'
 fi
 printf 'run.sh: %s finished with status %s in %.1fs\n' "$scenario" "$result" "$elapsed"
